@@ -1,0 +1,66 @@
+"""Errors that users see: each carries where in the Dockerfile it happened and renders itself
+as ``file:line:col: message`` followed by the source line and a caret."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Location:
+    """A position in a Dockerfile; line and column are 1-based, as editors count them."""
+
+    file: str
+    line: int
+    column: int
+    source_line: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class PybuildError(Exception):
+    """Base of every error the CLI reports as one message and exit code 1."""
+
+    def render(self) -> str:
+        return str(self)
+
+
+class InstructionError(PybuildError):
+    """Raised by helpers that know what went wrong but not where; the caller adds the location."""
+
+    def __init__(self, message: str, location: Location | None = None):
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def at(self, location: Location) -> "InstructionError":
+        """Return this error with `location` filled in, unless a more precise one is already set."""
+        if self.location is None:
+            self.location = location
+        return self
+
+    def render(self) -> str:
+        if self.location is None:
+            return self.message
+        loc = self.location
+        text = f"{loc}: {self.message}"
+        if loc.source_line:
+            shown = loc.source_line.expandtabs(1)
+            text += f"\n  {shown}\n  {' ' * (loc.column - 1)}^"
+        return text
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class DockerfileSyntaxError(InstructionError):
+    """The Dockerfile text cannot be parsed."""
+
+
+class ContextError(InstructionError):
+    """A COPY/ADD source is missing, outside the build context, or unreadable."""
+
+
+class UsageError(PybuildError):
+    """Bad command-line input (a tag, a platform, an output path)."""
