@@ -1,0 +1,130 @@
+"""Library entry points, used by the CLI and the tests: parse a Dockerfile, build an image."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from .context import BuildContext
+from .errors import DockerfileSyntaxError, Location, UsageError
+from .evaluator import evaluate
+from .image import ImageSpec
+from .instructions import Instruction
+from .lower import lower
+from .parser import parse_dockerfile
+from .platform import Platform, host_platform, parse_platform
+from .reference import Reference, parse_reference
+from .timestamps import Timestamps
+from .writers.archive import WrittenImage, write_archive
+
+STDOUT = "-"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What `pybuild build` was asked to do."""
+
+    context: Path
+    dockerfile: Path | None = None  # default: CONTEXT/Dockerfile
+    tags: tuple[str, ...] = ()
+    output: str | None = None  # a path, "-" for stdout, None for a name made from the tag
+    platform: str | None = None
+    source_date_epoch: str | None = field(default_factory=lambda: os.environ.get("SOURCE_DATE_EPOCH"))
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image_id: str
+    output: str
+    spec: ImageSpec
+    written: WrittenImage
+
+
+def read_dockerfile(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"Dockerfile not found: {path}") from None
+    except OSError as error:
+        raise UsageError(f"cannot read Dockerfile {path}: {error.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DockerfileSyntaxError(
+            f"the Dockerfile is not UTF-8 text (byte {error.start})", Location(str(path), 1, 1)
+        ) from None
+
+
+def parse(text: str, file: str = "Dockerfile") -> tuple[Instruction, ...]:
+    """Dockerfile text -> typed instructions (raises DockerfileSyntaxError with a position)."""
+    return lower(parse_dockerfile(text, file))
+
+
+def default_output(refs: list[Reference]) -> str:
+    """`hello:1.0` -> `hello-1.0.tar`, in the current directory."""
+    if not refs:
+        raise UsageError("say where to write the image: -o PATH (or - for stdout), or -t NAME:TAG")
+    name = refs[0].familiar.replace("/", "_").replace(":", "-")
+    return f"{name}.tar"
+
+
+def build(options: BuildOptions, stdout: BinaryIO | None = None) -> BuildResult:
+    """Build the image and write the archive; nothing is left behind when anything fails."""
+    context_dir = Path(options.context)
+    if not context_dir.is_dir():
+        raise UsageError(f"build context is not a directory: {context_dir}")
+    dockerfile = options.dockerfile or context_dir / "Dockerfile"
+    refs = [parse_reference(tag) for tag in options.tags]
+    platform: Platform = parse_platform(options.platform) if options.platform else host_platform()
+    timestamps = Timestamps.from_environment(options.source_date_epoch)
+    output = options.output or default_output(refs)
+
+    instructions = parse(read_dockerfile(dockerfile), str(dockerfile))
+    spec = evaluate(instructions, BuildContext(context_dir), platform, timestamps)
+    if output == STDOUT:
+        written = _write_to_stream(spec, refs, stdout or sys.stdout.buffer)
+    else:
+        written = _write_to_file(spec, refs, Path(output))
+    return BuildResult(written.image_id, output, spec, written)
+
+
+def _write_to_stream(spec: ImageSpec, refs: list[Reference], stream: BinaryIO) -> WrittenImage:
+    # Blob names need digests before their bytes, so the archive is assembled in a seekable
+    # temporary file (deleted on close) and then copied out.
+    with tempfile.TemporaryFile() as scratch:
+        written = write_archive(spec, refs, scratch)
+        scratch.seek(0)
+        shutil.copyfileobj(scratch, stream, 1 << 20)
+        stream.flush()
+    return written
+
+
+def _write_to_file(spec: ImageSpec, refs: list[Reference], path: Path) -> WrittenImage:
+    """Write beside the destination and rename into place, so a failed or interrupted build
+    leaves neither a partial file nor a damaged earlier one."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise UsageError(f"output directory does not exist: {directory}")
+    handle = tempfile.NamedTemporaryFile(
+        dir=directory, prefix=f".{path.name}.", suffix=".partial", delete=False
+    )
+    try:
+        with handle:
+            written = write_archive(spec, refs, handle)
+        os.chmod(handle.name, 0o644 & ~_umask())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return written
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current

@@ -1,0 +1,73 @@
+"""The command line: click flags -> BuildOptions -> api.build(). Errors become one message and
+exit code 1; this module formats, it does not decide."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__, api
+from .errors import PybuildError
+
+
+class DefaultToBuild(click.Group):
+    """`pybuild -t x .` means `pybuild build -t x .`, as `docker build` users type it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["build", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultToBuild, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pybuild")
+def main() -> None:
+    """Build container images from Dockerfiles, without a daemon, a runtime or root.
+
+    \b
+    pybuild -t hello:latest -o hello.tar samples/hello
+    docker load -i hello.tar && docker run --rm hello:latest
+    """
+
+
+@main.command()
+@click.argument("context", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-f", "--file", "dockerfile", type=click.Path(dir_okay=False, path_type=Path),
+              help="The Dockerfile (default: CONTEXT/Dockerfile).")
+@click.option("-t", "--tag", "tags", multiple=True, help="Name and tag, NAME[:TAG]; may repeat.")
+@click.option("-o", "--output", help="Where to write the image tar; - for stdout "
+              "(default: NAME-TAG.tar from the first tag, in the current directory).")
+@click.option("--platform", help="Target platform os/arch[/variant] (default: this machine's).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
+def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output: str | None,
+          platform: str | None, quiet: bool) -> None:
+    """Build the Dockerfile in CONTEXT into an image archive (docker-archive + OCI layout)."""
+    options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags, output=output,
+                               platform=platform)
+    result = run(lambda: api.build(options))
+    to_stdout = result.output == api.STDOUT
+    if quiet:
+        click.echo(result.image_id, err=to_stdout)
+        return
+    for layer in result.written.layers:
+        click.echo(f"layer {layer.digest} ({layer.size} bytes)", err=True)
+    click.echo(f"image {result.image_id}", err=True)
+    if not to_stdout:
+        click.echo(result.output)
+
+
+def run(action):
+    """Run `action`; turn every user error into one message on stderr and exit code 1."""
+    try:
+        return action()
+    except PybuildError as error:
+        click.echo(f"error: {error.render()}", err=True)
+    except OSError as error:
+        where = f" {error.filename}" if error.filename else ""
+        click.echo(f"error:{where}: {error.strerror or error}", err=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted; no output written", err=True)
+        sys.exit(130)
+    sys.exit(1)

@@ -1,0 +1,176 @@
+"""The build context: the only place COPY/ADD may read from.
+
+Sources are cleaned like Docker cleans them (a leading `/` means the context root); `..` that
+leaves the context is refused; globs follow Go's `filepath.Match`; a source that is a symlink is
+followed with the context as its root (an absolute target means the context's path, as Docker
+resolves it), and a link that climbs out of the context is refused rather than clamped.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import posixpath
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ContextError
+
+GLOB_CHARS = re.compile(r"[*?\[]")
+MAX_LINK_DEPTH = 255
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file system object found in the context, with the metadata a layer keeps."""
+
+    relative: str  # path below the thing being copied ("" for the thing itself)
+    path: Path  # where to read it
+    kind: str  # "file", "dir" or "symlink"
+    mode: int  # permission bits, setuid/setgid/sticky included
+    size: int
+    mtime: int
+    linkname: str = ""
+
+
+@functools.lru_cache(maxsize=256)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """Go's filepath.Match as a regular expression: `*` and `?` never match `/`."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "\\":
+            i += 1
+            if i == len(pattern):
+                raise ContextError(f"syntax error in pattern {pattern!r}")
+            out.append(re.escape(pattern[i]))
+        elif ch == "[":
+            end = i + 1
+            if end < len(pattern) and pattern[end] == "^":
+                end += 1
+            end = pattern.find("]", end + 1)
+            if end < 0:
+                raise ContextError(f"syntax error in pattern {pattern!r}")
+            body = pattern[i + 1 : end]
+            negate = body.startswith("^")
+            body = body[1:] if negate else body
+            body = body.replace("\\", "\\\\").replace("[", "\\[")
+            out.append(f"(?!/)[{'^' if negate else ''}{body}]")
+            i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile("".join(out), re.DOTALL)
+
+
+def glob_match(pattern: str, name: str) -> bool:
+    return _glob_regex(pattern).fullmatch(name) is not None
+
+
+def clean_source(source: str) -> str:
+    """The source as a clean path relative to the context root ('.' for the root itself)."""
+    cleaned = posixpath.normpath("/" + source.lstrip("/")) if source.startswith("/") else None
+    relative = posixpath.normpath(source) if cleaned is None else cleaned.lstrip("/") or "."
+    if relative == ".." or relative.startswith("../"):
+        raise ContextError(f"forbidden path outside the build context: {source}")
+    return relative
+
+
+class BuildContext:
+    """A directory whose files COPY/ADD may read; nothing outside it is ever opened."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+
+    def resolve_in_scope(self, relative: str) -> str:
+        """Follow symlinks in `relative` (a clean context path) without leaving the context;
+        returns the resolved clean context path."""
+        done: list[str] = []
+        pending = [part for part in relative.split("/") if part not in ("", ".")]
+        links = 0
+        while pending:
+            part = pending.pop(0)
+            if part == "..":
+                if not done:
+                    raise ContextError(
+                        f"forbidden path outside the build context: {relative} "
+                        "(a symlink points above the context root)"
+                    )
+                done.pop()
+                continue
+            candidate = self.root.joinpath(*done, part)
+            if candidate.is_symlink():
+                links += 1
+                if links > MAX_LINK_DEPTH:
+                    raise ContextError(f"too many levels of symbolic links in {relative}")
+                target = os.readlink(candidate)
+                if target.startswith("/"):
+                    done = []
+                pending = [p for p in target.split("/") if p not in ("", ".")] + pending
+                continue
+            done.append(part)
+        return "/".join(done) or "."
+
+    def match(self, source: str) -> list[str]:
+        """Clean context paths that `source` names: itself, or every path its glob matches."""
+        relative = clean_source(source)
+        if not GLOB_CHARS.search(relative):
+            return [relative]
+        matches = [path for path in self._all_paths() if glob_match(relative, path)]
+        if not matches:
+            raise ContextError(f"no source files were specified: {source} matches nothing")
+        return matches
+
+    def _all_paths(self) -> Iterator[str]:
+        for directory, dirnames, filenames in os.walk(self.root):
+            dirnames.sort()
+            base = os.path.relpath(directory, self.root)
+            for name in sorted(dirnames + filenames):
+                yield name if base == "." else f"{base}/{name}"
+
+    def stat_source(self, relative: str, source: str) -> tuple[str, os.stat_result]:
+        """Resolve a source path (following its symlinks inside the context) and stat it."""
+        resolved = self.resolve_in_scope(relative)
+        path = self.root / resolved
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            detail = f" (it resolves to {resolved} inside the context)" if resolved != relative else ""
+            raise ContextError(f"file not found in build context: {source}{detail}") from None
+        except OSError as error:
+            raise ContextError(f"cannot read {source}: {error.strerror}") from None
+        return resolved, info
+
+    def walk(self, resolved: str) -> Iterator[SourceFile]:
+        """The source and, for a directory, everything below it, in sorted order; symlinks inside
+        a directory are kept as links."""
+        top = self.root / resolved
+        yield _describe(top, "", top.lstat())
+        if not stat.S_ISDIR(top.lstat().st_mode):
+            return
+        for directory, dirnames, filenames in os.walk(top):
+            dirnames.sort()
+            base = os.path.relpath(directory, top)
+            for name in sorted(dirnames + filenames):
+                path = Path(directory, name)
+                relative = name if base == "." else f"{base}/{name}"
+                yield _describe(path, relative, path.lstat())
+
+
+def _describe(path: Path, relative: str, info: os.stat_result) -> SourceFile:
+    mode = stat.S_IMODE(info.st_mode)
+    mtime = int(info.st_mtime)
+    if stat.S_ISREG(info.st_mode):
+        return SourceFile(relative, path, "file", mode, info.st_size, mtime)
+    if stat.S_ISDIR(info.st_mode):
+        return SourceFile(relative, path, "dir", mode, 0, mtime)
+    if stat.S_ISLNK(info.st_mode):
+        return SourceFile(relative, path, "symlink", mode, 0, mtime, os.readlink(path))
+    raise ContextError(f"unsupported file type (socket, FIFO or device) in build context: {path}")
