@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .context import BuildContext
+from .dump import dump
 from .errors import DockerfileSyntaxError, Location, UsageError
 from .evaluator import evaluate
 from .image import ImageSpec
@@ -63,6 +65,24 @@ def read_dockerfile(path: Path) -> str:
 def parse(text: str, file: str = "Dockerfile") -> tuple[Instruction, ...]:
     """Dockerfile text -> typed instructions (raises DockerfileSyntaxError with a position)."""
     return lower(parse_dockerfile(text, file))
+
+
+def describe(dockerfile: Path, fmt: str) -> str:
+    """The parsed Dockerfile as text (one instruction a line, with its position), JSON, or
+    BuildKit's AST dump."""
+    text = read_dockerfile(dockerfile)
+    parsed = parse_dockerfile(text, str(dockerfile))
+    if fmt == "buildkit":
+        return dump(parsed)
+    instructions = lower(parsed)
+    if fmt == "json":
+        items = [
+            {"line": i.location.line, "column": i.location.column, "instruction": i.keyword.upper(),
+             "flags": [flag.raw for flag in i.flags], "text": i.text}
+            for i in instructions
+        ]
+        return json.dumps({"file": str(dockerfile), "instructions": items}, indent=2) + "\n"
+    return "".join(f"{i.location.line}:{i.location.column}\t{i.text}\n" for i in instructions)
 
 
 def default_output(refs: list[Reference]) -> str:

@@ -58,6 +58,15 @@ def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output:
         click.echo(result.output)
 
 
+@main.command()
+@click.argument("dockerfile", default="Dockerfile", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "buildkit"]), default="text",
+              show_default=True, help="text for people, json for tools, buildkit for BuildKit's AST dump.")
+def parse(dockerfile: Path, fmt: str) -> None:
+    """Parse DOCKERFILE and print its instructions (nothing is built)."""
+    click.echo(run(lambda: api.describe(dockerfile, fmt)), nl=False)
+
+
 def run(action):
     """Run `action`; turn every user error into one message on stderr and exit code 1."""
     try:
