@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from engine import EngineUnavailable, find_or_start_engine  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+CONFORMANCE = Path(os.environ.get("PYBUILD_CONFORMANCE", REPO.parent / "shared" / "conformance"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from what pybuild produces now")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return request.config.getoption("--update-golden")
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """A real Docker Engine. Skips with the reason when none can be had, except under CI."""
+    try:
+        found = find_or_start_engine()
+    except EngineUnavailable as error:
+        if IN_CI:
+            pytest.fail(f"CI needs a Docker Engine: {error}")
+        pytest.skip(f"no Docker Engine: {error}")
+    yield found
+    found.cleanup()
+
+
+@pytest.fixture(scope="session")
+def conformance() -> Path:
+    if not CONFORMANCE.is_dir():
+        if IN_CI:
+            pytest.fail(f"CI needs the conformance data at {CONFORMANCE}")
+        pytest.skip(f"conformance data not found at {CONFORMANCE} (../shared beside the checkout)")
+    return CONFORMANCE

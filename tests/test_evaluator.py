@@ -1,0 +1,166 @@
+"""Evaluator: the config and layer entries each instruction produces (docker build semantics)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pybuild.api import parse
+from pybuild.context import BuildContext
+from pybuild.errors import InstructionError
+from pybuild.evaluator import evaluate, parse_port
+from pybuild.image import SCRATCH_PATH
+from pybuild.platform import Platform
+from pybuild.timestamps import Timestamps
+
+PLATFORM = Platform("linux", "amd64")
+
+
+@pytest.fixture
+def context(tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "b.txt").write_text("bb")
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "s.txt").write_text("s")
+    (src / "s.txt").chmod(0o600)
+    (src / "sub").chmod(0o750)
+    os.symlink("s.txt", src / "link")
+    return tmp_path
+
+
+def build(context, text, timestamps=Timestamps()):
+    return evaluate(parse("FROM scratch\n" + text), BuildContext(context), PLATFORM, timestamps)
+
+
+def entries(layer):
+    return {entry.path: (entry.kind, oct(entry.mode), entry.uid, entry.gid) for entry in layer.entries}
+
+
+def test_scratch_starts_with_docker_path_and_no_layers(context):
+    spec = build(context, 'CMD ["x"]\n')
+    assert spec.config == {"Env": [SCRATCH_PATH], "Cmd": ["x"]}
+    assert spec.layers == ()
+    assert [entry.empty_layer for entry in spec.history] == [True]
+
+
+def test_copy_file_creates_parents_0755_root(context):
+    (layer,) = build(context, "COPY a.txt /x/y/\n").layers
+    assert entries(layer) == {
+        "x": ("dir", "0o755", 0, 0),
+        "x/y": ("dir", "0o755", 0, 0),
+        "x/y/a.txt": ("file", "0o644", 0, 0),
+    }
+
+
+def test_copy_directory_copies_contents_keeping_modes_and_links(context):
+    (layer,) = build(context, "COPY src /dst\n").layers
+    assert entries(layer) == {
+        "dst": ("dir", "0o755", 0, 0),
+        "dst/link": ("symlink", "0o777", 0, 0),
+        "dst/s.txt": ("file", "0o600", 0, 0),
+        "dst/sub": ("dir", "0o750", 0, 0),
+    }
+    assert {e.path: e.linkname for e in layer.entries}["dst/link"] == "s.txt"
+
+
+def test_chown_owns_files_and_created_parents(context):
+    (layer,) = build(context, "COPY --chown=7 a.txt /own/deep/a\n").layers
+    assert entries(layer) == {
+        "own": ("dir", "0o755", 7, 7),
+        "own/deep": ("dir", "0o755", 7, 7),
+        "own/deep/a": ("file", "0o644", 7, 7),
+    }
+
+
+def test_existing_directory_destination_without_slash(context):
+    spec = build(context, "COPY a.txt /x/\nCOPY b.txt /x\n")
+    assert "x/b.txt" in entries(spec.layers[1])
+
+
+def test_several_sources_need_a_directory_destination(context):
+    with pytest.raises(InstructionError, match="must be a directory and end with a /") as caught:
+        build(context, "COPY a.txt b.txt /nodir\n")
+    assert caught.value.location.line == 2
+
+
+def test_glob_counts_as_several_sources(context):
+    spec = build(context, "COPY *.txt /g/\n")
+    assert {"g/a.txt", "g/b.txt"} <= set(entries(spec.layers[0]))
+
+
+def test_relative_destination_uses_workdir(context):
+    spec = build(context, "WORKDIR /app\nWORKDIR sub\nCOPY a.txt .\nCOPY b.txt rel/\n")
+    assert spec.config["WorkingDir"] == "/app/sub"
+    assert "app/sub/a.txt" in entries(spec.layers[2])  # layers 0 and 1 are the WORKDIRs
+    assert "app/sub/rel/b.txt" in entries(spec.layers[3])
+
+
+def test_workdir_commits_a_layer_only_for_a_new_directory(context):
+    spec = build(context, "WORKDIR /app\nWORKDIR /app\nWORKDIR /\n")
+    assert len(spec.layers) == 1
+    assert [entry.empty_layer for entry in spec.history] == [False, True, True]
+
+
+def test_env_expands_against_the_values_before_the_line(context):
+    spec = build(context, "ENV A=1\nENV A=2 B=$A\nENV C=${UNSET:-d} A=3\n")
+    assert spec.config["Env"] == [SCRATCH_PATH, "A=3", "B=1", "C=d"]
+
+
+def test_variables_expand_in_copy_and_workdir(context):
+    spec = build(context, "ENV D=/dest F=a.txt\nWORKDIR $D\nCOPY ${F} ./\n")
+    assert "dest/a.txt" in entries(spec.layers[1])
+
+
+def test_expose_forms(context):
+    spec = build(context, "ENV P=9000\nEXPOSE 80 53/UDP 8000-8002 $P/tcp\n")
+    assert sorted(spec.config["ExposedPorts"]) == [
+        "53/udp", "80/tcp", "8000/tcp", "8001/tcp", "8002/tcp", "9000/tcp"]
+
+
+@pytest.mark.parametrize("spec", ["70000", "90-80", "80/xyz", "abc"])
+def test_bad_ports(spec):
+    with pytest.raises(InstructionError):
+        parse_port(spec)
+
+
+def test_shell_form_wraps_in_sh_and_entrypoint_clears_an_earlier_stage_cmd(context):
+    spec = build(context, "CMD echo hi\nENTRYPOINT [\"/e\"]\n")
+    assert spec.config["Cmd"] == ["/bin/sh", "-c", "echo hi"]  # set in this stage: kept
+    spec = build(context, "ENTRYPOINT /e --flag\n")
+    assert spec.config["Entrypoint"] == ["/bin/sh", "-c", "/e --flag"]
+    assert "Cmd" not in spec.config
+
+
+def test_run_explains_that_pybuild_never_executes(context):
+    with pytest.raises(InstructionError, match="never executes commands.*COPY") as caught:
+        build(context, "RUN make\n")
+    assert caught.value.location.line == 2
+
+
+def test_base_images_are_refused_clearly(tmp_path):
+    with pytest.raises(InstructionError, match="only FROM scratch") as caught:
+        evaluate(parse("FROM alpine:3\n"), BuildContext(tmp_path), PLATFORM, Timestamps())
+    assert caught.value.location.column == 6
+
+
+def test_add_refuses_archives_and_urls_for_now(context):
+    import tarfile
+
+    with tarfile.open(context / "files.tgz", "w:gz") as tar:
+        tar.add(context / "a.txt", "a.txt")
+    with pytest.raises(InstructionError, match="extract the gzip archive"):
+        build(context, "ADD files.tgz /x/\n")
+    with pytest.raises(InstructionError, match="URL"):
+        build(context, "ADD https://example.com/x /x\n")
+    spec = build(context, "ADD a.txt /plain\n")
+    assert "plain" in entries(spec.layers[0])
+
+
+def test_source_date_epoch_clamps_file_times(context):
+    os.utime(context / "a.txt", (2_000_000_000, 2_000_000_000))
+    (layer,) = build(context, "COPY a.txt /a\n", Timestamps(1_000, keep_file_times=True)).layers
+    assert {entry.path: entry.mtime for entry in layer.entries}["a"] == 1_000
+    (layer,) = build(context, "COPY a.txt /a\n").layers
+    assert {entry.path: entry.mtime for entry in layer.entries}["a"] == 0
