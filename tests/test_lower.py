@@ -11,7 +11,7 @@ from pybuild.lower import extract_flags, parse_words
 
 
 def one(text: str):
-    return parse("FROM scratch\n" + text)[1]
+    return parse("FROM scratch\n" + text).instructions[1]
 
 
 def test_flags_are_split_off_and_double_dash_ends_them():

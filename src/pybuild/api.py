@@ -16,7 +16,7 @@ from .dump import dump
 from .errors import DockerfileSyntaxError, Location, UsageError
 from .evaluator import evaluate
 from .image import ImageSpec
-from .instructions import Instruction
+from .instructions import Dockerfile
 from .lower import lower
 from .parser import parse_dockerfile
 from .platform import Platform, host_platform, parse_platform
@@ -62,7 +62,7 @@ def read_dockerfile(path: Path) -> str:
         ) from None
 
 
-def parse(text: str, file: str = "Dockerfile") -> tuple[Instruction, ...]:
+def parse(text: str, file: str = "Dockerfile") -> Dockerfile:
     """Dockerfile text -> typed instructions (raises DockerfileSyntaxError with a position)."""
     return lower(parse_dockerfile(text, file))
 
@@ -74,7 +74,7 @@ def describe(dockerfile: Path, fmt: str) -> str:
     parsed = parse_dockerfile(text, str(dockerfile))
     if fmt == "buildkit":
         return dump(parsed)
-    instructions = lower(parsed)
+    instructions = lower(parsed).instructions
     if fmt == "json":
         items = [
             {"line": i.location.line, "column": i.location.column, "instruction": i.keyword.upper(),
@@ -104,8 +104,8 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None) -> BuildResult:
     timestamps = Timestamps.from_environment(options.source_date_epoch)
     output = options.output or default_output(refs)
 
-    instructions = parse(read_dockerfile(dockerfile), str(dockerfile))
-    spec = evaluate(instructions, BuildContext(context_dir), platform, timestamps)
+    parsed = parse(read_dockerfile(dockerfile), str(dockerfile))
+    spec = evaluate(parsed, BuildContext(context_dir), platform, timestamps)
     if output == STDOUT:
         written = _write_to_stream(spec, refs, stdout or sys.stdout.buffer)
     else:

@@ -23,6 +23,7 @@ from .instructions import (
     Cmd,
     Command,
     Copy,
+    Dockerfile,
     Entrypoint,
     Env,
     Expose,
@@ -86,6 +87,7 @@ class Build:
     context: BuildContext
     timestamps: Timestamps
     platform: Platform
+    escape: str = "\\"
     stages: list[Stage] = field(default_factory=list)
 
     @property
@@ -94,9 +96,12 @@ class Build:
 
     def expand(self, word: Word) -> str:
         try:
-            return expand_word(word.text, self.stage.env())
+            return expand_word(word.text, self.stage.env(), self.escape)
         except InstructionError as error:
             raise error.at(word.location)
+
+    def expand_text(self, text: str, env: dict[str, str] | None = None) -> str:
+        return expand_word(text, self.stage.env() if env is None else env, self.escape)
 
 
 def check_flags(instruction: Instruction, allowed: set[str]) -> None:
@@ -124,7 +129,7 @@ def dispatch_from(build: Build, instruction: From) -> None:
     platform = build.platform
     if platform_flag is not None and platform_flag.value:
         platform = parse_platform(platform_flag.value)
-    image = expand_word(instruction.image.text, {})
+    image = expand_word(instruction.image.text, {}, build.escape)
     if image.lower() != "scratch":
         raise InstructionError(
             f"base images are not supported yet: only FROM scratch can be built (got {image})",
@@ -136,7 +141,7 @@ def dispatch_from(build: Build, instruction: From) -> None:
 def dispatch_copy(build: Build, instruction: Copy) -> None:
     check_flags(instruction, COPY_FLAGS)
     chown = instruction.flag("chown")
-    owner = parse_chown(expand_word(chown.value or "", build.stage.env())) if chown else ROOT
+    owner = parse_chown(build.expand_text(chown.value or "")) if chown else ROOT
     sources = [Word(build.expand(source), source.location) for source in instruction.sources]
     if isinstance(instruction, Add):
         check_add_sources(build, sources)
@@ -181,7 +186,7 @@ def dispatch_env(build: Build, instruction: Env) -> None:
     updates = []
     for pair in instruction.pairs:
         try:
-            key, value = expand_word(pair.key, env), expand_word(pair.value, env)
+            key, value = build.expand_text(pair.key, env), build.expand_text(pair.value, env)
         except InstructionError as error:
             raise error.at(pair.location)
         if not key:
@@ -213,7 +218,7 @@ def dispatch_expose(build: Build, instruction: Expose) -> None:
     ports = build.stage.config.setdefault("ExposedPorts", {})
     for word in instruction.ports:
         try:
-            for spec in expand_words(word.text, build.stage.env()):
+            for spec in expand_words(word.text, build.stage.env(), build.escape):
                 for port in parse_port(spec):
                     ports[port] = {}
         except InstructionError as error:
@@ -276,14 +281,14 @@ HANDLERS: dict[type, Callable[[Build, Any], None]] = {
 
 
 def evaluate(
-    instructions: tuple[Instruction, ...],
+    dockerfile: Dockerfile,
     context: BuildContext,
     platform: Platform,
     timestamps: Timestamps,
 ) -> ImageSpec:
     """Evaluate every instruction in order; the last stage is the image."""
-    build = Build(context, timestamps, platform)
-    for instruction in instructions:
+    build = Build(context, timestamps, platform, dockerfile.escape)
+    for instruction in dockerfile.instructions:
         if not build.stages and not isinstance(instruction, From):
             raise InstructionError(
                 f"{instruction.keyword.upper()} before FROM: a Dockerfile starts with FROM",

@@ -129,3 +129,12 @@ KNOWN_KEYWORDS = frozenset(
     "add arg cmd copy entrypoint env expose from healthcheck label maintainer onbuild run shell "
     "stopsignal user volume workdir".split()
 )
+
+
+@dataclass(frozen=True)
+class Dockerfile:
+    """A parsed Dockerfile: its instructions and the escape character its directive chose
+    (expansion needs it too)."""
+
+    instructions: tuple[Instruction, ...]
+    escape: str = "\\"

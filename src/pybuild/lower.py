@@ -14,6 +14,7 @@ from .instructions import (
     Cmd,
     Command,
     Copy,
+    Dockerfile,
     Entrypoint,
     Env,
     Expose,
@@ -292,6 +293,7 @@ def lower_instruction(raw: RawInstruction, escape: str = "\\") -> Instruction:
     return LOWERINGS.get(keyword, _Lowering.unsupported)(lowering)
 
 
-def lower(parsed: ParsedFile) -> tuple[Instruction, ...]:
+def lower(parsed: ParsedFile) -> Dockerfile:
     """Every instruction of the file in typed form; the first error stops with its position."""
-    return tuple(lower_instruction(raw, parsed.escape) for raw in parsed.instructions)
+    instructions = tuple(lower_instruction(raw, parsed.escape) for raw in parsed.instructions)
+    return Dockerfile(instructions, parsed.escape)

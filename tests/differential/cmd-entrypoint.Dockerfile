@@ -1,0 +1,3 @@
+FROM scratch
+CMD ["a", "b"]
+ENTRYPOINT ["/bin/x", "--flag"]

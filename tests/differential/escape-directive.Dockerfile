@@ -1,0 +1,5 @@
+# escape=`
+FROM scratch
+COPY a.txt `
+     /escaped/
+ENV WIN=C:\path

@@ -1,0 +1,4 @@
+FROM scratch
+COPY ["with space.txt", "/sp/"]
+COPY ["ünï.txt", "/u/"]
+COPY ["a.txt", "b.txt", "/json/"]

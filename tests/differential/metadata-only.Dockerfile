@@ -1,0 +1,4 @@
+FROM scratch
+ENV A=1
+EXPOSE 8080
+CMD ["/nothing"]

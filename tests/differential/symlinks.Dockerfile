@@ -1,0 +1,5 @@
+FROM scratch
+COPY alink /l/
+COPY abslink /abs
+COPY dirlink /dl
+COPY src/link /followed

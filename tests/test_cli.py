@@ -1,0 +1,114 @@
+"""The command line as users meet it: real processes, exit codes, messages, files left behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLES
+
+
+def pybuild(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pybuild", *args], capture_output=True, cwd=cwd)
+
+
+def test_version():
+    result = pybuild("--version")
+    assert result.returncode == 0 and b"pybuild, version" in result.stdout
+
+
+def test_build_and_build_subcommand_write_the_same_bytes(tmp_path):
+    a, b = tmp_path / "a.tar", tmp_path / "b.tar"
+    assert pybuild("-t", "hello:1", "-o", str(a), str(SAMPLES / "hello")).returncode == 0
+    assert pybuild("build", "-t", "hello:1", "-o", str(b), str(SAMPLES / "hello")).returncode == 0
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_quiet_prints_only_the_image_id(tmp_path):
+    result = pybuild("-q", "-t", "hello", "-o", str(tmp_path / "x.tar"), str(SAMPLES / "hello"))
+    assert result.returncode == 0
+    assert result.stdout.decode().strip().startswith("sha256:")
+    assert len(result.stdout.decode().split()) == 1
+
+
+def test_stdout_output_is_the_archive(tmp_path):
+    result = pybuild("-t", "hello", "-o", "-", str(SAMPLES / "hello"))
+    file = tmp_path / "f.tar"
+    assert pybuild("-t", "hello", "-o", str(file), str(SAMPLES / "hello")).returncode == 0
+    assert result.returncode == 0 and result.stdout == file.read_bytes()
+
+
+def test_default_output_is_named_after_the_tag(tmp_path):
+    result = pybuild("-t", "greet:1.0", str(SAMPLES / "greet"), cwd=tmp_path)
+    assert result.returncode == 0
+    assert (tmp_path / "greet-1.0.tar").is_file()
+    assert result.stdout.decode().strip() == "greet-1.0.tar"
+
+
+def write_case(tmp_path: Path, dockerfile: str) -> Path:
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "a.txt").write_text("a")
+    (context / "Dockerfile").write_text(dockerfile)
+    return context
+
+
+@pytest.mark.parametrize(
+    "dockerfile, position, message",
+    [
+        ("FROM scratch\nCOPY missing.txt /x\n", "2:6", "file not found in build context"),
+        ("FROM scratch\nCOPY ../x /x\n", "2:6", "outside the build context"),
+        ("FROM scratch\nCOPY a.txt a.txt /x\n", "2:18", "must be a directory"),
+        ("FROM scratch\nRUN make\n", "2:1", "never executes commands"),
+        ("FROM scratch\nLABEL a=b\n", "2:1", "LABEL is not supported yet"),
+        ("FROM ubuntu\n", "1:6", "only FROM scratch"),
+        ("FROM scratch\nENV A=1 B\n", "2:9", "can't find ="),
+        ("FROM scratch\nBOGUS x\n", "2:1", "unknown instruction"),
+        ("FROM scratch\nCOPY --frob=1 a.txt /x\n", "2:6", "unknown flag: --frob"),
+        ("FROM scratch\nCMD [\"a\", 1]\n", "2:5", "strings only"),
+        ("FROM scratch\nEXPOSE 99999\n", "2:8", "ports go up to 65535"),
+        ("FROM scratch\nWORKDIR ${X:?must be set}\n", "2:9", "X: must be set"),
+        ("COPY a.txt /\n", "1:1", "before FROM"),
+    ],
+)
+def test_bad_input_gives_one_error_with_position_and_no_output(tmp_path, dockerfile, position, message):
+    context = write_case(tmp_path, dockerfile)
+    out = tmp_path / "out.tar"
+    result = pybuild("-t", "bad:1", "-o", str(out), str(context))
+    stderr = result.stderr.decode()
+    assert result.returncode == 1
+    assert f"Dockerfile:{position}: " in stderr.splitlines()[0]
+    assert message in stderr
+    assert "Traceback" not in stderr
+    assert "^" in stderr  # the caret under the source line
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [context]  # no temporary file left either
+
+
+def test_missing_dockerfile_and_bad_tag_are_clear(tmp_path):
+    result = pybuild("-t", "x", str(tmp_path))
+    assert result.returncode == 1 and b"Dockerfile not found" in result.stderr
+    context = write_case(tmp_path, "FROM scratch\n")
+    result = pybuild("-t", "Not:Valid:Tag", str(context))
+    assert result.returncode == 1 and b"invalid tag" in result.stderr
+
+
+def test_failed_rebuild_keeps_the_previous_archive(tmp_path):
+    context = write_case(tmp_path, "FROM scratch\nCOPY a.txt /a\n")
+    out = tmp_path / "out.tar"
+    assert pybuild("-t", "x", "-o", str(out), str(context)).returncode == 0
+    before = out.read_bytes()
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY gone.txt /a\n")
+    assert pybuild("-t", "x", "-o", str(out), str(context)).returncode == 1
+    assert out.read_bytes() == before
+
+
+def test_parse_command_formats(tmp_path):
+    result = pybuild("parse", "--format", "buildkit", str(SAMPLES / "greet" / "Dockerfile"))
+    assert result.returncode == 0
+    assert result.stdout.decode().splitlines()[0] == '(from "scratch")'
+    text = pybuild("parse", str(SAMPLES / "greet" / "Dockerfile")).stdout.decode()
+    assert "5:1\tCOPY greet bin/" in text

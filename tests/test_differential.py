@@ -1,0 +1,65 @@
+"""Docker's classic builder and pybuild build the same Dockerfiles; config and file system must
+agree. Each tests/differential/*.Dockerfile runs against the same generated context."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pybuild import api
+
+CASES = sorted((Path(__file__).parent / "differential").glob("*.Dockerfile"))
+
+
+def make_context(root: Path) -> Path:
+    """Files with varied modes, nested and empty directories, symlinks, odd names."""
+    root.mkdir()
+    files = {"a.txt": "a\n", "b.txt": "bb\n", "c.txt": "ccc\n", "with space.txt": "space\n",
+             "ünï.txt": "unicode\n", "src/s1.txt": "s1\n", "src/s2.txt": "s2\n",
+             "src/sub/t.txt": "t\n", "src/sub/deeper/u.bin": "\x00\x01binary",
+             "other/o.txt": "o\n", "other/sub/t.txt": "replaced\n", "data/x": "x\n",
+             "script.sh": "#!/bin/sh\necho hi\n"}
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    (root / "empty").mkdir()
+    (root / "script.sh").chmod(0o755)
+    (root / "src" / "s2.txt").chmod(0o600)
+    (root / "src" / "sub").chmod(0o750)
+    (root / "other" / "o.txt").chmod(0o640)
+    os.symlink("s1.txt", root / "src" / "link")
+    os.symlink("../a.txt", root / "src" / "uplink")
+    os.symlink("a.txt", root / "alink")
+    os.symlink("/data/x", root / "abslink")
+    os.symlink("src", root / "dirlink")
+    return root
+
+
+@pytest.fixture(scope="module")
+def context(tmp_path_factory) -> Path:
+    return make_context(tmp_path_factory.mktemp("differential") / "context")
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("dockerfile", CASES, ids=[case.stem for case in CASES])
+def test_pybuild_matches_docker_classic_builder(engine, context, tmp_path, dockerfile):
+    docker_tag = f"pybuild-diff-docker:{dockerfile.stem}"
+    ours_tag = f"pybuild-diff-ours:{dockerfile.stem}"
+    built = engine.classic_build(context, dockerfile, docker_tag)
+    assert built.returncode == 0, built.stderr.decode()
+
+    archive = tmp_path / "image.tar"
+    api.build(api.BuildOptions(context=context, dockerfile=dockerfile, tags=(ours_tag,),
+                               output=str(archive)))
+    engine.load(archive)
+
+    assert engine.config(ours_tag) == engine.config(docker_tag)
+    theirs, ours = engine.inspect(docker_tag), engine.inspect(ours_tag)
+    assert len(ours["RootFS"].get("Layers") or []) == len(theirs["RootFS"].get("Layers") or [])
+    assert (ours["Os"], ours["Architecture"]) == (theirs["Os"], theirs["Architecture"])
+    docker_files, our_files = engine.filesystem(docker_tag), engine.filesystem(ours_tag)
+    assert sorted(our_files) == sorted(docker_files)
+    assert our_files == docker_files
