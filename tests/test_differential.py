@@ -10,7 +10,10 @@ import pytest
 
 from pybuild import api
 
-CASES = sorted((Path(__file__).parent / "differential").glob("*.Dockerfile"))
+# PYBUILD_DIFFERENTIAL_EXTRA names a folder of more *.Dockerfile cases kept outside the project.
+EXTRA = os.environ.get("PYBUILD_DIFFERENTIAL_EXTRA")
+CASES = sorted((Path(__file__).parent / "differential").glob("*.Dockerfile")) + (
+    sorted(Path(EXTRA).glob("*.Dockerfile")) if EXTRA else [])
 
 
 def make_context(root: Path) -> Path:

@@ -164,3 +164,11 @@ def test_source_date_epoch_clamps_file_times(context):
     assert {entry.path: entry.mtime for entry in layer.entries}["a"] == 1_000
     (layer,) = build(context, "COPY a.txt /a\n").layers
     assert {entry.path: entry.mtime for entry in layer.entries}["a"] == 0
+
+
+def test_directory_over_a_file_is_an_error_as_in_docker(context):
+    with pytest.raises(InstructionError, match="cannot make directory /d: it is a file") as caught:
+        build(context, "COPY a.txt /d/.\nWORKDIR /d\n")
+    assert caught.value.location.line == 3
+    with pytest.raises(InstructionError, match="cannot make directory /f"):
+        build(context, "COPY a.txt /f\nCOPY b.txt /f/g/\n")

@@ -246,7 +246,7 @@ def dispatch_workdir(build: Build, instruction: Workdir) -> None:
     workdir = posixpath.normpath(posixpath.join("/", current, requested))
     stage.config["WorkingDir"] = workdir
     path = image_path(workdir)
-    if stage.files.exists(path):
+    if stage.files.is_dir(path):
         stage.record(instruction)
         return
     # Like the classic builder, WORKDIR makes the directory and commits it as a layer.

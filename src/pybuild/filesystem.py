@@ -7,6 +7,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 
+from .errors import InstructionError
 from .layer import LayerEntry
 
 NEW_DIRECTORY_MODE = 0o755
@@ -34,10 +35,13 @@ class ImageFiles:
             self.entries[entry.path] = entry
 
     def directory(self, path: str, uid: int, gid: int, mtime: int) -> LayerEntry:
-        """The entry for directory `path` in a new layer: as it is, or new."""
+        """The entry for directory `path` in a new layer: as it is, or new. A file or symlink
+        already there is an error, as it is for Docker ("Cannot mkdir: ... is not a directory")."""
         existing = self.entries.get(path)
         if existing is not None and existing.kind == "dir":
             return existing
+        if existing is not None:
+            raise InstructionError(f"cannot make directory /{path}: it is a {existing.kind} in the image")
         return LayerEntry(path, "dir", NEW_DIRECTORY_MODE, uid, gid, mtime=mtime)
 
     def with_parents(
