@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,24 @@ def test_parse_command_formats(tmp_path):
     assert result.stdout.decode().splitlines()[0] == '(from "scratch")'
     text = pybuild("parse", str(SAMPLES / "greet" / "Dockerfile")).stdout.decode()
     assert "5:1\tCOPY greet bin/" in text
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_build_leaves_nothing(tmp_path, signum):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    with open(context / "big.bin", "wb") as big:
+        big.truncate(2 << 30)  # sparse: cheap to make, slow enough to interrupt
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY big.bin /big.bin\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "pybuild", "-t", "big:1", "-o",
+                                str(out / "big.tar"), str(context)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not list(out.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr.decode()
+    assert b"interrupted" in stderr and b"Traceback" not in stderr
+    assert list(out.iterdir()) == []

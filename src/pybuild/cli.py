@@ -3,6 +3,7 @@ exit code 1; this module formats, it does not decide."""
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -67,8 +68,14 @@ def parse(dockerfile: Path, fmt: str) -> None:
     click.echo(run(lambda: api.describe(dockerfile, fmt)), nl=False)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run(action):
-    """Run `action`; turn every user error into one message on stderr and exit code 1."""
+    """Run `action`; turn every user error into one message on stderr and exit code 1.
+    SIGTERM is handled like Ctrl-C, so both leave no partial output behind."""
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return action()
     except PybuildError as error:
