@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ContextError
+from .globs import BadPattern, go_path_regex
 
 GLOB_CHARS = re.compile(r"[*?\[]")
 MAX_LINK_DEPTH = 255
@@ -38,36 +39,10 @@ class SourceFile:
 
 @functools.lru_cache(maxsize=256)
 def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Go's filepath.Match as a regular expression: `*` and `?` never match `/`."""
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "\\":
-            i += 1
-            if i == len(pattern):
-                raise ContextError(f"syntax error in pattern {pattern!r}")
-            out.append(re.escape(pattern[i]))
-        elif ch == "[":
-            end = i + 1
-            if end < len(pattern) and pattern[end] == "^":
-                end += 1
-            end = pattern.find("]", end + 1)
-            if end < 0:
-                raise ContextError(f"syntax error in pattern {pattern!r}")
-            body = pattern[i + 1 : end]
-            negate = body.startswith("^")
-            body = body[1:] if negate else body
-            body = body.replace("\\", "\\\\").replace("[", "\\[")
-            out.append(f"(?!/)[{'^' if negate else ''}{body}]")
-            i = end
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return re.compile("".join(out), re.DOTALL)
+    try:
+        return go_path_regex(pattern)
+    except BadPattern as error:
+        raise ContextError(str(error)) from None
 
 
 def glob_match(pattern: str, name: str) -> bool:

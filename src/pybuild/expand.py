@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 
 from .errors import InstructionError
+from .globs import shell_regex
 
 SPECIAL_PARAMETERS = "@*#?-$!0"
 
@@ -219,33 +220,8 @@ class _Lexer:
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    """A shell glob (`*`, `?`, `[...]`, `\\x`) as a regular expression."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        elif ch == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        elif ch == "[":
-            end = pattern.find("]", i + 2)
-            if end < 0:
-                out.append(re.escape(ch))
-            else:
-                body = pattern[i + 1 : end]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = end
-        else:
-            out.append(re.escape(ch))
-        i += 1
     try:
-        return re.compile("".join(out), re.DOTALL)
+        return shell_regex(pattern)
     except re.error as error:
         raise ExpansionError(f"invalid pattern ({pattern}) in substitution: {error}") from None
 
