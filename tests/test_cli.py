@@ -135,3 +135,11 @@ def test_interrupted_build_leaves_nothing(tmp_path, signum):
     assert process.returncode == 130, stderr.decode()
     assert b"interrupted" in stderr and b"Traceback" not in stderr
     assert list(out.iterdir()) == []
+
+
+def test_dockerignore_that_is_not_applied_yet_is_announced(tmp_path):
+    context = write_case(tmp_path, "FROM scratch\nCOPY . /x/\n")
+    (context / ".dockerignore").write_text("a.txt\n")
+    result = pybuild("-t", "x", "-o", str(tmp_path / "o.tar"), str(context))
+    assert result.returncode == 0
+    assert b"warning:" in result.stderr and b".dockerignore is not applied yet" in result.stderr

@@ -45,6 +45,14 @@ class BuildResult:
     output: str
     spec: ImageSpec
     written: WrittenImage
+    warnings: tuple[str, ...] = ()
+
+
+def context_warnings(context_dir: Path) -> tuple[str, ...]:
+    if (context_dir / ".dockerignore").exists():
+        return (f"{context_dir / '.dockerignore'} is not applied yet: COPY sees every file "
+                "of the context, where docker build would leave the listed ones out",)
+    return ()
 
 
 def read_dockerfile(path: Path) -> str:
@@ -110,7 +118,7 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None) -> BuildResult:
         written = _write_to_stream(spec, refs, stdout or sys.stdout.buffer)
     else:
         written = _write_to_file(spec, refs, Path(output))
-    return BuildResult(written.image_id, output, spec, written)
+    return BuildResult(written.image_id, output, spec, written, context_warnings(context_dir))
 
 
 def _write_to_stream(spec: ImageSpec, refs: list[Reference], stream: BinaryIO) -> WrittenImage:

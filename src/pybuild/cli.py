@@ -48,6 +48,8 @@ def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output:
     options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags, output=output,
                                platform=platform)
     result = run(lambda: api.build(options))
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     to_stdout = result.output == api.STDOUT
     if quiet:
         click.echo(result.image_id, err=to_stdout)

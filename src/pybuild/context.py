@@ -127,8 +127,9 @@ class BuildContext:
         """The source and, for a directory, everything below it, in sorted order; symlinks inside
         a directory are kept as links."""
         top = self.root / resolved
-        yield _describe(top, "", top.lstat())
-        if not stat.S_ISDIR(top.lstat().st_mode):
+        described = _describe(top, "", top.lstat())
+        yield described
+        if described.kind != "dir":
             return
         for directory, dirnames, filenames in os.walk(top):
             dirnames.sort()
