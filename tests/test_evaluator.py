@@ -172,3 +172,11 @@ def test_directory_over_a_file_is_an_error_as_in_docker(context):
     assert caught.value.location.line == 3
     with pytest.raises(InstructionError, match="cannot make directory /f"):
         build(context, "COPY a.txt /f\nCOPY b.txt /f/g/\n")
+
+
+def test_dot_destination_takes_one_source_but_not_several(context):
+    spec = build(context, "WORKDIR /w\nCOPY a.txt .\n")
+    assert "w/a.txt" in entries(spec.layers[1])
+    with pytest.raises(InstructionError, match="must be a directory and end with a /") as caught:
+        build(context, "WORKDIR /w\nCOPY a.txt b.txt .\n")
+    assert caught.value.location.column == 18  # the "."

@@ -45,24 +45,29 @@ def plan_copy(
     context: BuildContext,
     files: ImageFiles,
     sources: list[Word],
-    dest: str,
+    dest: Word,
+    workdir: str,
     owner: Owner,
     timestamps: Timestamps,
 ) -> dict[str, LayerEntry]:
-    """The entries one COPY adds, parents included. `dest` is absolute (WORKDIR applied)."""
+    """The entries one COPY adds, parents included. `sources` and `dest` are expanded; a
+    relative `dest` is under `workdir`. Only a trailing `/` marks a directory destination as
+    written (the classic builder refuses `COPY a b .`)."""
     matched: list[tuple[Word, str]] = []
     for source in sources:
         try:
             matched.extend((source, path) for path in context.match(source.text))
         except ContextError as error:
             raise error.at(source.location)
-    if len(matched) > 1 and not dest.endswith("/"):
+    as_directory = dest.text.endswith("/")
+    if len(matched) > 1 and not as_directory:
         raise InstructionError(
             "When using COPY with more than one source file, the destination must be a "
-            "directory and end with a /"
+            "directory and end with a /",
+            dest.location,
         )
-    target = image_path(dest)
-    into_directory = dest.endswith("/") or files.is_dir(target)
+    target = image_path(posixpath.join(workdir, dest.text))
+    into_directory = as_directory or files.is_dir(target)
     entries: dict[str, LayerEntry] = {}
     for source, path in matched:
         try:

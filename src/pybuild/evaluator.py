@@ -13,7 +13,7 @@ from typing import Any
 
 from .archives import archive_kind
 from .context import BuildContext
-from .copying import ROOT, Owner, parse_chown, plan_copy
+from .copying import ROOT, parse_chown, plan_copy
 from .errors import InstructionError
 from .expand import expand_word, expand_words
 from .filesystem import ImageFiles, image_path
@@ -145,16 +145,11 @@ def dispatch_copy(build: Build, instruction: Copy) -> None:
     sources = [Word(build.expand(source), source.location) for source in instruction.sources]
     if isinstance(instruction, Add):
         check_add_sources(build, sources)
-    dest = build.expand(instruction.dest)
-    if not dest.startswith("/"):
-        workdir = build.stage.config.get("WorkingDir") or "/"
-        dest = posixpath.join(workdir, dest) + ("/" if dest.endswith("/") or dest in (".", "") else "")
-    try:
-        entries = plan_copy(build.context, build.stage.files, sources, dest, owner, build.timestamps)
-    except InstructionError as error:
-        if error.location is None and "destination" in error.message:
-            error.at(instruction.dest.location)
-        raise
+    dest = Word(build.expand(instruction.dest), instruction.dest.location)
+    workdir = build.stage.config.get("WorkingDir") or "/"
+    entries = plan_copy(
+        build.context, build.stage.files, sources, dest, workdir, owner, build.timestamps
+    )
     layer = Layer.of(entries, instruction.text, instruction.location)
     build.stage.files.add(layer.entries)
     build.stage.record(instruction, layer)
