@@ -41,26 +41,47 @@ def parse_chown(value: str) -> Owner:
     return Owner(uid, int(group) if sep else uid)
 
 
+@dataclass(frozen=True)
+class ResolvedSource:
+    """One COPY source after glob expansion and symlink resolution, with what it holds."""
+
+    word: Word  # the source as written (expanded), for messages and positions
+    path: str  # the context path it matched (its name gives the destination file name)
+    resolved: str  # that path with its symlinks followed inside the context
+    files: tuple[SourceFile, ...]  # the source itself, then everything below it
+
+    @property
+    def top(self) -> SourceFile:
+        return self.files[0]
+
+
+def resolve_sources(context: BuildContext, sources: list[Word]) -> list[ResolvedSource]:
+    """Expand globs and follow symlinks once; errors point at the source that caused them."""
+    resolved_sources = []
+    for source in sources:
+        try:
+            for path in context.match(source.text):
+                resolved, _ = context.stat_source(path, source.text)
+                files = tuple(context.walk(resolved))
+                resolved_sources.append(ResolvedSource(source, path, resolved, files))
+        except ContextError as error:
+            raise error.at(source.location)
+    return resolved_sources
+
+
 def plan_copy(
-    context: BuildContext,
     files: ImageFiles,
-    sources: list[Word],
+    sources: list[ResolvedSource],
     dest: Word,
     workdir: str,
     owner: Owner,
     timestamps: Timestamps,
 ) -> dict[str, LayerEntry]:
-    """The entries one COPY adds, parents included. `sources` and `dest` are expanded; a
-    relative `dest` is under `workdir`. Only a trailing `/` marks a directory destination as
-    written (the classic builder refuses `COPY a b .`)."""
-    matched: list[tuple[Word, str]] = []
-    for source in sources:
-        try:
-            matched.extend((source, path) for path in context.match(source.text))
-        except ContextError as error:
-            raise error.at(source.location)
+    """The entries one COPY adds, parents included. `dest` is expanded; a relative `dest` is
+    under `workdir`. Only a trailing `/` marks a directory destination as written (the classic
+    builder refuses `COPY a b .`)."""
     as_directory = dest.text.endswith("/")
-    if len(matched) > 1 and not as_directory:
+    if len(sources) > 1 and not as_directory:
         raise InstructionError(
             "When using COPY with more than one source file, the destination must be a "
             "directory and end with a /",
@@ -69,25 +90,20 @@ def plan_copy(
     target = image_path(posixpath.join(workdir, dest.text))
     into_directory = as_directory or files.is_dir(target)
     entries: dict[str, LayerEntry] = {}
-    for source, path in matched:
-        try:
-            resolved, _ = context.stat_source(path, source.text)
-            walked = list(context.walk(resolved))
-        except ContextError as error:
-            raise error.at(source.location)
-        top = walked[0]
-        if top.kind == "dir":
+    for source in sources:
+        if source.top.kind == "dir":
             if target:
                 mtime = timestamps.file_mtime(None)
                 entries[target] = files.directory(target, owner.uid, owner.gid, mtime)
-            for item in walked[1:]:
+            for item in source.files[1:]:
                 name = posixpath.join(target, item.relative)
-                entries[name] = _entry(name, item, owner, timestamps, f"{resolved}/{item.relative}")
+                origin = f"{source.resolved}/{item.relative}"
+                entries[name] = _entry(name, item, owner, timestamps, origin)
         else:
-            name = posixpath.join(target, posixpath.basename(path)) if into_directory else target
+            name = posixpath.join(target, posixpath.basename(source.path)) if into_directory else target
             if not name:
-                raise InstructionError(f"cannot copy file {source.text} onto the root directory")
-            entries[name] = _entry(name, top, owner, timestamps, resolved)
+                raise InstructionError(f"cannot copy file {source.word.text} onto the root directory")
+            entries[name] = _entry(name, source.top, owner, timestamps, source.resolved)
     return files.with_parents(entries, owner.uid, owner.gid, timestamps.file_mtime(None))
 
 

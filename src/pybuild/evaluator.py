@@ -13,7 +13,7 @@ from typing import Any
 
 from .archives import archive_kind
 from .context import BuildContext
-from .copying import ROOT, parse_chown, plan_copy
+from .copying import ROOT, ResolvedSource, parse_chown, plan_copy, resolve_sources
 from .errors import InstructionError
 from .expand import expand_word, expand_words
 from .filesystem import ImageFiles, image_path
@@ -142,21 +142,22 @@ def dispatch_copy(build: Build, instruction: Copy) -> None:
     check_flags(instruction, COPY_FLAGS)
     chown = instruction.flag("chown")
     owner = parse_chown(build.expand_text(chown.value or "")) if chown else ROOT
-    sources = [Word(build.expand(source), source.location) for source in instruction.sources]
+    words = [Word(build.expand(source), source.location) for source in instruction.sources]
     if isinstance(instruction, Add):
-        check_add_sources(build, sources)
+        refuse_remote_sources(words)
+    sources = resolve_sources(build.context, words)
+    if isinstance(instruction, Add):
+        refuse_archives(sources)
     dest = Word(build.expand(instruction.dest), instruction.dest.location)
     workdir = build.stage.config.get("WorkingDir") or "/"
-    entries = plan_copy(
-        build.context, build.stage.files, sources, dest, workdir, owner, build.timestamps
-    )
+    entries = plan_copy(build.stage.files, sources, dest, workdir, owner, build.timestamps)
     layer = Layer.of(entries, instruction.text, instruction.location)
     build.stage.files.add(layer.entries)
     build.stage.record(instruction, layer)
 
 
-def check_add_sources(build: Build, sources: list[Word]) -> None:
-    """ADD is COPY for plain local files; URLs and archive extraction are not done yet."""
+def refuse_remote_sources(sources: list[Word]) -> None:
+    """ADD from URLs and git repositories is not done yet: say so before looking for files."""
     for source in sources:
         lowered = source.text.lower()
         if lowered.startswith(("http://", "https://", "git@")) or lowered.endswith(".git"):
@@ -165,15 +166,18 @@ def check_add_sources(build: Build, sources: list[Word]) -> None:
                 "download it beforehand and COPY it",
                 source.location,
             )
-        for path in build.context.match(source.text):
-            resolved, _ = build.context.stat_source(path, source.text)
-            kind = archive_kind(build.context.root / resolved)
-            if kind:
-                raise InstructionError(
-                    f"ADD would extract the {kind} archive {path}, which pybuild does not do yet; "
-                    "use COPY to copy it as it is, or unpack it into the context and COPY that",
-                    source.location,
-                )
+
+
+def refuse_archives(sources: list[ResolvedSource]) -> None:
+    """ADD would extract a local tar (judged by content); pybuild does not do that yet."""
+    for source in sources:
+        kind = archive_kind(source.top.path) if source.top.kind == "file" else None
+        if kind:
+            raise InstructionError(
+                f"ADD would extract the {kind} archive {source.path}, which pybuild does not do "
+                "yet; use COPY to copy it as it is, or unpack it into the context and COPY that",
+                source.word.location,
+            )
 
 
 def dispatch_env(build: Build, instruction: Env) -> None:
