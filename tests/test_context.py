@@ -7,7 +7,9 @@ import os
 import pytest
 
 from pybuild.context import BuildContext, clean_source, glob_match
-from pybuild.errors import ContextError
+from pybuild.copying import resolve_sources
+from pybuild.errors import ContextError, Location
+from pybuild.instructions import Word
 
 
 @pytest.mark.parametrize(
@@ -66,6 +68,11 @@ def test_absolute_symlink_to_a_host_file_is_not_read(tmp_path):
         context.stat_source("escaping", "escaping")
 
 
-def test_glob_without_match_is_an_error(tmp_path):
+def test_glob_without_match_is_an_error_only_when_no_source_is_left(tmp_path):
+    (tmp_path / "a").write_text("a")
+    context = BuildContext(tmp_path)
+    location = Location("Dockerfile", 2, 6)
     with pytest.raises(ContextError, match="matches nothing"):
-        BuildContext(tmp_path).match("*.nothing")
+        resolve_sources(context, [Word("*.nothing", location)])
+    found = resolve_sources(context, [Word("a", location), Word("*.nothing", location)])
+    assert [source.path for source in found] == ["a"]

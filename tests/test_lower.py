@@ -66,9 +66,43 @@ def test_errors_carry_line_and_column(line, message, column):
     assert (caught.value.location.line, caught.value.location.column) == (2, column)
 
 
-def test_other_instructions_parse_for_later():
+def test_run_parses_so_its_position_can_be_reported():
     assert isinstance(one("RUN make\n"), Unsupported)
-    assert isinstance(one("LABEL a=b\n"), Unsupported)
+
+
+def test_arg_declarations_distinguish_no_default_from_empty():
+    arg = one("ARG A B= C=x=y\n")
+    assert [(d.key, d.default) for d in arg.declarations] == [("A", None), ("B", ""), ("C", "x=y")]
+
+
+def test_metadata_instructions():
+    assert [(p.key, p.value) for p in one("LABEL legacy two words\n").pairs] == [("legacy", "two words")]
+    assert one("USER  app user \n").user.text == "app user"
+    assert [w.text for w in one('VOLUME ["/a", "/b"]\n').paths] == ["/a", "/b"]
+    assert one('SHELL ["/bin/ash", "-c"]\n').shell == ("/bin/ash", "-c")
+    assert one("HEALTHCHECK NONE\n").command is None
+    check = one("HEALTHCHECK --retries=3 CMD curl -f x\n")
+    assert check.command.shell_form == "curl -f x" and check.options == {"retries": "3"}
+    assert one("ONBUILD COPY a /b\n").trigger == "COPY a /b"
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("SHELL /bin/sh -c\n", "JSON form"),
+        ("HEALTHCHECK WHAT\n", 'Unknown type "WHAT"'),
+        ("HEALTHCHECK CMD\n", "Missing command"),
+        ("ONBUILD ONBUILD RUN x\n", "Chaining ONBUILD"),
+        ("ARG =x\n", "ARG names can not be blank"),
+        ("USER\n", "USER requires exactly one argument"),
+        ("COPY --link --link a b\n", "duplicate flag specified: --link"),
+        ("COPY --link=maybe a b\n", "expecting boolean value"),
+        ("ENV --x=1 A=b\n", "unknown flag: --x"),
+    ],
+)
+def test_instruction_stage_errors(line, message):
+    with pytest.raises(DockerfileSyntaxError, match=message):
+        one(line)
 
 
 def test_parse_words_keeps_quotes_and_escapes():

@@ -36,6 +36,9 @@ class BuildOptions:
     tags: tuple[str, ...] = ()
     output: str | None = None  # a path, "-" for stdout, None for a name made from the tag
     platform: str | None = None
+    build_args: tuple[str, ...] = ()  # K=V, or K to take K from the environment
+    labels: tuple[str, ...] = ()  # K=V, added to the image's labels
+    target: str | None = None
     source_date_epoch: str | None = field(default_factory=lambda: os.environ.get("SOURCE_DATE_EPOCH"))
 
 
@@ -46,6 +49,24 @@ class BuildResult:
     spec: ImageSpec
     written: WrittenImage
     warnings: tuple[str, ...] = ()
+
+
+def key_values(items: tuple[str, ...], flag: str, from_environment: bool) -> dict[str, str]:
+    """`K=V` items as a dict; a bare `K` takes K from the environment (skipped when unset),
+    as `docker build --build-arg K` does."""
+    values: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise UsageError(f"{flag} {item!r}: expected KEY=VALUE")
+        if sep:
+            values[key] = value
+        elif from_environment:
+            if key in os.environ:
+                values[key] = os.environ[key]
+        else:
+            raise UsageError(f"{flag} {item!r}: expected KEY=VALUE")
+    return values
 
 
 def context_warnings(context_dir: Path) -> tuple[str, ...]:
@@ -106,19 +127,29 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None) -> BuildResult:
     context_dir = Path(options.context)
     if not context_dir.is_dir():
         raise UsageError(f"build context is not a directory: {context_dir}")
-    dockerfile = options.dockerfile or context_dir / "Dockerfile"
+    dockerfile = options.dockerfile or default_dockerfile(context_dir)
+    build_args = key_values(options.build_args, "--build-arg", from_environment=True)
+    labels = key_values(options.labels, "--label", from_environment=False)
     refs = [parse_reference(tag) for tag in options.tags]
     platform: Platform = parse_platform(options.platform) if options.platform else host_platform()
     timestamps = Timestamps.from_environment(options.source_date_epoch)
     output = options.output or default_output(refs)
 
     parsed = parse(read_dockerfile(dockerfile), str(dockerfile))
-    spec = evaluate(parsed, BuildContext(context_dir), platform, timestamps)
+    spec = evaluate(parsed, BuildContext(context_dir), platform, timestamps, build_args,
+                    options.target, labels)
     if output == STDOUT:
         written = _write_to_stream(spec, refs, stdout or sys.stdout.buffer)
     else:
         written = _write_to_file(spec, refs, Path(output))
-    return BuildResult(written.image_id, output, spec, written, context_warnings(context_dir))
+    warnings = spec.warnings + context_warnings(context_dir)
+    return BuildResult(written.image_id, output, spec, written, warnings)
+
+
+def default_dockerfile(context_dir: Path) -> Path:
+    """CONTEXT/Dockerfile, or CONTEXT/dockerfile when only that exists (as Docker accepts)."""
+    upper, lower_case = context_dir / "Dockerfile", context_dir / "dockerfile"
+    return lower_case if not upper.exists() and lower_case.exists() else upper
 
 
 def _write_to_stream(spec: ImageSpec, refs: list[Reference], stream: BinaryIO) -> WrittenImage:

@@ -41,12 +41,19 @@ def main() -> None:
 @click.option("-o", "--output", help="Where to write the image tar; - for stdout "
               "(default: NAME-TAG.tar from the first tag, in the current directory).")
 @click.option("--platform", help="Target platform os/arch[/variant] (default: this machine's).")
+@click.option("--build-arg", "build_args", multiple=True, metavar="KEY[=VALUE]",
+              help="Set a build argument (KEY alone: take it from the environment); may repeat.")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
+              help="Add a label to the image; may repeat.")
+@click.option("--target", help="Build this stage (by name) instead of the last one.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
 def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output: str | None,
-          platform: str | None, quiet: bool) -> None:
+          platform: str | None, build_args: tuple[str, ...], labels: tuple[str, ...],
+          target: str | None, quiet: bool) -> None:
     """Build the Dockerfile in CONTEXT into an image archive (docker-archive + OCI layout)."""
     options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags, output=output,
-                               platform=platform)
+                               platform=platform, build_args=build_args, labels=labels,
+                               target=target)
     result = run(lambda: api.build(options))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

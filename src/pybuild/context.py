@@ -29,7 +29,7 @@ class SourceFile:
     """One file system object found in the context, with the metadata a layer keeps."""
 
     relative: str  # path below the thing being copied ("" for the thing itself)
-    path: Path  # where to read it
+    path: Path | None  # where to read a file's bytes
     kind: str  # "file", "dir" or "symlink"
     mode: int  # permission bits, setuid/setgid/sticky included
     size: int
@@ -94,14 +94,12 @@ class BuildContext:
         return "/".join(done) or "."
 
     def match(self, source: str) -> list[str]:
-        """Clean context paths that `source` names: itself, or every path its glob matches."""
+        """Clean context paths that `source` names: itself, or every path its glob matches
+        (possibly none: Docker accepts that when another source of the COPY exists)."""
         relative = clean_source(source)
         if not GLOB_CHARS.search(relative):
             return [relative]
-        matches = [path for path in self._all_paths() if glob_match(relative, path)]
-        if not matches:
-            raise ContextError(f"no source files were specified: {source} matches nothing")
-        return matches
+        return [path for path in self._all_paths() if glob_match(relative, path)]
 
     def _all_paths(self) -> Iterator[str]:
         for directory, dirnames, filenames in os.walk(self.root):

@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from .context import BuildContext, SourceFile
+from .context import SourceFile
 from .errors import ContextError, InstructionError
 from .filesystem import ImageFiles, image_path
 from .instructions import Word
@@ -55,7 +57,17 @@ class ResolvedSource:
         return self.files[0]
 
 
-def resolve_sources(context: BuildContext, sources: list[Word]) -> list[ResolvedSource]:
+class SourceTree(Protocol):
+    """Where COPY reads from: the build context, or an earlier stage's files (--from)."""
+
+    def match(self, source: str) -> list[str]: ...
+
+    def stat_source(self, path: str, source: str) -> tuple[str, Any]: ...
+
+    def walk(self, resolved: str) -> Iterator[SourceFile]: ...
+
+
+def resolve_sources(context: SourceTree, sources: list[Word]) -> list[ResolvedSource]:
     """Expand globs and follow symlinks once; errors point at the source that caused them."""
     resolved_sources = []
     for source in sources:
@@ -66,6 +78,10 @@ def resolve_sources(context: BuildContext, sources: list[Word]) -> list[Resolved
                 resolved_sources.append(ResolvedSource(source, path, resolved, files))
         except ContextError as error:
             raise error.at(source.location)
+    if not resolved_sources:
+        names = " ".join(source.text for source in sources)
+        raise ContextError(f"no source files were specified: {names} matches nothing",
+                           sources[0].location)
     return resolved_sources
 
 

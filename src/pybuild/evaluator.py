@@ -6,20 +6,32 @@ current stage. Helpers raise plain InstructionErrors; `evaluate` adds the instru
 
 from __future__ import annotations
 
+import copy
 import posixpath
+import re
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .archives import archive_kind
 from .context import BuildContext
-from .copying import ROOT, ResolvedSource, parse_chown, plan_copy, resolve_sources
+from .copying import ROOT, ResolvedSource, SourceTree, parse_chown, plan_copy, resolve_sources
 from .errors import InstructionError
 from .expand import expand_word, expand_words
 from .filesystem import ImageFiles, image_path
 from .image import SCRATCH_PATH, HistoryEntry, ImageSpec
 from .instructions import (
     Add,
+    Arg,
+    Healthcheck,
+    Label,
+    Maintainer,
+    Onbuild,
+    Shell,
+    Stopsignal,
+    User,
+    Volume,
     Cmd,
     Command,
     Copy,
@@ -34,16 +46,18 @@ from .instructions import (
     Workdir,
 )
 from .layer import Layer
-from .platform import Platform, parse_platform
+from .platform import Platform, host_platform, parse_platform
 from .timestamps import Timestamps
 
-DEFAULT_SHELL = ["/bin/sh", "-c"]
+DEFAULT_SHELL = ("/bin/sh", "-c")
 PROTOCOLS = ("tcp", "udp", "sctp")
-COPY_FLAGS = {"chown"}
-LATER_FLAGS = {
-    "from": "COPY --from (multi-stage builds)",
+# Build arguments Docker accepts without an ARG declaring them (never warned about).
+PREDEFINED_ARGS = frozenset(
+    "HTTP_PROXY http_proxy HTTPS_PROXY https_proxy FTP_PROXY ftp_proxy NO_PROXY no_proxy "
+    "ALL_PROXY all_proxy".split()
+)
+NOT_YET = {
     "chmod": "--chmod",
-    "link": "--link",
     "parents": "--parents",
     "exclude": "--exclude",
     "checksum": "ADD --checksum",
@@ -57,16 +71,32 @@ class Stage:
     """The image being built by one FROM ... section."""
 
     name: str | None
+    index: int
     platform: Platform
     config: dict[str, Any] = field(default_factory=lambda: {"Env": [SCRATCH_PATH]})
     layers: list[Layer] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     files: ImageFiles = field(default_factory=ImageFiles)
+    author: str = ""
+    args: dict[str, str] = field(default_factory=dict)  # ARGs declared in this stage, with values
     cmd_set: bool = False
+
+    def based_on(self, name: str | None, index: int) -> "Stage":
+        """A new stage that starts from this one's image (`FROM earlier-stage`)."""
+        return Stage(name, index, self.platform, copy.deepcopy(self.config), list(self.layers),
+                     list(self.history), self.files.copy(name or f"stage {index}"), self.author)
+
+    @property
+    def shell(self) -> list[str]:
+        return list(self.config.get("Shell") or DEFAULT_SHELL)
 
     def env(self) -> dict[str, str]:
         pairs = (item.partition("=") for item in self.config.get("Env", []))
         return {key: value for key, _, value in pairs}
+
+    def scope(self) -> dict[str, str]:
+        """What `$VAR` sees: the stage's ARGs, overridden by ENV of the same name."""
+        return {**self.args, **self.env()}
 
     def set_env(self, key: str, value: str) -> None:
         env = self.config.setdefault("Env", [])
@@ -88,64 +118,99 @@ class Build:
     timestamps: Timestamps
     platform: Platform
     escape: str = "\\"
-    stages: list[Stage] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    meta_args: dict[str, str | None] = field(default_factory=dict)  # ARGs before the first FROM
+    declared: set[str] = field(default_factory=set)
+    stages: list[Stage | None] = field(default_factory=list)  # None: a stage not needed
 
     @property
     def stage(self) -> Stage:
-        return self.stages[-1]
+        current = self.stages[-1]
+        assert current is not None
+        return current
 
-    def expand(self, word: Word) -> str:
+    def meta_scope(self) -> dict[str, str]:
+        return {key: value for key, value in self.meta_args.items() if value is not None}
+
+    def expand(self, word: Word, scope: dict[str, str] | None = None) -> str:
         try:
-            return expand_word(word.text, self.stage.env(), self.escape)
+            return self.expand_text(word.text, scope)
         except InstructionError as error:
             raise error.at(word.location)
 
-    def expand_text(self, text: str, env: dict[str, str] | None = None) -> str:
-        return expand_word(text, self.stage.env() if env is None else env, self.escape)
+    def expand_text(self, text: str, scope: dict[str, str] | None = None) -> str:
+        return expand_word(text, self.stage.scope() if scope is None else scope, self.escape)
+
+    def find_stage(self, reference: str) -> Stage | None:
+        """An earlier stage by name (case-insensitive) or by index."""
+        for stage in self.stages[:-1] if self.stages else []:
+            if stage is not None and stage.name == reference.lower():
+                return stage
+        if reference.isdigit() and int(reference) < len(self.stages) - 1:
+            return self.stages[int(reference)]
+        return None
 
 
-def check_flags(instruction: Instruction, allowed: set[str]) -> None:
-    for flag in instruction.flags:
-        if flag.name in allowed:
-            continue
-        if flag.name in LATER_FLAGS:
-            raise InstructionError(
-                f"{LATER_FLAGS[flag.name]} is not supported yet by pybuild", flag.location
-            )
-        raise InstructionError(
-            f"unknown flag: --{flag.name} for {instruction.keyword.upper()}", flag.location
-        )
+def refuse_unsupported_options(instruction: Instruction) -> None:
+    for name in instruction.options:
+        if name in NOT_YET:
+            raise InstructionError(f"{NOT_YET[name]} is not supported yet by pybuild",
+                                   instruction.flag(name).location)
 
 
-def shell_command(command: Command) -> list[str]:
+def shell_command(stage: Stage, command: Command) -> list[str]:
     if command.exec_form is not None:
         return list(command.exec_form)
-    return [*DEFAULT_SHELL, command.shell_form or ""]
+    return [*stage.shell, command.shell_form or ""]
 
 
 def dispatch_from(build: Build, instruction: From) -> None:
-    check_flags(instruction, {"platform"})
-    platform_flag = instruction.flag("platform")
     platform = build.platform
-    if platform_flag is not None and platform_flag.value:
-        platform = parse_platform(platform_flag.value)
-    image = expand_word(instruction.image.text, {}, build.escape)
-    if image.lower() != "scratch":
+    if "platform" in instruction.options:
+        platform = parse_platform(build.expand(
+            Word(instruction.options["platform"], instruction.location), build.meta_scope()))
+    image = build.expand(instruction.image, build.meta_scope())
+    index = len(build.stages)
+    if not image:
+        raise InstructionError("base name (FROM) should not be blank", instruction.image.location)
+    base = build.find_stage(image) if build.stages else None
+    build.stages.append(None)
+    if base is not None:
+        build.stages[index] = base.based_on(instruction.stage_name, index)
+    elif image.lower() == "scratch":
+        build.stages[index] = Stage(instruction.stage_name, index, platform,
+                                    files=ImageFiles(instruction.stage_name or f"stage {index}"))
+    else:
         raise InstructionError(
-            f"base images are not supported yet: only FROM scratch can be built (got {image})",
+            f"base images are not supported yet: only FROM scratch or an earlier stage can be "
+            f"built (got {image})",
             instruction.image.location,
         )
-    build.stages.append(Stage(instruction.stage_name, platform))
+
+
+def source_tree(build: Build, instruction: Copy) -> SourceTree:
+    """The context, or the earlier stage that `--from` names."""
+    reference = instruction.options.get("from")
+    if reference is None:
+        return build.context
+    name = build.expand_text(reference)
+    stage = build.find_stage(name)
+    if stage is None:
+        raise InstructionError(
+            f"COPY --from={name}: no earlier stage is called that (copying from an image is "
+            "not supported yet)",
+            instruction.flag("from").location,
+        )
+    return stage.files
 
 
 def dispatch_copy(build: Build, instruction: Copy) -> None:
-    check_flags(instruction, COPY_FLAGS)
-    chown = instruction.flag("chown")
-    owner = parse_chown(build.expand_text(chown.value or "")) if chown else ROOT
+    refuse_unsupported_options(instruction)
+    chown = instruction.options.get("chown")
+    owner = parse_chown(build.expand_text(chown)) if chown is not None else ROOT
     words = [Word(build.expand(source), source.location) for source in instruction.sources]
-    if isinstance(instruction, Add):
-        refuse_remote_sources(words)
-    sources = resolve_sources(build.context, words)
+    refuse_remote_sources(instruction, words)
+    sources = resolve_sources(source_tree(build, instruction), words)
     if isinstance(instruction, Add):
         refuse_archives(sources)
     dest = Word(build.expand(instruction.dest), instruction.dest.location)
@@ -156,11 +221,14 @@ def dispatch_copy(build: Build, instruction: Copy) -> None:
     build.stage.record(instruction, layer)
 
 
-def refuse_remote_sources(sources: list[Word]) -> None:
-    """ADD from URLs and git repositories is not done yet: say so before looking for files."""
+def refuse_remote_sources(instruction: Copy, sources: list[Word]) -> None:
+    """COPY never takes URLs; ADD from URLs and git is not done yet: say so before looking."""
     for source in sources:
         lowered = source.text.lower()
-        if lowered.startswith(("http://", "https://", "git@")) or lowered.endswith(".git"):
+        if lowered.startswith(("http://", "https://", "git@")) or (
+                "://" in lowered and lowered.endswith(".git")):
+            if not isinstance(instruction, Add):
+                raise InstructionError("source can't be a URL for COPY", source.location)
             raise InstructionError(
                 f"ADD from a URL or git repository is not supported yet by pybuild ({source.text}); "
                 "download it beforehand and COPY it",
@@ -171,7 +239,7 @@ def refuse_remote_sources(sources: list[Word]) -> None:
 def refuse_archives(sources: list[ResolvedSource]) -> None:
     """ADD would extract a local tar (judged by content); pybuild does not do that yet."""
     for source in sources:
-        kind = archive_kind(source.top.path) if source.top.kind == "file" else None
+        kind = archive_kind(source.top.path) if source.top.kind == "file" and source.top.path else None
         if kind:
             raise InstructionError(
                 f"ADD would extract the {kind} archive {source.path}, which pybuild does not do "
@@ -180,28 +248,166 @@ def refuse_archives(sources: list[ResolvedSource]) -> None:
             )
 
 
-def dispatch_env(build: Build, instruction: Env) -> None:
-    env = build.stage.env()  # every pair expands against the variables from before this line
-    updates = []
-    for pair in instruction.pairs:
+def expanded_pairs(build: Build, pairs) -> list[tuple[str, str]]:
+    """ENV/LABEL pairs, all expanded against the scope from before the line."""
+    scope = build.stage.scope()
+    expanded = []
+    for pair in pairs:
         try:
-            key, value = build.expand_text(pair.key, env), build.expand_text(pair.value, env)
+            key, value = build.expand_text(pair.key, scope), build.expand_text(pair.value, scope)
         except InstructionError as error:
             raise error.at(pair.location)
         if not key:
-            raise InstructionError("ENV names can not be blank", pair.location)
-        updates.append((key, value))
-    for key, value in updates:
+            raise InstructionError("names can not be blank", pair.location)
+        expanded.append((key, value))
+    return expanded
+
+
+def dispatch_env(build: Build, instruction: Env) -> None:
+    for key, value in expanded_pairs(build, instruction.pairs):
         build.stage.set_env(key, value)
     build.stage.record(instruction)
 
 
+def dispatch_label(build: Build, instruction: Label) -> None:
+    labels = build.stage.config.setdefault("Labels", {})
+    for key, value in expanded_pairs(build, instruction.pairs):
+        labels[key] = value
+    build.stage.record(instruction)
+
+
+def dispatch_arg(build: Build, instruction: Arg) -> None:
+    """Outside a stage: a global argument, usable in FROM and by stages that declare it again.
+    Inside: the value is the build argument, else the default, else the global's value."""
+    in_stage = bool(build.stages)
+    for declaration in instruction.declarations:
+        key = declaration.key
+        build.declared.add(key)
+        if key in build.build_args:
+            value: str | None = build.build_args[key]
+        elif declaration.default is not None:
+            scope = build.stage.scope() if in_stage else build.meta_scope()
+            value = build.expand(Word(declaration.default, declaration.location), scope)
+        else:
+            value = build.meta_args.get(key) if in_stage else None
+        if not in_stage:
+            build.meta_args[key] = value
+        elif value is not None:
+            build.stage.args[key] = value
+
+
+def dispatch_user(build: Build, instruction: User) -> None:
+    build.stage.config["User"] = build.expand(instruction.user)
+    build.stage.record(instruction)
+
+
+def dispatch_volume(build: Build, instruction: Volume) -> None:
+    volumes = build.stage.config.setdefault("Volumes", {})
+    for word in instruction.paths:
+        path = build.expand(word)
+        if not path:
+            raise InstructionError("VOLUME specified can not be an empty string", word.location)
+        volumes[path] = {}
+    build.stage.record(instruction)
+
+
+def dispatch_stopsignal(build: Build, instruction: Stopsignal) -> None:
+    value = build.expand(instruction.signal)
+    if not is_signal(value):
+        raise InstructionError(f"Invalid signal: {value}", instruction.signal.location)
+    build.stage.config["StopSignal"] = value
+    build.stage.record(instruction)
+
+
+def is_signal(value: str) -> bool:
+    """A signal number, or a name with or without SIG (SIGRTMIN+3 too), as Docker accepts."""
+    if value.isdigit():
+        return 0 < int(value) <= 64
+    name = value.upper().removeprefix("SIG")
+    return f"SIG{name}" in signal.Signals.__members__ or bool(
+        re.fullmatch(r"RT(MIN|MAX)([+-]\d+)?", name))
+
+
+def dispatch_maintainer(build: Build, instruction: Maintainer) -> None:
+    build.stage.author = instruction.name
+    build.stage.record(instruction)
+
+
+DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+NANOSECONDS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
+               "h": 3600 * 10**9}
+
+
+def parse_duration(text: str) -> int:
+    """A Go duration ("30s", "1m30s", "500ms") in nanoseconds."""
+    if text in ("0", ""):
+        return 0
+    position, total = 0, 0.0
+    for match in DURATION.finditer(text):
+        if match.start() != position:
+            break
+        total += float(match.group(1)) * NANOSECONDS[match.group(2)]
+        position = match.end()
+    if position != len(text):
+        raise InstructionError(f"invalid duration {text!r} (e.g. 30s, 1m30s, 500ms)")
+    return int(total)
+
+
+def dispatch_healthcheck(build: Build, instruction: Healthcheck) -> None:
+    if instruction.command is None:
+        build.stage.config["Healthcheck"] = {"Test": ["NONE"]}
+        build.stage.record(instruction)
+        return
+    command = instruction.command
+    test = (["CMD", *command.exec_form] if command.exec_form is not None
+            else ["CMD-SHELL", command.shell_form or ""])
+    check: dict[str, Any] = {"Test": test}
+    for flag, field_name in (("interval", "Interval"), ("timeout", "Timeout"),
+                             ("start-period", "StartPeriod"), ("start-interval", "StartInterval")):
+        if flag not in instruction.options:
+            continue
+        try:
+            nanoseconds = parse_duration(instruction.options[flag])
+        except InstructionError as error:
+            raise error.at(instruction.flag(flag).location)
+        if 0 < nanoseconds < 1_000_000:
+            raise InstructionError(f"{field_name} {instruction.options[flag]!r} cannot be less "
+                                   "than 1ms", instruction.flag(flag).location)
+        if nanoseconds:
+            check[field_name] = nanoseconds
+    if "retries" in instruction.options:
+        retries = instruction.options["retries"]
+        if not retries.lstrip("-").isdigit():
+            raise InstructionError(f"--retries must be a number, not {retries!r}",
+                                   instruction.flag("retries").location)
+        if int(retries) < 0:
+            raise InstructionError("--retries cannot be negative", instruction.flag("retries").location)
+        if int(retries):
+            check["Retries"] = int(retries)
+    build.stage.config["Healthcheck"] = check
+    build.stage.record(instruction)
+
+
+def dispatch_shell(build: Build, instruction: Shell) -> None:
+    build.stage.config["Shell"] = list(instruction.shell)
+    build.stage.record(instruction)
+
+
+def dispatch_onbuild(build: Build, instruction: Onbuild) -> None:
+    build.stage.config.setdefault("OnBuild", []).append(instruction.trigger)
+    build.stage.record(instruction)
+
+
 def parse_port(spec: str) -> list[str]:
-    """'80' -> ['80/tcp']; '53/UDP' -> ['53/udp']; '8000-8002' -> three ports."""
+    """'80' -> ['80/tcp']; '53/UDP' -> ['53/udp']; '8000-8002' -> three ports. An IP and a host
+    port before the container port (`ip:host:container`) are accepted and ignored, as Docker does."""
     port, _, protocol = spec.partition("/")
     protocol = (protocol or "tcp").lower()
     if protocol not in PROTOCOLS:
         raise InstructionError(f"invalid protocol {protocol!r} in EXPOSE {spec} (tcp, udp or sctp)")
+    port = port.rpartition(":")[2]
+    if not port:
+        raise InstructionError(f"invalid port {spec!r}: no port specified")
     first, sep, last = port.partition("-")
     if not first.isdigit() or (sep and not last.isdigit()):
         raise InstructionError(f"invalid port in EXPOSE: {spec}")
@@ -217,7 +423,7 @@ def dispatch_expose(build: Build, instruction: Expose) -> None:
     ports = build.stage.config.setdefault("ExposedPorts", {})
     for word in instruction.ports:
         try:
-            for spec in expand_words(word.text, build.stage.env(), build.escape):
+            for spec in expand_words(word.text, build.stage.scope(), build.escape):
                 for port in parse_port(spec):
                     ports[port] = {}
         except InstructionError as error:
@@ -226,13 +432,17 @@ def dispatch_expose(build: Build, instruction: Expose) -> None:
 
 
 def dispatch_cmd(build: Build, instruction: Cmd) -> None:
-    build.stage.config["Cmd"] = shell_command(instruction.command)
+    build.stage.config["Cmd"] = shell_command(build.stage, instruction.command)
     build.stage.cmd_set = True
     build.stage.record(instruction)
 
 
 def dispatch_entrypoint(build: Build, instruction: Entrypoint) -> None:
-    build.stage.config["Entrypoint"] = shell_command(instruction.command)
+    entrypoint = shell_command(build.stage, instruction.command)
+    if entrypoint:
+        build.stage.config["Entrypoint"] = entrypoint
+    else:
+        build.stage.config.pop("Entrypoint", None)  # ENTRYPOINT [] resets it
     if not build.stage.cmd_set:
         build.stage.config.pop("Cmd", None)  # an inherited CMD does not survive a new ENTRYPOINT
     build.stage.record(instruction)
@@ -257,13 +467,10 @@ def dispatch_workdir(build: Build, instruction: Workdir) -> None:
 
 
 def dispatch_unsupported(build: Build, instruction: Unsupported) -> None:
-    keyword = instruction.keyword.upper()
-    if keyword == "RUN":
-        raise InstructionError(
-            "RUN is not supported: pybuild never executes commands. Build the artifact "
-            "beforehand (e.g. a static binary) and COPY it into the image"
-        )
-    raise InstructionError(f"{keyword} is not supported yet by pybuild")
+    raise InstructionError(
+        "RUN is not supported: pybuild never executes commands. Build the artifact "
+        "beforehand (e.g. a static binary) and COPY it into the image"
+    )
 
 
 HANDLERS: dict[type, Callable[[Build, Any], None]] = {
@@ -271,6 +478,15 @@ HANDLERS: dict[type, Callable[[Build, Any], None]] = {
     Copy: dispatch_copy,
     Add: dispatch_copy,
     Env: dispatch_env,
+    Label: dispatch_label,
+    Arg: dispatch_arg,
+    User: dispatch_user,
+    Volume: dispatch_volume,
+    Stopsignal: dispatch_stopsignal,
+    Maintainer: dispatch_maintainer,
+    Healthcheck: dispatch_healthcheck,
+    Shell: dispatch_shell,
+    Onbuild: dispatch_onbuild,
     Expose: dispatch_expose,
     Cmd: dispatch_cmd,
     Entrypoint: dispatch_entrypoint,
@@ -279,29 +495,121 @@ HANDLERS: dict[type, Callable[[Build, Any], None]] = {
 }
 
 
+def automatic_args(target: Platform) -> dict[str, str]:
+    """The platform arguments BuildKit defines before the first FROM."""
+    build = host_platform()
+    return {
+        "TARGETPLATFORM": str(target), "TARGETOS": target.os,
+        "TARGETARCH": target.architecture, "TARGETVARIANT": target.variant,
+        "BUILDPLATFORM": str(build), "BUILDOS": build.os,
+        "BUILDARCH": build.architecture, "BUILDVARIANT": build.variant,
+    }
+
+
+def split_stages(dockerfile: Dockerfile) -> tuple[list[Instruction], list[list[Instruction]]]:
+    """Instructions before the first FROM (only ARG may be there), then one list per stage."""
+    meta: list[Instruction] = []
+    stages: list[list[Instruction]] = []
+    for instruction in dockerfile.instructions:
+        if isinstance(instruction, From):
+            stages.append([instruction])
+        elif stages:
+            stages[-1].append(instruction)
+        elif isinstance(instruction, Arg):
+            meta.append(instruction)
+        else:
+            raise InstructionError(
+                f"{instruction.keyword.upper()} before FROM: a Dockerfile starts with FROM "
+                "(only ARG may come before it)",
+                instruction.location,
+            )
+    if not stages:
+        raise InstructionError("no FROM: a Dockerfile needs at least one stage",
+                               dockerfile.instructions[0].location)
+    return meta, stages
+
+
+def needed_stages(build: Build, stages: list[list[Instruction]], target: int) -> set[int]:
+    """The target and every stage it builds on or copies from; the rest is not built."""
+    names = [stage[0].stage_name for stage in stages]
+    meta = build.meta_scope()
+
+    def refers_to(reference: str, before: int) -> set[int]:
+        if "$" in reference:  # depends on stage ARGs: keep every earlier stage
+            return set(range(before))
+        try:
+            reference = expand_word(reference, meta, build.escape).lower()
+        except InstructionError:
+            return set(range(before))
+        if reference in names[:before]:
+            return {names.index(reference)}
+        return {int(reference)} if reference.isdigit() and int(reference) < before else set()
+
+    needed, pending = set(), [target]
+    while pending:
+        index = pending.pop()
+        if index in needed:
+            continue
+        needed.add(index)
+        first, *rest = stages[index]
+        pending += refers_to(first.image.text, index)
+        for instruction in rest:
+            if "from" in instruction.options:
+                pending += refers_to(instruction.options["from"], index)
+    return needed
+
+
+def find_target(stages: list[list[Instruction]], target: str | None) -> int:
+    if target is None:
+        return len(stages) - 1
+    for index, stage in enumerate(stages):
+        if stage[0].stage_name == target.lower():
+            return index
+    raise InstructionError(f"target stage {target!r} could not be found")
+
+
 def evaluate(
     dockerfile: Dockerfile,
     context: BuildContext,
     platform: Platform,
     timestamps: Timestamps,
+    build_args: dict[str, str] | None = None,
+    target: str | None = None,
+    labels: dict[str, str] | None = None,
 ) -> ImageSpec:
-    """Evaluate every instruction in order; the last stage is the image."""
-    build = Build(context, timestamps, platform, dockerfile.escape)
-    for instruction in dockerfile.instructions:
-        if not build.stages and not isinstance(instruction, From):
-            raise InstructionError(
-                f"{instruction.keyword.upper()} before FROM: a Dockerfile starts with FROM",
-                instruction.location,
-            )
-        try:
-            HANDLERS[type(instruction)](build, instruction)
-        except InstructionError as error:
-            raise error.at(instruction.location)
-    stage = build.stage
+    """Evaluate the stages the target needs, in order; the target stage is the image."""
+    build = Build(context, timestamps, platform, dockerfile.escape, dict(build_args or {}))
+    build.meta_args.update(automatic_args(platform))
+    meta, stages = split_stages(dockerfile)
+    for instruction in meta:
+        run_instruction(build, instruction)
+    target_index = find_target(stages, target)
+    needed = needed_stages(build, stages, target_index)
+    for index, stage in enumerate(stages[: target_index + 1]):
+        if index not in needed:
+            build.stages.append(None)
+            continue
+        for instruction in stage:
+            run_instruction(build, instruction)
+    final = build.stages[target_index]
+    assert final is not None
+    if labels:
+        final.config.setdefault("Labels", {}).update(labels)
+    unused = sorted(set(build.build_args) - build.declared - PREDEFINED_ARGS)
+    warnings = tuple(f"build argument {name} was not consumed: no ARG declares it" for name in unused)
     return ImageSpec(
-        layers=tuple(stage.layers),
-        config=stage.config,
-        history=tuple(stage.history),
-        platform=stage.platform,
+        layers=tuple(final.layers),
+        config=final.config,
+        history=tuple(final.history),
+        platform=final.platform,
         created=timestamps.created,
+        author=final.author,
+        warnings=warnings,
     )
+
+
+def run_instruction(build: Build, instruction: Instruction) -> None:
+    try:
+        HANDLERS[type(instruction)](build, instruction)
+    except InstructionError as error:
+        raise error.at(instruction.location)

@@ -5,10 +5,11 @@ ones go into a new layer unchanged."""
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from .errors import InstructionError
-from .layer import LayerEntry
+from .context import GLOB_CHARS, MAX_LINK_DEPTH, SourceFile, glob_match
+from .errors import ContextError, InstructionError
+from .layer import LayerEntry, path_key
 
 NEW_DIRECTORY_MODE = 0o755
 
@@ -19,10 +20,59 @@ def image_path(absolute: str) -> str:
 
 
 class ImageFiles:
-    """Path -> entry for everything the layers so far put into the image."""
+    """Path -> entry for everything the layers so far put into the image. It is also a source
+    tree for `COPY --from=stage`, with the same match/stat_source/walk as the build context."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "stage") -> None:
         self.entries: dict[str, LayerEntry] = {}
+        self.name = name
+
+    def copy(self, name: str) -> "ImageFiles":
+        other = ImageFiles(name)
+        other.entries = dict(self.entries)
+        return other
+
+    def match(self, source: str) -> list[str]:
+        path = image_path(source)
+        if not GLOB_CHARS.search(path):
+            return [path]
+        return [p for p in sorted(self.entries, key=path_key) if glob_match(path, p)]
+
+    def stat_source(self, path: str, source: str) -> tuple[str, LayerEntry | None]:
+        """Follow symlinks (absolute targets mean the image root) and find the entry."""
+        done: list[str] = []
+        pending = [part for part in path.split("/") if part not in ("", ".")]
+        links = 0
+        while pending:
+            part = pending.pop(0)
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            entry = self.entries.get("/".join(done + [part]))
+            if entry is not None and entry.kind == "symlink":
+                links += 1
+                if links > MAX_LINK_DEPTH:
+                    raise ContextError(f"too many levels of symbolic links in {source}")
+                if entry.linkname.startswith("/"):
+                    done = []
+                pending = [p for p in entry.linkname.split("/") if p not in ("", ".")] + pending
+                continue
+            done.append(part)
+        resolved = "/".join(done)
+        if not self.exists(resolved):
+            raise ContextError(f"file not found in {self.name}: {source}")
+        return resolved, self.entries.get(resolved)
+
+    def walk(self, resolved: str) -> Iterator[SourceFile]:
+        top = self.entries.get(resolved)
+        yield _source_file(top, "") if top else SourceFile("", None, "dir", 0o755, 0, 0)
+        if top is not None and top.kind != "dir":
+            return
+        prefix = f"{resolved}/" if resolved else ""
+        below = [p for p in self.entries if p.startswith(prefix) and p != resolved]
+        for path in sorted(below, key=path_key):
+            yield _source_file(self.entries[path], path[len(prefix):])
 
     def is_dir(self, path: str) -> bool:
         return path == "" or (path in self.entries and self.entries[path].kind == "dir")
@@ -55,3 +105,8 @@ class ImageFiles:
                 result[parent] = self.directory(parent, uid, gid, mtime)
                 parent = posixpath.dirname(parent)
         return result
+
+
+def _source_file(entry: LayerEntry, relative: str) -> SourceFile:
+    return SourceFile(relative, entry.source, entry.kind, entry.mode, entry.size, entry.mtime,
+                      entry.linkname)

@@ -44,6 +44,8 @@ class ImageSpec:
     history: tuple[HistoryEntry, ...]
     platform: Platform
     created: str
+    author: str = ""
+    warnings: tuple[str, ...] = ()  # things the user should know; not part of the image
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ def config_document(spec: ImageSpec, diff_ids: list[str]) -> bytes:
     }
     if spec.platform.variant:
         document["variant"] = spec.platform.variant
+    if spec.author:
+        document["author"] = spec.author
     return canonical_json(document)
 
 

@@ -6,7 +6,9 @@ it depends on the build state (ENV and ARG values in scope).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import Location
 
@@ -32,7 +34,7 @@ class Flag:
         return f"--{self.name}" if self.value is None else f"--{self.name}={self.value}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Instruction:
     """Common to all instructions: the keyword as written, its position and its logical text."""
 
@@ -40,14 +42,15 @@ class Instruction:
     location: Location
     text: str
     flags: tuple[Flag, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)  # flag values, checked (flags.py)
 
     def flag(self, name: str) -> Flag | None:
-        """The last occurrence of `--name`, as BuildKit lets a later flag win."""
+        """Where `--name` was written, for messages about its value."""
         found = [flag for flag in self.flags if flag.name == name]
         return found[-1] if found else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class From(Instruction):
     """FROM [--platform=P] IMAGE [AS NAME]"""
 
@@ -55,7 +58,7 @@ class From(Instruction):
     stage_name: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Copy(Instruction):
     """COPY [--chown=U[:G]] SRC... DEST  or  COPY ["SRC", ..., "DEST"]"""
 
@@ -63,7 +66,7 @@ class Copy(Instruction):
     dest: Word
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Add(Copy):
     """ADD [--chown=U[:G]] SRC... DEST: COPY plus archive extraction and URLs."""
 
@@ -75,14 +78,14 @@ class KeyValue:
     location: Location
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Env(Instruction):
     """ENV KEY=VALUE ...  or the legacy  ENV KEY VALUE (the rest of the line is the value)."""
 
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Expose(Instruction):
     """EXPOSE PORT[/PROTO] ...; ranges like 8000-8002; words may expand to several ports."""
 
@@ -97,32 +100,102 @@ class Command:
     shell_form: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Cmd(Instruction):
     """CMD ["exe", "arg"]  or  CMD command line"""
 
     command: Command
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Entrypoint(Instruction):
     """ENTRYPOINT ["exe", "arg"]  or  ENTRYPOINT command line"""
 
     command: Command
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Workdir(Instruction):
     """WORKDIR PATH (absolute, or relative to the previous WORKDIR)"""
 
     path: Word
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Unsupported(Instruction):
-    """A known Dockerfile instruction that this version parses but does not evaluate."""
+    """RUN: parsed so that its position can be reported; pybuild never executes it."""
 
     args: str
+
+
+@dataclass(frozen=True)
+class ArgDeclaration:
+    key: str
+    default: str | None  # None: declared without a default (`ARG X`), unlike `ARG X=`
+    location: Location
+
+
+@dataclass(frozen=True, kw_only=True)
+class Arg(Instruction):
+    """ARG NAME[=DEFAULT] ...; before the first FROM it declares a global (meta) argument."""
+
+    declarations: tuple[ArgDeclaration, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Label(Instruction):
+    """LABEL KEY=VALUE ...  or the legacy  LABEL KEY VALUE"""
+
+    pairs: tuple[KeyValue, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class User(Instruction):
+    """USER NAME[:GROUP] or UID[:GID] (the rest of the line)"""
+
+    user: Word
+
+
+@dataclass(frozen=True, kw_only=True)
+class Volume(Instruction):
+    """VOLUME /path ...  or  VOLUME ["/path", ...]"""
+
+    paths: tuple[Word, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stopsignal(Instruction):
+    """STOPSIGNAL SIGNAL (a name like SIGTERM, or a number)"""
+
+    signal: Word
+
+
+@dataclass(frozen=True, kw_only=True)
+class Maintainer(Instruction):
+    """MAINTAINER NAME (deprecated; sets the image's author)"""
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Healthcheck(Instruction):
+    """HEALTHCHECK NONE  or  HEALTHCHECK [--interval=D ...] CMD command"""
+
+    command: Command | None  # None for NONE
+
+
+@dataclass(frozen=True, kw_only=True)
+class Shell(Instruction):
+    """SHELL ["executable", "parameters"]: the shell later shell forms run in"""
+
+    shell: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Onbuild(Instruction):
+    """ONBUILD INSTRUCTION: stored in the config, run by builds that use this image as a base"""
+
+    trigger: str
 
 
 KNOWN_KEYWORDS = frozenset(

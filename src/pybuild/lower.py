@@ -7,10 +7,21 @@ import json
 import re
 from collections.abc import Callable
 
-from .errors import DockerfileSyntaxError
+from .errors import DockerfileSyntaxError, InstructionError
+from .flags import read_flags
 from .instructions import (
     KNOWN_KEYWORDS,
     Add,
+    Arg,
+    ArgDeclaration,
+    Healthcheck,
+    Label,
+    Maintainer,
+    Onbuild,
+    Shell,
+    Stopsignal,
+    User,
+    Volume,
     Cmd,
     Command,
     Copy,
@@ -160,6 +171,10 @@ class _Lowering:
         self.flags = tuple(self._flag(text, offset) for text, offset in flags)
         self.rest_start = rest_start
         self.rest = raw.args.text[rest_start:]
+        try:
+            self.options = read_flags(raw.keyword.lower(), self.flags)
+        except InstructionError as error:
+            raise DockerfileSyntaxError(error.message, error.location) from None
 
     def _flag(self, text: str, offset: int) -> Flag:
         name, sep, value = text[2:].partition("=")
@@ -175,6 +190,7 @@ class _Lowering:
             location=self.raw.location,
             text=self.raw.text,
             flags=self.flags,
+            options=self.options,
         )
 
     def word(self, text: str, offset: int) -> Word:
@@ -228,17 +244,18 @@ class _Lowering:
     def add(self) -> Add:
         return self.copy(Add)
 
-    def env(self) -> Env:
+    def name_values(self) -> tuple[KeyValue, ...]:
+        """ENV/LABEL pairs: `K=V ...`, or the legacy `K V` where the rest of the line is V."""
+        name = self.raw.keyword.upper()
         words = parse_words(self.rest, self.escape)
         if not words:
-            raise self.fail("ENV requires at least one argument")
+            raise self.fail(f"{name} requires at least one argument")
         if "=" not in words[0][0]:
-            # Legacy form: the first word is the key, everything after the blanks is the value.
             parts = WHITESPACE.split(self.rest.strip(), maxsplit=1)
             if len(parts) < 2:
-                raise self.fail("ENV must have two arguments (ENV KEY VALUE or ENV KEY=VALUE)")
+                raise self.fail(f"{name} must have two arguments ({name} KEY VALUE or {name} KEY=VALUE)")
             location = self.raw.location_at(self.rest_start + words[0][1])
-            return Env(**self.common(), pairs=(KeyValue(parts[0], parts[1], location),))
+            return (KeyValue(parts[0], parts[1], location),)
         pairs = []
         for text, offset in words:
             if "=" not in text:
@@ -248,7 +265,89 @@ class _Lowering:
                 )
             key, _, value = text.partition("=")
             pairs.append(KeyValue(key, value, self.raw.location_at(self.rest_start + offset)))
-        return Env(**self.common(), pairs=tuple(pairs))
+        return tuple(pairs)
+
+    def env(self) -> Env:
+        return Env(**self.common(), pairs=self.name_values())
+
+    def label(self) -> Label:
+        return Label(**self.common(), pairs=self.name_values())
+
+    def arg(self) -> Arg:
+        words = parse_words(self.rest, self.escape)
+        if not words:
+            raise self.fail("ARG requires at least one argument")
+        declarations = []
+        for text, offset in words:
+            key, sep, default = text.partition("=")
+            if not key:
+                raise self.fail("ARG names can not be blank", self.rest_start + offset)
+            location = self.raw.location_at(self.rest_start + offset)
+            declarations.append(ArgDeclaration(key, default if sep else None, location))
+        return Arg(**self.common(), declarations=tuple(declarations))
+
+    def one_argument(self) -> Word:
+        """USER, STOPSIGNAL, WORKDIR: the whole rest of the line is the one argument."""
+        text = self.rest.strip()
+        if not text:
+            raise self.fail(f"{self.raw.keyword.upper()} requires exactly one argument")
+        return self.word(text, len(self.rest) - len(self.rest.lstrip()))
+
+    def user(self) -> User:
+        return User(**self.common(), user=self.one_argument())
+
+    def stopsignal(self) -> Stopsignal:
+        return Stopsignal(**self.common(), signal=self.one_argument())
+
+    def maintainer(self) -> Maintainer:
+        return Maintainer(**self.common(), name=self.one_argument().text)
+
+    def volume(self) -> Volume:
+        paths = self.json_or_words()
+        if not paths:
+            raise self.fail("VOLUME requires at least one argument")
+        return Volume(**self.common(), paths=tuple(paths))
+
+    def shell(self) -> Shell:
+        try:
+            array = parse_json_array(self.rest)
+        except NotStringArray as error:
+            raise self.fail(str(error), self.rest_start) from None
+        if array is None:
+            raise self.fail('SHELL requires the arguments to be in JSON form, e.g. SHELL ["/bin/sh", "-c"]')
+        if not array:
+            raise self.fail("SHELL requires at least one argument")
+        return Shell(**self.common(), shell=tuple(array))
+
+    def healthcheck(self) -> Healthcheck:
+        words = self.rest.strip().split(None, 1)
+        if not words:
+            raise self.fail("HEALTHCHECK requires at least one argument")
+        kind = words[0].upper()
+        if kind == "NONE":
+            if len(words) > 1 or self.flags:
+                raise self.fail("HEALTHCHECK NONE takes no arguments and no flags")
+            return Healthcheck(**self.common(), command=None)
+        if kind != "CMD":
+            raise self.fail(f'Unknown type "{words[0]}" in HEALTHCHECK (try CMD)')
+        if len(words) < 2:
+            raise self.fail("Missing command after HEALTHCHECK CMD")
+        self.rest_start += self.rest.index(words[1])
+        self.rest = words[1]
+        return Healthcheck(**self.common(), command=self.command())
+
+    def onbuild(self) -> Onbuild:
+        trigger = self.rest.strip()
+        if not trigger:
+            raise self.fail("ONBUILD requires at least one argument")
+        keyword = trigger.split(None, 1)[0].upper()
+        if keyword == "ONBUILD":
+            raise self.fail("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+        if keyword in ("FROM", "MAINTAINER"):
+            raise self.fail(f"{keyword} isn't allowed as an ONBUILD trigger")
+        if keyword.lower() not in KNOWN_KEYWORDS:
+            raise self.fail(f"unknown instruction in ONBUILD: {keyword}")
+        return Onbuild(**self.common(), trigger=trigger)
 
     def expose(self) -> Expose:
         words = self.words()
@@ -263,11 +362,7 @@ class _Lowering:
         return Entrypoint(**self.common(), command=self.command())
 
     def workdir(self) -> Workdir:
-        path = self.rest.strip()
-        if not path:
-            raise self.fail("WORKDIR requires exactly one argument")
-        start = len(self.rest) - len(self.rest.lstrip())
-        return Workdir(**self.common(), path=self.word(path, start))
+        return Workdir(**self.common(), path=self.one_argument())
 
     def unsupported(self) -> Unsupported:
         return Unsupported(**self.common(), args=self.rest.strip())
@@ -282,6 +377,15 @@ LOWERINGS: dict[str, Callable[[_Lowering], Instruction]] = {
     "cmd": _Lowering.cmd,
     "entrypoint": _Lowering.entrypoint,
     "workdir": _Lowering.workdir,
+    "arg": _Lowering.arg,
+    "label": _Lowering.label,
+    "user": _Lowering.user,
+    "stopsignal": _Lowering.stopsignal,
+    "maintainer": _Lowering.maintainer,
+    "volume": _Lowering.volume,
+    "shell": _Lowering.shell,
+    "healthcheck": _Lowering.healthcheck,
+    "onbuild": _Lowering.onbuild,
 }
 
 
