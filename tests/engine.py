@@ -50,10 +50,11 @@ class Engine:
                 self.images.add(line.removeprefix("Loaded image: "))
         return out
 
-    def classic_build(self, context: Path, dockerfile: Path, tag: str) -> subprocess.CompletedProcess:
+    def classic_build(self, context: Path, dockerfile: Path, tag: str,
+                      *flags: str) -> subprocess.CompletedProcess:
         """`docker build` with the classic builder, the reference for semantics."""
         self.images.add(tag)
-        return self.docker("build", "-q", "-f", str(dockerfile), "-t", tag, str(context),
+        return self.docker("build", "-q", "-f", str(dockerfile), "-t", tag, *flags, str(context),
                            check=False, extra_env={"DOCKER_BUILDKIT": "0"})
 
     def run(self, image: str, *args: str) -> subprocess.CompletedProcess:

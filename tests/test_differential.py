@@ -4,6 +4,7 @@ agree. Each tests/differential/*.Dockerfile runs against the same generated cont
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,14 @@ from pybuild import api
 EXTRA = os.environ.get("PYBUILD_DIFFERENTIAL_EXTRA")
 CASES = sorted((Path(__file__).parent / "differential").glob("*.Dockerfile")) + (
     sorted(Path(EXTRA).glob("*.Dockerfile")) if EXTRA else [])
+
+
+def case_arguments(dockerfile: Path) -> list[str]:
+    """Extra build flags for both builders, from a `# build-flags: ...` line in the case."""
+    for line in dockerfile.read_text().splitlines():
+        if line.startswith("# build-flags:"):
+            return shlex.split(line.partition(":")[2])
+    return []
 
 
 def make_context(root: Path) -> Path:
@@ -51,16 +60,25 @@ def context(tmp_path_factory) -> Path:
 def test_pybuild_matches_docker_classic_builder(engine, context, tmp_path, dockerfile):
     docker_tag = f"pybuild-diff-docker:{dockerfile.stem}"
     ours_tag = f"pybuild-diff-ours:{dockerfile.stem}"
-    built = engine.classic_build(context, dockerfile, docker_tag)
+    flags = case_arguments(dockerfile)
+    built = engine.classic_build(context, dockerfile, docker_tag, *flags)
     assert built.returncode == 0, built.stderr.decode()
 
     archive = tmp_path / "image.tar"
+    options = dict(build_args=[], labels=[], target=None)
+    for flag, value in zip(flags[::2], flags[1::2]):
+        if flag == "--target":
+            options["target"] = value
+        else:
+            options[flag.lstrip("-").replace("-", "_") + "s"].append(value)
     api.build(api.BuildOptions(context=context, dockerfile=dockerfile, tags=(ours_tag,),
-                               output=str(archive)))
+                               output=str(archive), build_args=tuple(options["build_args"]),
+                               labels=tuple(options["labels"]), target=options["target"]))
     engine.load(archive)
 
     assert engine.config(ours_tag) == engine.config(docker_tag)
     theirs, ours = engine.inspect(docker_tag), engine.inspect(ours_tag)
+    assert ours.get("Author") == theirs.get("Author")
     assert len(ours["RootFS"].get("Layers") or []) == len(theirs["RootFS"].get("Layers") or [])
     assert (ours["Os"], ours["Architecture"]) == (theirs["Os"], theirs["Architecture"])
     docker_files, our_files = engine.filesystem(docker_tag), engine.filesystem(ours_tag)

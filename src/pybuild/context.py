@@ -35,6 +35,8 @@ class SourceFile:
     size: int
     mtime: int
     linkname: str = ""
+    uid: int = 0  # owners matter only for files from a stage; context files belong to root
+    gid: int = 0
 
 
 @functools.lru_cache(maxsize=256)

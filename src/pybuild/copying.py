@@ -90,10 +90,11 @@ def plan_copy(
     sources: list[ResolvedSource],
     dest: Word,
     workdir: str,
-    owner: Owner,
+    owner: Owner | None,
     timestamps: Timestamps,
 ) -> dict[str, LayerEntry]:
-    """The entries one COPY adds, parents included. `dest` is expanded; a relative `dest` is
+    """The entries one COPY adds, parents included. `owner` None keeps each file's owner (root
+    for context files); directories COPY creates then belong to root. `dest` is expanded; a relative `dest` is
     under `workdir`. Only a trailing `/` marks a directory destination as written (the classic
     builder refuses `COPY a b .`)."""
     as_directory = dest.text.endswith("/")
@@ -105,12 +106,13 @@ def plan_copy(
         )
     target = image_path(posixpath.join(workdir, dest.text))
     into_directory = as_directory or files.is_dir(target)
+    created = owner or ROOT
     entries: dict[str, LayerEntry] = {}
     for source in sources:
         if source.top.kind == "dir":
             if target:
                 mtime = timestamps.file_mtime(None)
-                entries[target] = files.directory(target, owner.uid, owner.gid, mtime)
+                entries[target] = files.directory(target, created.uid, created.gid, mtime)
             for item in source.files[1:]:
                 name = posixpath.join(target, item.relative)
                 origin = f"{source.resolved}/{item.relative}"
@@ -120,16 +122,17 @@ def plan_copy(
             if not name:
                 raise InstructionError(f"cannot copy file {source.word.text} onto the root directory")
             entries[name] = _entry(name, source.top, owner, timestamps, source.resolved)
-    return files.with_parents(entries, owner.uid, owner.gid, timestamps.file_mtime(None))
+    return files.with_parents(entries, created.uid, created.gid, timestamps.file_mtime(None))
 
 
-def _entry(path: str, item: SourceFile, owner: Owner, timestamps: Timestamps, origin: str) -> LayerEntry:
+def _entry(path: str, item: SourceFile, owner: Owner | None, timestamps: Timestamps,
+           origin: str) -> LayerEntry:
     return LayerEntry(
         path=path,
         kind=item.kind,
         mode=item.mode,
-        uid=owner.uid,
-        gid=owner.gid,
+        uid=item.uid if owner is None else owner.uid,
+        gid=item.gid if owner is None else owner.gid,
         size=item.size,
         mtime=timestamps.file_mtime(item.mtime),
         linkname=item.linkname,

@@ -16,7 +16,7 @@ from typing import Any
 
 from .archives import archive_kind
 from .context import BuildContext
-from .copying import ROOT, ResolvedSource, SourceTree, parse_chown, plan_copy, resolve_sources
+from .copying import ResolvedSource, SourceTree, parse_chown, plan_copy, resolve_sources
 from .errors import InstructionError
 from .expand import expand_word, expand_words
 from .filesystem import ImageFiles, image_path
@@ -141,12 +141,12 @@ class Build:
     def expand_text(self, text: str, scope: dict[str, str] | None = None) -> str:
         return expand_word(text, self.stage.scope() if scope is None else scope, self.escape)
 
-    def find_stage(self, reference: str) -> Stage | None:
-        """An earlier stage by name (case-insensitive) or by index."""
-        for stage in self.stages[:-1] if self.stages else []:
+    def find_stage(self, reference: str, before: int) -> Stage | None:
+        """A stage before index `before`, by name (case-insensitive) or by index."""
+        for stage in self.stages[:before]:
             if stage is not None and stage.name == reference.lower():
                 return stage
-        if reference.isdigit() and int(reference) < len(self.stages) - 1:
+        if reference.isdigit() and int(reference) < before:
             return self.stages[int(reference)]
         return None
 
@@ -173,7 +173,7 @@ def dispatch_from(build: Build, instruction: From) -> None:
     index = len(build.stages)
     if not image:
         raise InstructionError("base name (FROM) should not be blank", instruction.image.location)
-    base = build.find_stage(image) if build.stages else None
+    base = build.find_stage(image, before=index)
     build.stages.append(None)
     if base is not None:
         build.stages[index] = base.based_on(instruction.stage_name, index)
@@ -194,7 +194,7 @@ def source_tree(build: Build, instruction: Copy) -> SourceTree:
     if reference is None:
         return build.context
     name = build.expand_text(reference)
-    stage = build.find_stage(name)
+    stage = build.find_stage(name, before=build.stage.index)
     if stage is None:
         raise InstructionError(
             f"COPY --from={name}: no earlier stage is called that (copying from an image is "
@@ -207,7 +207,8 @@ def source_tree(build: Build, instruction: Copy) -> SourceTree:
 def dispatch_copy(build: Build, instruction: Copy) -> None:
     refuse_unsupported_options(instruction)
     chown = instruction.options.get("chown")
-    owner = parse_chown(build.expand_text(chown)) if chown is not None else ROOT
+    # Without --chown, context files become root's; files from a stage keep their owners.
+    owner = parse_chown(build.expand_text(chown)) if chown is not None else None
     words = [Word(build.expand(source), source.location) for source in instruction.sources]
     refuse_remote_sources(instruction, words)
     sources = resolve_sources(source_tree(build, instruction), words)
