@@ -141,9 +141,32 @@ def test_interrupted_build_leaves_nothing(tmp_path, signum):
     assert list(out.iterdir()) == []
 
 
-def test_dockerignore_that_is_not_applied_yet_is_announced(tmp_path):
+def test_dockerignore_excludes_and_dockerfile_specific_one_wins(tmp_path):
+    from pybuild.writers.validate import validate_archive
+
     context = write_case(tmp_path, "FROM scratch\nCOPY . /x/\n")
+    (context / "secret.key").write_text("k")
+    (context / ".dockerignore").write_text("*.key\nDockerfile\n")
+    out = tmp_path / "o.tar"
+    assert pybuild("-t", "x", "-o", str(out), str(context)).returncode == 0
+    names = {m.name for ms in validate_archive(out).layer_members.values() for m in ms}
+    assert "x/a.txt" in names and "x/secret.key" not in names and "x/Dockerfile" not in names
+    assert "x/.dockerignore" in names
+    (context / "Dockerfile.dockerignore").write_text("a.txt\n")
+    assert pybuild("-t", "x", "-o", str(out), str(context)).returncode == 0
+    names = {m.name for ms in validate_archive(out).layer_members.values() for m in ms}
+    assert "x/secret.key" in names and "x/a.txt" not in names
+
+
+def test_copy_of_an_ignored_file_names_dockerignore(tmp_path):
+    context = write_case(tmp_path, "FROM scratch\nCOPY a.txt /a\n")
     (context / ".dockerignore").write_text("a.txt\n")
     result = pybuild("-t", "x", "-o", str(tmp_path / "o.tar"), str(context))
-    assert result.returncode == 0
-    assert b"warning:" in result.stderr and b".dockerignore is not applied yet" in result.stderr
+    assert result.returncode == 1 and b"excluded by .dockerignore" in result.stderr
+
+
+def test_invalid_dockerignore_fails(tmp_path):
+    context = write_case(tmp_path, "FROM scratch\nCOPY a.txt /a\n")
+    (context / ".dockerignore").write_text("!\n")
+    result = pybuild("-t", "x", "-o", str(tmp_path / "o.tar"), str(context))
+    assert result.returncode == 1 and b'illegal exclusion pattern' in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,10 @@ def context(tmp_path_factory) -> Path:
 def test_pybuild_matches_docker_classic_builder(engine, context, tmp_path, dockerfile):
     docker_tag = f"pybuild-diff-docker:{dockerfile.stem}"
     ours_tag = f"pybuild-diff-ours:{dockerfile.stem}"
+    ignore_file = dockerfile.with_suffix(".dockerignore")
+    if ignore_file.exists():  # the classic builder reads only CONTEXT/.dockerignore
+        context = Path(shutil.copytree(context, tmp_path / "context", symlinks=True))
+        shutil.copy(ignore_file, context / ".dockerignore")
     flags = case_arguments(dockerfile)
     built = engine.classic_build(context, dockerfile, docker_tag, *flags)
     assert built.returncode == 0, built.stderr.decode()

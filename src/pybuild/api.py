@@ -15,6 +15,7 @@ from .context import BuildContext
 from .dump import dump
 from .errors import DockerfileSyntaxError, Location, UsageError
 from .evaluator import evaluate
+from .ignore import load_ignore_rules
 from .image import ImageSpec
 from .instructions import Dockerfile
 from .lower import lower
@@ -67,13 +68,6 @@ def key_values(items: tuple[str, ...], flag: str, from_environment: bool) -> dic
         else:
             raise UsageError(f"{flag} {item!r}: expected KEY=VALUE")
     return values
-
-
-def context_warnings(context_dir: Path) -> tuple[str, ...]:
-    if (context_dir / ".dockerignore").exists():
-        return (f"{context_dir / '.dockerignore'} is not applied yet: COPY sees every file "
-                "of the context, where docker build would leave the listed ones out",)
-    return ()
 
 
 def read_dockerfile(path: Path) -> str:
@@ -136,14 +130,13 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None) -> BuildResult:
     output = options.output or default_output(refs)
 
     parsed = parse(read_dockerfile(dockerfile), str(dockerfile))
-    spec = evaluate(parsed, BuildContext(context_dir), platform, timestamps, build_args,
-                    options.target, labels)
+    context = BuildContext(context_dir, load_ignore_rules(context_dir, dockerfile))
+    spec = evaluate(parsed, context, platform, timestamps, build_args, options.target, labels)
     if output == STDOUT:
         written = _write_to_stream(spec, refs, stdout or sys.stdout.buffer)
     else:
         written = _write_to_file(spec, refs, Path(output))
-    warnings = spec.warnings + context_warnings(context_dir)
-    return BuildResult(written.image_id, output, spec, written, warnings)
+    return BuildResult(written.image_id, output, spec, written, spec.warnings)
 
 
 def default_dockerfile(context_dir: Path) -> Path:

@@ -8,6 +8,8 @@ resolves it), and a link that climbs out of the context is refused rather than c
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import functools
 import os
 import posixpath
@@ -19,6 +21,9 @@ from pathlib import Path
 
 from .errors import ContextError
 from .globs import BadPattern, go_path_regex
+
+if TYPE_CHECKING:
+    from .ignore import IgnoreRules
 
 GLOB_CHARS = re.compile(r"[*?\[]")
 MAX_LINK_DEPTH = 255
@@ -61,10 +66,15 @@ def clean_source(source: str) -> str:
 
 
 class BuildContext:
-    """A directory whose files COPY/ADD may read; nothing outside it is ever opened."""
+    """A directory whose files COPY/ADD may read; nothing outside it is ever opened. Paths that
+    `.dockerignore` excludes are invisible, as if they had not been sent to a daemon."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, ignore: "IgnoreRules | None" = None):
         self.root = root.resolve()
+        self.ignore = ignore
+
+    def ignored(self, relative: str) -> bool:
+        return self.ignore is not None and relative != "." and self.ignore.ignored(relative)
 
     def resolve_in_scope(self, relative: str) -> str:
         """Follow symlinks in `relative` (a clean context path) without leaving the context;
@@ -101,7 +111,8 @@ class BuildContext:
         relative = clean_source(source)
         if not GLOB_CHARS.search(relative):
             return [relative]
-        return [path for path in self._all_paths() if glob_match(relative, path)]
+        return [path for path in self._all_paths()
+                if glob_match(relative, path) and not self.ignored(path)]
 
     def _all_paths(self) -> Iterator[str]:
         for directory, dirnames, filenames in os.walk(self.root):
@@ -115,10 +126,14 @@ class BuildContext:
         resolved = self.resolve_in_scope(relative)
         path = self.root / resolved
         try:
+            if self.ignored(relative) or self.ignored(resolved):
+                raise FileNotFoundError
             info = path.lstat()
         except FileNotFoundError:
             detail = f" (it resolves to {resolved} inside the context)" if resolved != relative else ""
-            raise ContextError(f"file not found in build context: {source}{detail}") from None
+            raise ContextError(
+                f"file not found in build context or excluded by .dockerignore: {source}{detail}"
+            ) from None
         except OSError as error:
             raise ContextError(f"cannot read {source}: {error.strerror}") from None
         return resolved, info
@@ -132,12 +147,21 @@ class BuildContext:
         if described.kind != "dir":
             return
         for directory, dirnames, filenames in os.walk(top):
-            dirnames.sort()
             base = os.path.relpath(directory, top)
-            for name in sorted(dirnames + filenames):
-                path = Path(directory, name)
+            names = sorted(dirnames + filenames)
+            kept = []
+            for name in names:
                 relative = name if base == "." else f"{base}/{name}"
+                in_context = relative if resolved == "." else f"{resolved}/{relative}"
+                if self.ignored(in_context):
+                    # Only a `!` rule can bring back something below an excluded directory.
+                    if name in dirnames and self.ignore is not None and self.ignore.has_exclusions:
+                        kept.append(name)
+                    continue
+                kept.append(name)
+                path = Path(directory, name)
                 yield _describe(path, relative, path.lstat())
+            dirnames[:] = sorted(name for name in dirnames if name in kept)
 
 
 def _describe(path: Path, relative: str, info: os.stat_result) -> SourceFile:

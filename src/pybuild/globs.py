@@ -31,22 +31,47 @@ def glob_to_regex(pattern: str, *, any_char: str, negations: str, strict: bool) 
                 i += 1
                 out.append(re.escape(pattern[i]))
         elif ch == "[":
-            start = i + 1
-            negate = start < len(pattern) and pattern[start] in negations
-            end = pattern.find("]", start + 1 + negate)
-            if end < 0:
+            try:
+                regex, i = _character_class(pattern, i, negations)
+            except BadPattern:
                 if strict:
-                    raise BadPattern(f"syntax error in pattern {pattern!r}: unclosed [")
-                out.append(re.escape(ch))
-            else:
-                body = pattern[start + negate : end].replace("\\", "\\\\").replace("[", "\\[")
-                lookahead = "" if any_char == "." else f"(?={any_char})"
-                out.append(f"{lookahead}[{'^' if negate else ''}{body}]")
-                i = end
+                    raise
+                regex = re.escape(ch)  # shell patterns: a malformed class is a literal "["
+            lookahead = "" if any_char == "." or regex == re.escape(ch) else f"(?={any_char})"
+            out.append(lookahead + regex)
         else:
             out.append(re.escape(ch))
         i += 1
     return "".join(out)
+
+
+def _character_class(pattern: str, start: int, negations: str) -> tuple[str, int]:
+    """`[...]` at `start`, parsed as Go's filepath.Match does: non-empty, items are a character
+    or a range `lo-hi`, `\\` escapes, a bare `-` or a leading `]` is malformed. Returns the
+    regex and the index of the closing `]`."""
+
+    def character(index: int) -> tuple[str, int]:
+        if index >= len(pattern) or pattern[index] in "-]":
+            raise BadPattern(f"syntax error in pattern {pattern!r}: bad character class")
+        if pattern[index] == "\\":
+            index += 1
+            if index >= len(pattern):
+                raise BadPattern(f"syntax error in pattern {pattern!r}: trailing backslash")
+        return pattern[index], index + 1
+
+    index = start + 1
+    negate = index < len(pattern) and pattern[index] in negations
+    index += negate
+    items: list[str] = []
+    while not (index < len(pattern) and pattern[index] == "]" and items):
+        low, index = character(index)
+        high = low
+        if index < len(pattern) and pattern[index] == "-":
+            high, index = character(index + 1)
+        if low > high:
+            raise BadPattern(f"syntax error in pattern {pattern!r}: bad character range {low}-{high}")
+        items.append(re.escape(low) if low == high else f"{re.escape(low)}-{re.escape(high)}")
+    return f"[{'^' if negate else ''}{''.join(items)}]", index
 
 
 def go_path_regex(pattern: str) -> re.Pattern[str]:
