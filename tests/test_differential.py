@@ -33,7 +33,9 @@ def make_context(root: Path) -> Path:
              "ünï.txt": "unicode\n", "src/s1.txt": "s1\n", "src/s2.txt": "s2\n",
              "src/sub/t.txt": "t\n", "src/sub/deeper/u.bin": "\x00\x01binary",
              "other/o.txt": "o\n", "other/sub/t.txt": "replaced\n", "data/x": "x\n",
-             "script.sh": "#!/bin/sh\necho hi\n"}
+             "script.sh": "#!/bin/sh\necho hi\n",
+             "etc/passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1002:App:/home/app:/bin/sh\n",
+             "etc/group": "root:x:0:\nstaff:x:50:\napp:x:1002:\n"}
     for name, content in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)

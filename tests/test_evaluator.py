@@ -180,3 +180,49 @@ def test_dot_destination_takes_one_source_but_not_several(context):
     with pytest.raises(InstructionError, match="must be a directory and end with a /") as caught:
         build(context, "WORKDIR /w\nCOPY a.txt b.txt .\n")
     assert caught.value.location.column == 18  # the "."
+
+
+def test_chmod_octal_and_symbolic_apply_to_copied_files_and_dirs_not_parents(context):
+    (layer,) = build(context, "COPY --chmod=0750 src /p/q/\n").layers
+    modes = {path: mode for path, (_, mode, _, _) in entries(layer).items()}
+    assert modes["p"] == "0o755"  # a created parent
+    assert modes["p/q/s.txt"] == modes["p/q/sub"] == "0o750"
+    assert modes["p/q/link"] == "0o777"  # symlinks have no mode of their own
+    (layer,) = build(context, "COPY --chmod=u+x,go-rwx a.txt /a\n").layers
+    assert entries(layer)["a"][1] == "0o700"
+    (layer,) = build(context, "COPY --chmod=a+X src /d\n").layers
+    assert entries(layer)["d/sub"][1] == "0o751" and entries(layer)["d/s.txt"][1] == "0o600"
+
+
+def test_bad_chmod_is_an_error(context):
+    with pytest.raises(InstructionError, match="invalid --chmod=u\\+q"):
+        build(context, "COPY --chmod=u+q a.txt /a\n")
+
+
+def test_exclude_patterns_are_relative_to_each_source(context):
+    (layer,) = build(context, "COPY --exclude=*.txt --exclude=sub src /d/\n").layers
+    assert set(entries(layer)) == {"d", "d/link"}
+    (layer,) = build(context, "COPY --exclude=b.txt *.txt /t/\n").layers
+    assert set(entries(layer)) == {"t", "t/a.txt"}
+
+
+def test_parents_keeps_source_paths_and_the_pivot(context):
+    (layer,) = build(context, "COPY --parents src/s.txt a.txt /out/\n").layers
+    assert {"out/src/s.txt", "out/a.txt"} <= set(entries(layer))
+    (layer,) = build(context, "COPY --parents ./src/./sub /out/\n").layers
+    assert "out/sub" in entries(layer) and "out/src" not in entries(layer)
+
+
+def test_link_is_accepted_and_changes_nothing(context):
+    plain = build(context, "COPY a.txt /a\n").layers[0].entries
+    assert build(context, "COPY --link a.txt /a\n").layers[0].entries == plain
+
+
+def test_chown_by_name_needs_the_image_passwd(context):
+    with pytest.raises(InstructionError, match="has no /etc/passwd"):
+        build(context, "COPY --chown=app a.txt /a\n")
+    (context / "passwd").write_text("app:x:7:8::/:/bin/sh\n")
+    (layer,) = build(context, "COPY passwd /etc/passwd\nCOPY --chown=app a.txt /a\n").layers[1:]
+    assert entries(layer)["a"][2:] == (7, 8)
+    with pytest.raises(InstructionError, match="no user named 'nobody'"):
+        build(context, "COPY passwd /etc/passwd\nCOPY --chown=nobody a.txt /a\n")

@@ -10,11 +10,13 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from .context import SourceFile
+from .ignore import IgnoreRules
+from .permissions import ROOT, Owner
 from .errors import ContextError, InstructionError
 from .filesystem import ImageFiles, image_path
 from .instructions import Word
@@ -23,24 +25,13 @@ from .timestamps import Timestamps
 
 
 @dataclass(frozen=True)
-class Owner:
-    uid: int = 0
-    gid: int = 0
+class CopyOptions:
+    """How COPY lays files out, from its flags."""
 
-
-ROOT = Owner()
-
-
-def parse_chown(value: str) -> Owner:
-    """Numeric `UID[:GID]`; a lone UID means the same GID, as Docker does."""
-    user, sep, group = value.partition(":")
-    if not user.isdigit() or (sep and not group.isdigit()):
-        raise InstructionError(
-            f"--chown={value}: only numeric UID[:GID] is supported for FROM scratch images "
-            "(there is no /etc/passwd to look names up in)"
-        )
-    uid = int(user)
-    return Owner(uid, int(group) if sep else uid)
+    owner: Owner | None = None  # None: context files root's, stage files keep their owners
+    chmod: Callable[[int, bool], int] | None = None  # (mode, is_directory) -> mode
+    exclude: IgnoreRules | None = None  # --exclude patterns, relative to each source
+    parents: bool = False  # --parents: keep each source's path below the context (or /./)
 
 
 @dataclass(frozen=True)
@@ -51,6 +42,7 @@ class ResolvedSource:
     path: str  # the context path it matched (its name gives the destination file name)
     resolved: str  # that path with its symlinks followed inside the context
     files: tuple[SourceFile, ...]  # the source itself, then everything below it
+    kept: str = ""  # what --parents keeps of `path`: all of it, or what follows a `/./`
 
     @property
     def top(self) -> SourceFile:
@@ -71,11 +63,15 @@ def resolve_sources(context: SourceTree, sources: list[Word]) -> list[ResolvedSo
     """Expand globs and follow symlinks once; errors point at the source that caused them."""
     resolved_sources = []
     for source in sources:
+        pivot = ""
+        if "/./" in source.text:  # BuildKit's --parents pivot; cleaning would erase it
+            pivot = image_path(source.text.split("/./", 1)[0])
         try:
             for path in context.match(source.text):
                 resolved, _ = context.stat_source(path, source.text)
                 files = tuple(context.walk(resolved))
-                resolved_sources.append(ResolvedSource(source, path, resolved, files))
+                kept = path[len(pivot) + 1:] if pivot and path.startswith(pivot + "/") else path
+                resolved_sources.append(ResolvedSource(source, path, resolved, files, kept))
         except ContextError as error:
             raise error.at(source.location)
     if not resolved_sources:
@@ -90,13 +86,13 @@ def plan_copy(
     sources: list[ResolvedSource],
     dest: Word,
     workdir: str,
-    owner: Owner | None,
+    options: CopyOptions,
     timestamps: Timestamps,
 ) -> dict[str, LayerEntry]:
-    """The entries one COPY adds, parents included. `owner` None keeps each file's owner (root
-    for context files); directories COPY creates then belong to root. `dest` is expanded; a relative `dest` is
+    """The entries one COPY adds, parents included. `dest` is expanded; a relative `dest` is
     under `workdir`. Only a trailing `/` marks a directory destination as written (the classic
-    builder refuses `COPY a b .`)."""
+    builder refuses `COPY a b .`). Directories COPY creates belong to the --chown owner, else
+    to root."""
     as_directory = dest.text.endswith("/")
     if len(sources) > 1 and not as_directory:
         raise InstructionError(
@@ -105,29 +101,45 @@ def plan_copy(
             dest.location,
         )
     target = image_path(posixpath.join(workdir, dest.text))
-    into_directory = as_directory or files.is_dir(target)
-    created = owner or ROOT
+    into_directory = as_directory or files.is_dir(target) or options.parents
+    created = options.owner or ROOT
+    mtime = timestamps.file_mtime(None)
     entries: dict[str, LayerEntry] = {}
     for source in sources:
+        base = posixpath.join(target, source.kept) if options.parents else target
         if source.top.kind == "dir":
-            if target:
-                mtime = timestamps.file_mtime(None)
-                entries[target] = files.directory(target, created.uid, created.gid, mtime)
+            if base:
+                directory = files.directory(base, created.uid, created.gid, mtime)
+                entries[base] = _with_chmod(directory, options) if base not in files.entries else directory
             for item in source.files[1:]:
-                name = posixpath.join(target, item.relative)
+                if options.exclude is not None and options.exclude.ignored(item.relative):
+                    continue
+                name = posixpath.join(base, item.relative)
                 origin = f"{source.resolved}/{item.relative}"
-                entries[name] = _entry(name, item, owner, timestamps, origin)
+                entries[name] = _entry(name, item, options, timestamps, origin)
         else:
-            name = posixpath.join(target, posixpath.basename(source.path)) if into_directory else target
+            if options.exclude is not None and options.exclude.ignored(source.path):
+                continue
+            if options.parents:
+                name = base
+            else:
+                name = posixpath.join(target, posixpath.basename(source.path)) if into_directory else target
             if not name:
                 raise InstructionError(f"cannot copy file {source.word.text} onto the root directory")
-            entries[name] = _entry(name, source.top, owner, timestamps, source.resolved)
-    return files.with_parents(entries, created.uid, created.gid, timestamps.file_mtime(None))
+            entries[name] = _entry(name, source.top, options, timestamps, source.resolved)
+    return files.with_parents(entries, created.uid, created.gid, mtime)
 
 
-def _entry(path: str, item: SourceFile, owner: Owner | None, timestamps: Timestamps,
+def _with_chmod(entry: LayerEntry, options: CopyOptions) -> LayerEntry:
+    if options.chmod is None or entry.kind == "symlink":
+        return entry
+    return replace(entry, mode=options.chmod(entry.mode, entry.kind == "dir"))
+
+
+def _entry(path: str, item: SourceFile, options: CopyOptions, timestamps: Timestamps,
            origin: str) -> LayerEntry:
-    return LayerEntry(
+    owner = options.owner
+    entry = LayerEntry(
         path=path,
         kind=item.kind,
         mode=item.mode,
@@ -139,3 +151,4 @@ def _entry(path: str, item: SourceFile, owner: Owner | None, timestamps: Timesta
         source=item.path if item.kind == "file" else None,
         origin=origin,
     )
+    return _with_chmod(entry, options)

@@ -16,7 +16,9 @@ from typing import Any
 
 from .archives import archive_kind
 from .context import BuildContext
-from .copying import ResolvedSource, SourceTree, parse_chown, plan_copy, resolve_sources
+from .copying import CopyOptions, ResolvedSource, SourceTree, plan_copy, resolve_sources
+from .ignore import IgnoreRules
+from .permissions import parse_chmod, parse_chown
 from .errors import InstructionError
 from .expand import expand_word, expand_words
 from .filesystem import ImageFiles, image_path
@@ -57,9 +59,6 @@ PREDEFINED_ARGS = frozenset(
     "ALL_PROXY all_proxy".split()
 )
 NOT_YET = {
-    "chmod": "--chmod",
-    "parents": "--parents",
-    "exclude": "--exclude",
     "checksum": "ADD --checksum",
     "keep-git-dir": "ADD --keep-git-dir",
     "unpack": "ADD --unpack",
@@ -204,11 +203,26 @@ def source_tree(build: Build, instruction: Copy) -> SourceTree:
     return stage.files
 
 
+def copy_options(build: Build, instruction: Copy) -> CopyOptions:
+    """--chown (names from the stage's /etc/passwd and /etc/group), --chmod, --exclude and
+    --parents; --link changes nothing in the files, so it is accepted and has no effect."""
+    options = instruction.options
+    owner = None  # context files become root's; files from a stage keep their owners
+    if "chown" in options:
+        owner = parse_chown(build.expand_text(options["chown"]),
+                            build.stage.files.read_text("etc/passwd"),
+                            build.stage.files.read_text("etc/group"))
+    chmod = parse_chmod(build.expand_text(options["chmod"])) if "chmod" in options else None
+    exclude = None
+    if options.get("exclude"):
+        exclude = IgnoreRules([build.expand_text(pattern) for pattern in options["exclude"]],
+                              "--exclude")
+    return CopyOptions(owner, chmod, exclude, bool(options.get("parents")))
+
+
 def dispatch_copy(build: Build, instruction: Copy) -> None:
     refuse_unsupported_options(instruction)
-    chown = instruction.options.get("chown")
-    # Without --chown, context files become root's; files from a stage keep their owners.
-    owner = parse_chown(build.expand_text(chown)) if chown is not None else None
+    options = copy_options(build, instruction)
     words = [Word(build.expand(source), source.location) for source in instruction.sources]
     refuse_remote_sources(instruction, words)
     sources = resolve_sources(source_tree(build, instruction), words)
@@ -216,7 +230,7 @@ def dispatch_copy(build: Build, instruction: Copy) -> None:
         refuse_archives(sources)
     dest = Word(build.expand(instruction.dest), instruction.dest.location)
     workdir = build.stage.config.get("WorkingDir") or "/"
-    entries = plan_copy(build.stage.files, sources, dest, workdir, owner, build.timestamps)
+    entries = plan_copy(build.stage.files, sources, dest, workdir, options, build.timestamps)
     layer = Layer.of(entries, instruction.text, instruction.location)
     build.stage.files.add(layer.entries)
     build.stage.record(instruction, layer)

@@ -27,6 +27,13 @@ class ImageFiles:
         self.entries: dict[str, LayerEntry] = {}
         self.name = name
 
+    def read_text(self, path: str) -> str | None:
+        """A small file of the image (like /etc/passwd), or None when there is none."""
+        entry = self.entries.get(path)
+        if entry is None or entry.kind != "file" or entry.source is None:
+            return None
+        return entry.source.read_text(encoding="utf-8", errors="replace")
+
     def copy(self, name: str) -> "ImageFiles":
         other = ImageFiles(name)
         other.entries = dict(self.entries)
