@@ -50,7 +50,45 @@ def make_context(root: Path) -> Path:
     os.symlink("a.txt", root / "alink")
     os.symlink("/data/x", root / "abslink")
     os.symlink("src", root / "dirlink")
+    make_archives(root)
+    os.link(root / "src" / "s1.txt", root / "src" / "sub" / "hardlink-to-s1")
     return root
+
+
+def make_archives(root: Path) -> None:
+    """Tars with odd owners and modes, a symlink and a hard link, in every compression ADD
+    knows; a gzip of a plain file and a .tar.gz that is not an archive, which ADD copies."""
+    import gzip
+    import io
+    import tarfile
+
+    import zstandard
+
+    def member(tar, name, data=None, mode=0o644, uid=0, gid=0, kind=tarfile.REGTYPE, link=""):
+        info = tarfile.TarInfo(name)
+        info.type, info.mode, info.uid, info.gid, info.linkname = kind, mode, uid, gid, link
+        info.mtime = 1_600_000_000
+        info.size = len(data) if data is not None else 0
+        tar.addfile(info, io.BytesIO(data) if data is not None else None)
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        member(tar, "pkg", kind=tarfile.DIRTYPE, mode=0o750, uid=1000, gid=1000)
+        member(tar, "pkg/bin/tool", b"#!/bin/sh\n", mode=0o755, uid=1000, gid=1000)
+        member(tar, "pkg/etc/conf", b"key=value\n", mode=0o600, uid=33, gid=33)
+        member(tar, "pkg/link", kind=tarfile.SYMTYPE, link="bin/tool")
+        member(tar, "pkg/hard", kind=tarfile.LNKTYPE, link="pkg/etc/conf", mode=0o600, uid=33, gid=33)
+        member(tar, "./top.txt", b"top\n")
+    plain = buffer.getvalue()
+    (root / "archives").mkdir()
+    (root / "archives" / "plain.tar").write_bytes(plain)
+    (root / "archives" / "pkg.tgz").write_bytes(gzip.compress(plain, mtime=0))
+    import bz2, lzma
+    (root / "archives" / "pkg.tar.bz2").write_bytes(bz2.compress(plain))
+    (root / "archives" / "pkg.tar.xz").write_bytes(lzma.compress(plain))
+    (root / "archives" / "pkg.tar.zst").write_bytes(zstandard.ZstdCompressor().compress(plain))
+    (root / "archives" / "notes.txt.gz").write_bytes(gzip.compress(b"just text\n", mtime=0))
+    (root / "archives" / "fake.tar.gz").write_text("not an archive at all\n")
 
 
 @pytest.fixture(scope="module")

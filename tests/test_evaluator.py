@@ -145,13 +145,70 @@ def test_base_images_are_refused_clearly(tmp_path):
     assert caught.value.location.column == 6
 
 
-def test_add_refuses_archives_and_urls_for_now(context):
+def make_tar(path, members, compress=None):
+    """members: (name, data or None for a directory or a (type, linkname) pair)."""
+    import io
     import tarfile
 
-    with tarfile.open(context / "files.tgz", "w:gz") as tar:
-        tar.add(context / "a.txt", "a.txt")
-    with pytest.raises(InstructionError, match="extract the gzip archive"):
-        build(context, "ADD files.tgz /x/\n")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            if isinstance(data, tuple):
+                info.type, info.linkname = data
+                tar.addfile(info)
+            elif data is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size, info.uid, info.gid = len(data), 10, 20
+                tar.addfile(info, io.BytesIO(data))
+    raw = buffer.getvalue()
+    path.write_bytes(compress(raw) if compress else raw)
+
+
+def test_add_extracts_zstd_and_chown_applies_to_members(context, tmp_path):
+    import zstandard
+
+    make_tar(context / "pkg.tar.zst", [("d", None), ("d/f", b"data")],
+             zstandard.ZstdCompressor().compress)
+    spec = evaluate(parse("FROM scratch\nADD pkg.tar.zst /x/\nADD --chown=7:8 pkg.tar.zst /y/\n"),
+                    BuildContext(context), PLATFORM, Timestamps(), scratch=tmp_path)
+    assert entries(spec.layers[0])["x/d/f"] == ("file", "0o644", 10, 20)
+    assert entries(spec.layers[1])["y/d/f"] == ("file", "0o644", 7, 8)
+
+
+def test_add_never_extracts_outside_the_destination(context, tmp_path):
+    make_tar(context / "evil.tar", [("../escape", b"x")])
+    with pytest.raises(InstructionError, match="outside the destination"):
+        evaluate(parse("FROM scratch\nADD evil.tar /x/\n"), BuildContext(context), PLATFORM,
+                 Timestamps(), scratch=tmp_path)
+    import tarfile
+
+    make_tar(context / "through.tar", [("l", (tarfile.SYMTYPE, "/etc")), ("l/passwd", b"x")])
+    with pytest.raises(InstructionError, match="through the symlink l"):
+        evaluate(parse("FROM scratch\nADD through.tar /x/\n"), BuildContext(context), PLATFORM,
+                 Timestamps(), scratch=tmp_path)
+
+
+def test_hard_links_stay_hard_links_in_a_layer(context, tmp_path):
+    import tarfile
+
+    make_tar(context / "links.tar", [("a", b"same"), ("b", (tarfile.LNKTYPE, "a"))])
+    archive = tmp_path / "out.tar"
+    (context / "Dockerfile").write_text("FROM scratch\nADD links.tar /l/\n")
+    from pybuild import api
+    from pybuild.writers.validate import validate_archive
+
+    api.build(api.BuildOptions(context=context, tags=("l:1",), output=str(archive)))
+    (members,) = validate_archive(archive).layer_members.values()
+    kinds = {m.name: (m.type, m.linkname) for m in members}
+    assert kinds["l/a"] == (tarfile.REGTYPE, "") and kinds["l/b"] == (tarfile.LNKTYPE, "l/a")
+
+
+def test_copy_refuses_urls_and_add_urls_wait(context):
+    with pytest.raises(InstructionError, match="source can't be a URL for COPY"):
+        build(context, "COPY https://example.com/x /x\n")
     with pytest.raises(InstructionError, match="URL"):
         build(context, "ADD https://example.com/x /x\n")
     spec = build(context, "ADD a.txt /plain\n")

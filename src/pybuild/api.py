@@ -131,11 +131,14 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None) -> BuildResult:
 
     parsed = parse(read_dockerfile(dockerfile), str(dockerfile))
     context = BuildContext(context_dir, load_ignore_rules(context_dir, dockerfile))
-    spec = evaluate(parsed, context, platform, timestamps, build_args, options.target, labels)
-    if output == STDOUT:
-        written = _write_to_stream(spec, refs, stdout or sys.stdout.buffer)
-    else:
-        written = _write_to_file(spec, refs, Path(output))
+    # Decompressed ADD archives live here until their layers are written, then go.
+    with tempfile.TemporaryDirectory(prefix="pybuild-") as scratch:
+        spec = evaluate(parsed, context, platform, timestamps, build_args, options.target,
+                        labels, Path(scratch))
+        if output == STDOUT:
+            written = _write_to_stream(spec, refs, stdout or sys.stdout.buffer)
+        else:
+            written = _write_to_file(spec, refs, Path(output))
     return BuildResult(written.image_id, output, spec, written, spec.warnings)
 
 

@@ -42,6 +42,7 @@ class SourceFile:
     linkname: str = ""
     uid: int = 0  # owners matter only for files from a stage; context files belong to root
     gid: int = 0
+    link_group: str = ""  # the same for files that are hard links of one another
 
 
 @functools.lru_cache(maxsize=256)
@@ -168,7 +169,8 @@ def _describe(path: Path, relative: str, info: os.stat_result) -> SourceFile:
     mode = stat.S_IMODE(info.st_mode)
     mtime = int(info.st_mtime)
     if stat.S_ISREG(info.st_mode):
-        return SourceFile(relative, path, "file", mode, info.st_size, mtime)
+        group = f"inode:{info.st_dev}:{info.st_ino}" if info.st_nlink > 1 else ""
+        return SourceFile(relative, path, "file", mode, info.st_size, mtime, link_group=group)
     if stat.S_ISDIR(info.st_mode):
         return SourceFile(relative, path, "dir", mode, 0, mtime)
     if stat.S_ISLNK(info.st_mode):

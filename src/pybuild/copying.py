@@ -12,8 +12,10 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Protocol
 
+from .archives import archive_members
 from .context import SourceFile
 from .ignore import IgnoreRules
 from .permissions import ROOT, Owner
@@ -43,6 +45,7 @@ class ResolvedSource:
     resolved: str  # that path with its symlinks followed inside the context
     files: tuple[SourceFile, ...]  # the source itself, then everything below it
     kept: str = ""  # what --parents keeps of `path`: all of it, or what follows a `/./`
+    archive: Path | None = None  # ADD: the source is a tar (uncompressed here) to extract
 
     @property
     def top(self) -> SourceFile:
@@ -107,7 +110,9 @@ def plan_copy(
     entries: dict[str, LayerEntry] = {}
     for source in sources:
         base = posixpath.join(target, source.kept) if options.parents else target
-        if source.top.kind == "dir":
+        if source.archive is not None:
+            entries.update(_extracted(files, source, target, options, timestamps))
+        elif source.top.kind == "dir":
             if base:
                 directory = files.directory(base, created.uid, created.gid, mtime)
                 entries[base] = _with_chmod(directory, options) if base not in files.entries else directory
@@ -130,6 +135,27 @@ def plan_copy(
     return files.with_parents(entries, created.uid, created.gid, mtime)
 
 
+def _extracted(files: ImageFiles, source: ResolvedSource, target: str, options: CopyOptions,
+               timestamps: Timestamps) -> dict[str, LayerEntry]:
+    """ADD of a tar: its members land below `target` with the archive's modes and owners
+    (unless --chown), like `tar -x` over what is there."""
+    assert source.archive is not None
+    created = options.owner or ROOT
+    entries: dict[str, LayerEntry] = {}
+    if target:
+        entries[target] = files.directory(target, created.uid, created.gid, timestamps.file_mtime(None))
+    for member in archive_members(source.archive, source.path):
+        path = posixpath.join(target, member.path)
+        owner = options.owner or Owner(member.uid, member.gid)
+        entries[path] = LayerEntry(
+            path=path, kind=member.kind, mode=member.mode, uid=owner.uid, gid=owner.gid,
+            size=member.size, mtime=timestamps.file_mtime(member.mtime), linkname=member.linkname,
+            source=source.archive if member.kind == "file" else None, offset=member.offset,
+            origin=f"{source.path}:{member.path}", link_group=member.link_group,
+        )
+    return entries
+
+
 def _with_chmod(entry: LayerEntry, options: CopyOptions) -> LayerEntry:
     if options.chmod is None or entry.kind == "symlink":
         return entry
@@ -150,5 +176,6 @@ def _entry(path: str, item: SourceFile, options: CopyOptions, timestamps: Timest
         linkname=item.linkname,
         source=item.path if item.kind == "file" else None,
         origin=origin,
+        link_group=item.link_group,
     )
     return _with_chmod(entry, options)

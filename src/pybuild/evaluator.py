@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import copy
 import posixpath
+from dataclasses import replace
+from pathlib import Path
 import re
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .archives import archive_kind
+from .archives import archive_kind, uncompressed_tar
 from .context import BuildContext
 from .copying import CopyOptions, ResolvedSource, SourceTree, plan_copy, resolve_sources
 from .ignore import IgnoreRules
@@ -121,6 +123,12 @@ class Build:
     meta_args: dict[str, str | None] = field(default_factory=dict)  # ARGs before the first FROM
     declared: set[str] = field(default_factory=set)
     stages: list[Stage | None] = field(default_factory=list)  # None: a stage not needed
+    scratch_dir: Path | None = None  # where compressed ADD archives are decompressed
+
+    def scratch(self) -> Path:
+        if self.scratch_dir is None:
+            raise InstructionError("no scratch directory for decompressing archives")
+        return self.scratch_dir
 
     @property
     def stage(self) -> Stage:
@@ -227,7 +235,7 @@ def dispatch_copy(build: Build, instruction: Copy) -> None:
     refuse_remote_sources(instruction, words)
     sources = resolve_sources(source_tree(build, instruction), words)
     if isinstance(instruction, Add):
-        refuse_archives(sources)
+        sources = [with_archive(build, source) for source in sources]
     dest = Word(build.expand(instruction.dest), instruction.dest.location)
     workdir = build.stage.config.get("WorkingDir") or "/"
     entries = plan_copy(build.stage.files, sources, dest, workdir, options, build.timestamps)
@@ -251,16 +259,17 @@ def refuse_remote_sources(instruction: Copy, sources: list[Word]) -> None:
             )
 
 
-def refuse_archives(sources: list[ResolvedSource]) -> None:
-    """ADD would extract a local tar (judged by content); pybuild does not do that yet."""
-    for source in sources:
-        kind = archive_kind(source.top.path) if source.top.kind == "file" and source.top.path else None
-        if kind:
-            raise InstructionError(
-                f"ADD would extract the {kind} archive {source.path}, which pybuild does not do "
-                "yet; use COPY to copy it as it is, or unpack it into the context and COPY that",
-                source.word.location,
-            )
+def with_archive(build: Build, source: ResolvedSource) -> ResolvedSource:
+    """ADD extracts a local tar (plain or compressed, judged by content) instead of copying it."""
+    top = source.top
+    kind = archive_kind(top.path) if top.kind == "file" and top.path is not None else None
+    if kind is None:
+        return source
+    try:
+        tar = uncompressed_tar(top.path, kind, build.scratch())
+    except InstructionError as error:
+        raise error.at(source.word.location)
+    return replace(source, archive=tar)
 
 
 def expanded_pairs(build: Build, pairs) -> list[tuple[str, str]]:
@@ -591,9 +600,12 @@ def evaluate(
     build_args: dict[str, str] | None = None,
     target: str | None = None,
     labels: dict[str, str] | None = None,
+    scratch: Path | None = None,
 ) -> ImageSpec:
-    """Evaluate the stages the target needs, in order; the target stage is the image."""
-    build = Build(context, timestamps, platform, dockerfile.escape, dict(build_args or {}))
+    """Evaluate the stages the target needs, in order; the target stage is the image.
+    `scratch` is a directory that lives until the image is written (decompressed archives)."""
+    build = Build(context, timestamps, platform, dockerfile.escape, dict(build_args or {}),
+                  scratch_dir=scratch)
     build.meta_args.update(automatic_args(platform))
     meta, stages = split_stages(dockerfile)
     for instruction in meta:

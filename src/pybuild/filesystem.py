@@ -116,4 +116,4 @@ class ImageFiles:
 
 def _source_file(entry: LayerEntry, relative: str) -> SourceFile:
     return SourceFile(relative, entry.source, entry.kind, entry.mode, entry.size, entry.mtime,
-                      entry.linkname, entry.uid, entry.gid)
+                      entry.linkname, entry.uid, entry.gid, entry.link_group)

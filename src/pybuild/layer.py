@@ -33,7 +33,11 @@ class LayerEntry:
     mtime: int = 0
     linkname: str = ""
     source: Path | None = None
-    origin: str = ""  # the context path it came from, for people reading what a layer holds
+    offset: int = 0  # where the bytes start in `source` (a member of an uncompressed tar)
+    origin: str = ""
+    # Files with the same non-empty link_group are hard links of one another: within a layer,
+    # the first in order is written as the file and the others as links to it.
+    link_group: str = ""  # the context path it came from, for people reading what a layer holds
 
     def tarinfo(self) -> tarfile.TarInfo:
         info = tarfile.TarInfo(self.path)
@@ -89,13 +93,14 @@ def _copy_file(entry: LayerEntry, out: HashingWriter) -> None:
     assert entry.source is not None
     try:
         with open(entry.source, "rb") as handle:
+            handle.seek(entry.offset)
             while remaining:
                 chunk = handle.read(min(CHUNK, remaining))
                 if not chunk:
                     break
                 out.write(chunk)
                 remaining -= len(chunk)
-            grew = bool(handle.read(1))
+            grew = entry.offset == 0 and bool(handle.read(1))
     except OSError as error:
         raise ContextError(f"cannot read {entry.origin or entry.source}: {error.strerror}") from None
     if remaining or grew:
@@ -108,8 +113,17 @@ def _copy_file(entry: LayerEntry, out: HashingWriter) -> None:
 def write_layer(layer: Layer, sink: BinaryIO) -> tuple[str, int]:
     """Stream `layer` as an uncompressed PAX tar into `sink`; return (diff_id, size)."""
     out = HashingWriter(sink)
+    first_of_group: dict[str, str] = {}
     for entry in layer.entries:
-        out.write(entry.tarinfo().tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+        info = entry.tarinfo()
+        if entry.link_group and entry.link_group in first_of_group:
+            info.type, info.size = tarfile.LNKTYPE, 0
+            info.linkname = first_of_group[entry.link_group]
+            out.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+            continue
+        if entry.link_group:
+            first_of_group[entry.link_group] = entry.path
+        out.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
         if entry.kind == "file" and entry.size:
             try:
                 _copy_file(entry, out)
