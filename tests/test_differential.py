@@ -129,3 +129,34 @@ def test_pybuild_matches_docker_classic_builder(engine, context, tmp_path, docke
     docker_files, our_files = engine.filesystem(docker_tag), engine.filesystem(ours_tag)
     assert sorted(our_files) == sorted(docker_files)
     assert our_files == docker_files
+
+
+@pytest.mark.engine
+def test_add_from_url_matches_docker(engine, context, tmp_path):
+    """The daemon and pybuild download from the same server on 127.0.0.1."""
+    import http.server
+    import threading
+    from functools import partial
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "tool.bin").write_bytes(b"\x7fELF pretend\n")
+    shutil.copy(context / "archives" / "pkg.tgz", served / "pkg.tgz")
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    dockerfile = tmp_path / "url.Dockerfile"
+    dockerfile.write_text(f"FROM scratch\nADD {base}/tool.bin /bin/\nADD {base}/pkg.tgz /pkg.tgz\n"
+                          f"ADD {base}/tool.bin /renamed\n")
+    try:
+        built = engine.classic_build(context, dockerfile, "pybuild-diff-docker:url")
+        assert built.returncode == 0, built.stderr.decode()
+        archive = tmp_path / "image.tar"
+        api.build(api.BuildOptions(context=context, dockerfile=dockerfile,
+                                   tags=("pybuild-diff-ours:url",), output=str(archive)))
+    finally:
+        httpd.shutdown()
+    engine.load(archive)
+    assert engine.filesystem("pybuild-diff-ours:url") == engine.filesystem("pybuild-diff-docker:url")

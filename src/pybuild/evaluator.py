@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .archives import archive_kind, uncompressed_tar
+from .context import SourceFile
+from .remote import download, is_git, is_url
 from .context import BuildContext
 from .copying import CopyOptions, ResolvedSource, SourceTree, plan_copy, resolve_sources
 from .ignore import IgnoreRules
@@ -61,7 +63,6 @@ PREDEFINED_ARGS = frozenset(
     "ALL_PROXY all_proxy".split()
 )
 NOT_YET = {
-    "checksum": "ADD --checksum",
     "keep-git-dir": "ADD --keep-git-dir",
     "unpack": "ADD --unpack",
 }
@@ -233,9 +234,16 @@ def dispatch_copy(build: Build, instruction: Copy) -> None:
     options = copy_options(build, instruction)
     words = [Word(build.expand(source), source.location) for source in instruction.sources]
     refuse_remote_sources(instruction, words)
-    sources = resolve_sources(source_tree(build, instruction), words)
+    urls = [word for word in words if is_url(word.text)]
+    local = [word for word in words if not is_url(word.text)]
+    sources = resolve_sources(source_tree(build, instruction), local) if local else []
     if isinstance(instruction, Add):
+        checksum = instruction.options.get("checksum")
+        if checksum is not None and local:
+            raise InstructionError("checksum can't be specified for non-HTTP(S) sources",
+                                   instruction.flag("checksum").location)
         sources = [with_archive(build, source) for source in sources]
+        sources += [downloaded(build, word, checksum) for word in urls]
     dest = Word(build.expand(instruction.dest), instruction.dest.location)
     workdir = build.stage.config.get("WorkingDir") or "/"
     entries = plan_copy(build.stage.files, sources, dest, workdir, options, build.timestamps)
@@ -245,18 +253,27 @@ def dispatch_copy(build: Build, instruction: Copy) -> None:
 
 
 def refuse_remote_sources(instruction: Copy, sources: list[Word]) -> None:
-    """COPY never takes URLs; ADD from URLs and git is not done yet: say so before looking."""
+    """COPY never takes URLs; ADD of git repositories is not done yet."""
     for source in sources:
-        lowered = source.text.lower()
-        if lowered.startswith(("http://", "https://", "git@")) or (
-                "://" in lowered and lowered.endswith(".git")):
-            if not isinstance(instruction, Add):
-                raise InstructionError("source can't be a URL for COPY", source.location)
+        if not isinstance(instruction, Add) and (is_url(source.text) or is_git(source.text)):
+            raise InstructionError("source can't be a URL for COPY", source.location)
+        if is_git(source.text):
             raise InstructionError(
-                f"ADD from a URL or git repository is not supported yet by pybuild ({source.text}); "
-                "download it beforehand and COPY it",
+                f"ADD from a git repository is not supported yet by pybuild ({source.text}); "
+                "clone it beforehand and COPY it",
                 source.location,
             )
+
+
+def downloaded(build: Build, word: Word, checksum: str | None) -> ResolvedSource:
+    """A URL source of ADD: fetched once, never unpacked, mode 0600 (as Docker does)."""
+    try:
+        fetched = download(word.text, build.scratch(), checksum)
+    except InstructionError as error:
+        raise error.at(word.location)
+    item = SourceFile("", fetched.path, "file", 0o600, fetched.size,
+                      fetched.mtime if fetched.mtime is not None else 0)
+    return ResolvedSource(word, fetched.name, word.text, (item,), fetched.name)
 
 
 def with_archive(build: Build, source: ResolvedSource) -> ResolvedSource:
