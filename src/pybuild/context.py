@@ -43,6 +43,7 @@ class SourceFile:
     uid: int = 0  # owners matter only for files from a stage; context files belong to root
     gid: int = 0
     link_group: str = ""  # the same for files that are hard links of one another
+    data: bytes | None = None  # an inline file's bytes (a heredoc), instead of `path`
 
 
 @functools.lru_cache(maxsize=256)

@@ -177,5 +177,6 @@ def _entry(path: str, item: SourceFile, options: CopyOptions, timestamps: Timest
         source=item.path if item.kind == "file" else None,
         origin=origin,
         link_group=item.link_group,
+        data=item.data,
     )
     return _with_chmod(entry, options)

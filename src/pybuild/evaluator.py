@@ -24,13 +24,14 @@ from .copying import CopyOptions, ResolvedSource, SourceTree, plan_copy, resolve
 from .ignore import IgnoreRules
 from .permissions import parse_chmod, parse_chown
 from .errors import InstructionError
-from .expand import expand_word, expand_words
+from .expand import expand_heredoc, expand_word, expand_words
 from .filesystem import ImageFiles, image_path
 from .image import SCRATCH_PATH, HistoryEntry, ImageSpec
 from .instructions import (
     Add,
     Arg,
     Healthcheck,
+    Heredoc,
     Label,
     Maintainer,
     Onbuild,
@@ -237,6 +238,7 @@ def dispatch_copy(build: Build, instruction: Copy) -> None:
     urls = [word for word in words if is_url(word.text)]
     local = [word for word in words if not is_url(word.text)]
     sources = resolve_sources(source_tree(build, instruction), local) if local else []
+    sources += [inline_file(build, instruction, heredoc) for heredoc in instruction.inline]
     if isinstance(instruction, Add):
         checksum = instruction.options.get("checksum")
         if checksum is not None and local:
@@ -263,6 +265,20 @@ def refuse_remote_sources(instruction: Copy, sources: list[Word]) -> None:
                 "clone it beforehand and COPY it",
                 source.location,
             )
+
+
+def inline_file(build: Build, instruction: Copy, heredoc: Heredoc) -> ResolvedSource:
+    """`COPY <<NAME`: a file called NAME holding the body, expanded unless NAME was quoted."""
+    body = heredoc.body
+    if heredoc.expand:
+        try:
+            body = expand_heredoc(body, build.stage.scope(), build.escape)
+        except InstructionError as error:
+            raise error.at(instruction.location)
+    data = body.encode()
+    item = SourceFile("", None, "file", 0o644, len(data), 0, data=data)
+    word = Word(f"<<{heredoc.name}", instruction.location)
+    return ResolvedSource(word, heredoc.name, f"<<{heredoc.name}", (item,), heredoc.name)
 
 
 def downloaded(build: Build, word: Word, checksum: str | None) -> ResolvedSource:

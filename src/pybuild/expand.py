@@ -53,11 +53,14 @@ class _Words:
 
 
 class _Lexer:
-    def __init__(self, source: str, env: Mapping[str, str], escape: str):
+    def __init__(self, source: str, env: Mapping[str, str], escape: str, quotes: bool = True,
+                 raw_quotes: bool = False):
         self.source = source
         self.pos = 0
         self.env = env
         self.escape = escape
+        self.quotes = quotes  # False: quote characters are ordinary text (heredoc bodies)
+        self.raw_quotes = raw_quotes  # True: quotes group words but stay in the text
 
     def peek(self) -> str:
         return self.source[self.pos] if self.pos < len(self.source) else ""
@@ -73,6 +76,8 @@ class _Lexer:
         result: list[str] = []
         words = _Words()
         handlers = {"'": self.single_quoted, '"': self.double_quoted, "$": self.dollar}
+        if not self.quotes:
+            handlers = {"$": self.dollar}
         while self.peek():
             ch = self.peek()
             if stop and ch == stop:
@@ -111,7 +116,8 @@ class _Lexer:
                 "unexpected end of statement while looking for matching single-quote"
             )
         self.pos = end + 1
-        return self.source[start:end]
+        text = self.source[start:end]
+        return f"'{text}'" if self.raw_quotes else text
 
     def double_quoted(self) -> str:
         self.next()
@@ -124,7 +130,8 @@ class _Lexer:
                 )
             if ch == '"':
                 self.next()
-                return "".join(result)
+                text = "".join(result)
+                return f'"{text}"' if self.raw_quotes else text
             if ch == "$":
                 result.append(self.dollar())
                 continue
@@ -241,6 +248,27 @@ def expand_word(word: str, env: Mapping[str, str], escape: str = "\\") -> str:
     """Expand one word: quotes removed, escapes processed, variables substituted, no splitting."""
     text, _ = _Lexer(word, env, escape).until()
     return text
+
+
+def expand_heredoc(body: str, env: Mapping[str, str], escape: str = "\\") -> str:
+    """A heredoc body with an unquoted delimiter: `$` expands and escapes are processed, but
+    quotes are ordinary characters (`'${name}'` still expands), as in BuildKit."""
+    text, _ = _Lexer(body, env, escape, quotes=False).until()
+    return text
+
+
+def words_keeping_quotes(text: str, escape: str = "\\") -> list[str]:
+    """Split like the shell, keeping quote characters in the words (variables are not looked
+    up): how BuildKit finds heredoc markers on an instruction line."""
+    _, words = _Lexer(text, _Unexpanded(), escape, raw_quotes=True).until()
+    return words
+
+
+class _Unexpanded(dict):
+    """An environment in which every `$NAME` stays as written."""
+
+    def get(self, key, default=None):
+        return f"${key}"
 
 
 def expand_words(text: str, env: Mapping[str, str], escape: str = "\\") -> list[str]:

@@ -30,6 +30,8 @@ class ImageFiles:
     def read_text(self, path: str) -> str | None:
         """A small file of the image (like /etc/passwd), or None when there is none."""
         entry = self.entries.get(path)
+        if entry is not None and entry.data is not None:
+            return entry.data.decode("utf-8", errors="replace")
         if entry is None or entry.kind != "file" or entry.source is None:
             return None
         return entry.source.read_text(encoding="utf-8", errors="replace")
@@ -116,4 +118,4 @@ class ImageFiles:
 
 def _source_file(entry: LayerEntry, relative: str) -> SourceFile:
     return SourceFile(relative, entry.source, entry.kind, entry.mode, entry.size, entry.mtime,
-                      entry.linkname, entry.uid, entry.gid, entry.link_group)
+                      entry.linkname, entry.uid, entry.gid, entry.link_group, entry.data)

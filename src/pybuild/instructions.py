@@ -58,12 +58,23 @@ class From(Instruction):
     stage_name: str | None
 
 
+@dataclass(frozen=True)
+class Heredoc:
+    """A here-document: `<<NAME` (or `<<-NAME`, or a quoted NAME) and the lines that follow."""
+
+    name: str
+    body: str  # the lines up to the terminator, each ending in "\n"
+    expand: bool  # False when any part of the delimiter was quoted
+    chomp: bool  # `<<-`: leading tabs are stripped (COPY/ADD strip them from the body)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Copy(Instruction):
-    """COPY [--chown=U[:G]] SRC... DEST  or  COPY ["SRC", ..., "DEST"]"""
+    """COPY [--chown=U[:G]] SRC... DEST  or  COPY ["SRC", ..., "DEST"]  or  COPY <<EOF DEST"""
 
     sources: tuple[Word, ...]
     dest: Word
+    inline: tuple[Heredoc, ...] = ()  # heredoc sources: files named after their delimiter
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -37,7 +37,8 @@ class LayerEntry:
     origin: str = ""
     # Files with the same non-empty link_group are hard links of one another: within a layer,
     # the first in order is written as the file and the others as links to it.
-    link_group: str = ""  # the context path it came from, for people reading what a layer holds
+    link_group: str = ""
+    data: bytes | None = None  # the bytes themselves, for small inline files (heredocs)  # the context path it came from, for people reading what a layer holds
 
     def tarinfo(self) -> tarfile.TarInfo:
         info = tarfile.TarInfo(self.path)
@@ -124,7 +125,9 @@ def write_layer(layer: Layer, sink: BinaryIO) -> tuple[str, int]:
         if entry.link_group:
             first_of_group[entry.link_group] = entry.path
         out.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
-        if entry.kind == "file" and entry.size:
+        if entry.data is not None:
+            out.write(entry.data + b"\0" * (-len(entry.data) % BLOCK))
+        elif entry.kind == "file" and entry.size:
             try:
                 _copy_file(entry, out)
             except ContextError as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from collections.abc import Callable
 
 from .errors import DockerfileSyntaxError, InstructionError
@@ -31,13 +32,14 @@ from .instructions import (
     Expose,
     Flag,
     From,
+    Heredoc,
     Instruction,
     KeyValue,
     Unsupported,
     Word,
     Workdir,
 )
-from .parser import ParsedFile, RawInstruction
+from .parser import HEREDOC_MARKER, ParsedFile, RawInstruction
 
 WHITESPACE = re.compile(r"[ \t\v\f\r]+")
 
@@ -231,6 +233,24 @@ class _Lowering:
 
     def copy(self, kind: type[Copy] = Copy) -> Copy:
         words = self.json_or_words()
+        inline: list[Heredoc] = []
+        if self.raw.heredocs:
+            pending = list(self.raw.heredocs)
+            if HEREDOC_MARKER.match(words[-1].text):
+                raise self.fail(f"{self.raw.keyword.upper()} cannot accept a heredoc as a destination")
+            plain = []
+            for word in words[:-1]:
+                if pending and HEREDOC_MARKER.match(word.text):
+                    heredoc = pending.pop(0)
+                    if heredoc.chomp:  # COPY/ADD strip the tabs here; RUN leaves that to the shell
+                        body = "".join(line.lstrip("\t") for line in heredoc.body.splitlines(True))
+                        heredoc = replace(heredoc, body=body)
+                    inline.append(heredoc)
+                else:
+                    plain.append(word)
+            words = plain + words[-1:]
+            if inline and len(words) == 1:
+                return kind(**self.common(), sources=(), dest=words[0], inline=tuple(inline))
         if len(words) < 2:
             name = self.raw.keyword.upper()
             raise self.fail(
@@ -239,7 +259,7 @@ class _Lowering:
                 if words
                 else f"{name} requires at least two arguments (sources and a destination)"
             )
-        return kind(**self.common(), sources=tuple(words[:-1]), dest=words[-1])
+        return kind(**self.common(), sources=tuple(words[:-1]), dest=words[-1], inline=tuple(inline))
 
     def add(self) -> Add:
         return self.copy(Add)

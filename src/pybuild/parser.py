@@ -8,16 +8,20 @@ exactly as BuildKit joins them, keeping for every character of the joined text w
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import lark
 
-from .errors import DockerfileSyntaxError, Location
+from .errors import DockerfileSyntaxError, InstructionError, Location
+from .expand import expand_words, words_keeping_quotes
 from .grammar import dockerfile_parser
+from .instructions import Heredoc
 
 DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 KNOWN_DIRECTIVES = ("escape", "syntax", "check")
 BLANKS = " \t\f\v"
+HEREDOC_MARKER = re.compile(r"^(\d*)<<(-?)\s*([^<]*)$")
+HEREDOC_KEYWORDS = ("copy", "add", "run")
 
 
 @dataclass(frozen=True)
@@ -39,13 +43,15 @@ class LogicalText:
 
 @dataclass(frozen=True)
 class RawInstruction:
-    """One instruction as written: its keyword, the joined argument text, and its line span."""
+    """One instruction as written: its keyword, the joined argument text, and its line span
+    (heredoc bodies included)."""
 
     keyword: str
     args: LogicalText
     location: Location
     end_line: int
     lines: "SourceLines"
+    heredocs: tuple[Heredoc, ...] = ()
 
     def location_at(self, offset: int) -> Location:
         """Location of character `offset` of the argument text."""
@@ -148,19 +154,57 @@ def join_args(token: lark.Token, escape: str) -> LogicalText:
     return LogicalText("".join(chars), tuple(positions), end)
 
 
-def parse_dockerfile(text: str, file: str = "Dockerfile") -> ParsedFile:
-    """Parse Dockerfile text into raw instructions; syntax errors carry their position."""
-    text = normalise_text(text)
-    lines = SourceLines(file, tuple(text[:-1].split("\n")))
-    directives = read_directives(lines)
-    escape = directives.get("escape", "\\")
+def heredoc_markers(args: str, escape: str) -> list[tuple[str, bool, bool]]:
+    """(name, expand, chomp) for each `<<NAME` word of an instruction line, as BuildKit finds
+    them: a delimiter with any quoted part does not expand its body."""
+    markers = []
+    try:
+        words = words_keeping_quotes(args, escape)
+    except InstructionError:
+        return []
+    for word in words:
+        match = HEREDOC_MARKER.match(word)
+        if not match or not match.group(3):
+            continue
+        rest = match.group(3)
+        try:
+            plain, raw = expand_words(rest, {}, escape), words_keeping_quotes(rest, escape)
+        except InstructionError:
+            continue
+        if len(plain) != 1 or len(raw) != 1:
+            continue
+        quotes = sum(plain[0].count(q) for q in "'\"")
+        raw_quotes = sum(raw[0].count(q) for q in "'\"")
+        markers.append((plain[0], quotes == raw_quotes, match.group(2) == "-"))
+    return markers
+
+
+def read_heredocs(physical: list[str], after_line: int, raw: RawInstruction,
+                  markers: list[tuple[str, bool, bool]]) -> tuple[tuple[Heredoc, ...], int]:
+    """The bodies of `markers`, one after the other, from the lines after `after_line`
+    (1-based); returns them and the last line they use."""
+    heredocs, index = [], after_line  # physical[index] is line index + 1
+    for name, expand, chomp in markers:
+        body: list[str] = []
+        while True:
+            if index >= len(physical) - 1:  # the last element is the text after the final \n
+                raise DockerfileSyntaxError(f"unterminated heredoc <<{name}", raw.location)
+            line = physical[index]
+            index += 1
+            if (line.lstrip("\t") if chomp else line) == name:
+                break
+            body.append(line + "\n")
+        heredocs.append(Heredoc(name, "".join(body), expand, chomp))
+    return tuple(heredocs), index
+
+
+def _instructions(text: str, escape: str, lines: "SourceLines") -> list[RawInstruction]:
     try:
         tree = dockerfile_parser(escape).parse(text)
     except lark.UnexpectedInput as error:
-        line, column = error.line, error.column
         raise DockerfileSyntaxError(
             "syntax error: a line cannot start here (a stray escape character?)",
-            lines.location(max(line, 1), max(column, 1)),
+            lines.location(max(error.line, 1), max(error.column, 1)),
         ) from None
     instructions = []
     for node in tree.children:
@@ -170,6 +214,44 @@ def parse_dockerfile(text: str, file: str = "Dockerfile") -> ParsedFile:
         location = lines.location(keyword_token.line, keyword_token.column + indent)
         args = join_args(args_token, escape)
         instructions.append(RawInstruction(keyword, args, location, args.end[0], lines))
+    return instructions
+
+
+def parse_dockerfile(text: str, file: str = "Dockerfile") -> ParsedFile:
+    """Parse Dockerfile text into raw instructions; syntax errors carry their position.
+
+    Heredoc bodies can hold anything (lines ending in the escape character, `#` lines), so
+    they cannot be left to the grammar: the first instruction that opens a heredoc has its
+    bodies read from the lines after it, those lines are blanked (line numbers stay true) and
+    the text is parsed again from there."""
+    text = normalise_text(text)
+    lines = SourceLines(file, tuple(text[:-1].split("\n")))
+    directives = read_directives(lines)
+    escape = directives.get("escape", "\\")
+    physical = text.split("\n")
+    heredocs: dict[int, tuple[Heredoc, tuple[Heredoc, ...]]] = {}
+    checked: set[int] = set()
+    while True:
+        instructions = _instructions("\n".join(physical), escape, lines)
+        for raw in instructions:
+            line = raw.location.line
+            if line in checked or raw.keyword.lower() not in HEREDOC_KEYWORDS:
+                continue
+            checked.add(line)
+            markers = heredoc_markers(raw.args.text, escape)
+            if markers:
+                bodies, last = read_heredocs(physical, raw.end_line, raw, markers)
+                for index in range(raw.end_line, last):
+                    physical[index] = ""
+                heredocs[line] = (bodies, last)
+                break
+        else:
+            break
+    instructions = [
+        replace(raw, heredocs=heredocs[raw.location.line][0],
+                end_line=heredocs[raw.location.line][1]) if raw.location.line in heredocs else raw
+        for raw in instructions
+    ]
     if not instructions:
         raise DockerfileSyntaxError("file with no instructions", lines.location(1, 1))
     return ParsedFile(file, directives, escape, tuple(instructions), lines)
