@@ -170,3 +170,15 @@ def test_invalid_dockerignore_fails(tmp_path):
     (context / ".dockerignore").write_text("!\n")
     result = pybuild("-t", "x", "-o", str(tmp_path / "o.tar"), str(context))
     assert result.returncode == 1 and b'illegal exclusion pattern' in result.stderr
+
+
+def test_checks_warn_and_check_error_stops_the_build(tmp_path):
+    context = write_case(tmp_path, "FROM scratch\nCOPY a.txt /a\nCMD run it\n")
+    out = tmp_path / "o.tar"
+    result = pybuild("-t", "x", "-o", str(out), str(context))
+    assert result.returncode == 0 and out.exists()
+    assert b"Dockerfile:3:1: JSONArgsRecommended" in result.stderr
+    out.unlink()
+    result = pybuild("--check", "error", "-t", "x", "-o", str(out), str(context))
+    assert result.returncode == 1 and not out.exists()
+    assert result.stderr.decode().startswith("error: ") and "Dockerfile:3:1: JSONArgsRecommended" in result.stderr.decode()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from .checks import CheckFailed, active_warnings
 from .context import BuildContext
 from .dump import dump
 from .errors import DockerfileSyntaxError, Location, UsageError
@@ -40,6 +41,7 @@ class BuildOptions:
     build_args: tuple[str, ...] = ()  # K=V, or K to take K from the environment
     labels: tuple[str, ...] = ()  # K=V, added to the image's labels
     target: str | None = None
+    check: str | None = None  # "error", or like the directive: "skip=Rule,...;error=true"
     source_date_epoch: str | None = field(default_factory=lambda: os.environ.get("SOURCE_DATE_EPOCH"))
 
 
@@ -130,6 +132,12 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None) -> BuildResult:
     output = options.output or default_output(refs)
 
     parsed = parse(read_dockerfile(dockerfile), str(dockerfile))
+    lint, fatal = active_warnings(parsed, options.check)
+    if fatal and lint:
+        first, others = lint[0], lint[1:]
+        more = f" (and {len(others)} more: {', '.join(w.rule for w in others)})" if others else ""
+        raise CheckFailed(f"{first.rule}: {first.message}{more}; build checks are errors here "
+                          "(--check=error or # check=error=true)", first.location)
     context = BuildContext(context_dir, load_ignore_rules(context_dir, dockerfile))
     # Decompressed ADD archives live here until their layers are written, then go.
     with tempfile.TemporaryDirectory(prefix="pybuild-") as scratch:
@@ -139,7 +147,8 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None) -> BuildResult:
             written = _write_to_stream(spec, refs, stdout or sys.stdout.buffer)
         else:
             written = _write_to_file(spec, refs, Path(output))
-    return BuildResult(written.image_id, output, spec, written, spec.warnings)
+    warnings = tuple(str(warning) for warning in lint) + spec.warnings
+    return BuildResult(written.image_id, output, spec, written, warnings)
 
 
 def default_dockerfile(context_dir: Path) -> Path:

@@ -46,14 +46,16 @@ def main() -> None:
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
               help="Add a label to the image; may repeat.")
 @click.option("--target", help="Build this stage (by name) instead of the last one.")
+@click.option("--check", "check", metavar="SETTINGS",
+              help="Build checks: 'error' makes warnings fatal; 'skip=Rule,...' silences rules.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
 def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output: str | None,
           platform: str | None, build_args: tuple[str, ...], labels: tuple[str, ...],
-          target: str | None, quiet: bool) -> None:
+          target: str | None, check: str | None, quiet: bool) -> None:
     """Build the Dockerfile in CONTEXT into an image archive (docker-archive + OCI layout)."""
     options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags, output=output,
                                platform=platform, build_args=build_args, labels=labels,
-                               target=target)
+                               target=target, check=check)
     result = run(lambda: api.build(options))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -222,3 +222,4 @@ class Dockerfile:
 
     instructions: tuple[Instruction, ...]
     escape: str = "\\"
+    directives: Mapping[str, str] = field(default_factory=dict)  # escape, syntax, check

@@ -420,4 +420,4 @@ def lower_instruction(raw: RawInstruction, escape: str = "\\") -> Instruction:
 def lower(parsed: ParsedFile) -> Dockerfile:
     """Every instruction of the file in typed form; the first error stops with its position."""
     instructions = tuple(lower_instruction(raw, parsed.escape) for raw in parsed.instructions)
-    return Dockerfile(instructions, parsed.escape)
+    return Dockerfile(instructions, parsed.escape, dict(parsed.directives))
