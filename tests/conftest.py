@@ -46,3 +46,15 @@ def conformance() -> Path:
             pytest.fail(f"CI needs the conformance data at {CONFORMANCE}")
         pytest.skip(f"conformance data not found at {CONFORMANCE} (../shared beside the checkout)")
     return CONFORMANCE
+
+
+# Conformance tests record "name: passed/total" here; the summary prints them even when
+# pytest captures output, so CI logs show the measured conformance.
+CONFORMANCE_COUNTS: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if CONFORMANCE_COUNTS:
+        terminalreporter.section("conformance with ../shared/conformance")
+        for name, count in CONFORMANCE_COUNTS.items():
+            terminalreporter.write_line(f"{name}: {count}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import CONFORMANCE_COUNTS
+
 from pybuild.dump import dump, go_quote
 from pybuild.errors import DockerfileSyntaxError
 from pybuild.lower import lower
@@ -84,7 +86,7 @@ def test_buildkit_parser_fixtures_byte_for_byte(conformance):
         expected = (case / "result").read_bytes().decode("utf-8")
         if dump(parse_dockerfile(text)) != expected:
             failures.append(case.name)
-    print(f"BuildKit parser fixtures: {len(cases) - len(failures)}/{len(cases)} identical")
+    CONFORMANCE_COUNTS["BuildKit parser fixtures (byte for byte)"] = f"{len(cases) - len(failures)}/{len(cases)}"
     assert len(cases) == 33
     assert failures == []
 
@@ -102,3 +104,18 @@ def test_buildkit_line_number_fixture(conformance):
     text = (conformance / "buildkit-parser" / "testfile-line" / "Dockerfile").read_text()
     spans = [(raw.location.line, raw.end_line) for raw in parse_dockerfile(text).instructions]
     assert spans == [(5, 5), (11, 12), (17, 31)]
+
+
+def test_parse_command_rejects_buildkit_negative_fixtures(conformance):
+    import subprocess
+    import sys
+
+    rejected = 0
+    for case in _fixture_cases(conformance, "testfiles-negative"):
+        result = subprocess.run([sys.executable, "-m", "pybuild", "parse", "--format", "buildkit",
+                                 str(case / "Dockerfile")], capture_output=True)
+        assert result.returncode == 1, case.name
+        assert f"{case / 'Dockerfile'}:" in result.stderr.decode(), case.name
+        assert b"Traceback" not in result.stderr
+        rejected += 1
+    CONFORMANCE_COUNTS["BuildKit negative fixtures rejected"] = f"{rejected}/4"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import unicodedata
 
 from .errors import DockerfileSyntaxError
-from .lower import WHITESPACE, NotStringArray, extract_flags, parse_json_array, parse_words, split_whitespace
+from .lower import WHITESPACE, extract_flags, parse_json_array, parse_words, split_whitespace
 from .parser import ParsedFile
 
 GO_ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t",
@@ -51,7 +51,9 @@ def _values(keyword: str, rest: str, escape: str) -> list[str] | list[list[str]]
             return []
         if "=" not in words[0][0]:
             parts = WHITESPACE.split(rest.strip(), maxsplit=1)
-            return [parts[0], parts[1] if len(parts) > 1 else "", ""]
+            if len(parts) < 2:
+                raise ValueError(f"{keyword.upper()} must have two arguments")
+            return [parts[0], parts[1], ""]
         triples: list[str] = []
         for word, _ in words:
             key, _, value = word.partition("=")
@@ -92,6 +94,6 @@ def dump(parsed: ParsedFile) -> str:
     for raw in parsed.instructions:
         try:
             lines.append(dump_line(f"{raw.keyword} {raw.args.text}", parsed.escape))
-        except NotStringArray as error:
+        except ValueError as error:  # NotStringArray too: errors BuildKit's parser raises
             raise DockerfileSyntaxError(str(error), raw.location) from None
     return "".join(line + "\n" for line in lines)
