@@ -15,7 +15,7 @@ import os
 import posixpath
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,35 @@ class SourceFile:
     gid: int = 0
     link_group: str = ""  # the same for files that are hard links of one another
     data: bytes | None = None  # an inline file's bytes (a heredoc), instead of `path`
+
+
+def follow_symlinks(path: str, read_link: Callable[[str], str | None],
+                    above_root: Callable[[], None] | None = None) -> str:
+    """Resolve every symlink in `path` with a root of its own: absolute targets start again at
+    the root, and `..` at the root calls `above_root` (or stays at the root, as in a real file
+    system, when that is None). `read_link(p)` gives the target of p, or None for no link."""
+    done: list[str] = []
+    pending = [part for part in path.split("/") if part not in ("", ".")]
+    links = 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            elif above_root is not None:
+                above_root()
+            continue
+        target = read_link("/".join(done + [part]))
+        if target is None:
+            done.append(part)
+            continue
+        links += 1
+        if links > MAX_LINK_DEPTH:
+            raise ContextError(f"too many levels of symbolic links in {path}")
+        if target.startswith("/"):
+            done = []
+        pending = [p for p in target.split("/") if p not in ("", ".")] + pending
+    return "/".join(done)
 
 
 @functools.lru_cache(maxsize=256)
@@ -81,31 +110,16 @@ class BuildContext:
     def resolve_in_scope(self, relative: str) -> str:
         """Follow symlinks in `relative` (a clean context path) without leaving the context;
         returns the resolved clean context path."""
-        done: list[str] = []
-        pending = [part for part in relative.split("/") if part not in ("", ".")]
-        links = 0
-        while pending:
-            part = pending.pop(0)
-            if part == "..":
-                if not done:
-                    raise ContextError(
-                        f"forbidden path outside the build context: {relative} "
-                        "(a symlink points above the context root)"
-                    )
-                done.pop()
-                continue
-            candidate = self.root.joinpath(*done, part)
-            if candidate.is_symlink():
-                links += 1
-                if links > MAX_LINK_DEPTH:
-                    raise ContextError(f"too many levels of symbolic links in {relative}")
-                target = os.readlink(candidate)
-                if target.startswith("/"):
-                    done = []
-                pending = [p for p in target.split("/") if p not in ("", ".")] + pending
-                continue
-            done.append(part)
-        return "/".join(done) or "."
+
+        def read_link(path: str) -> str | None:
+            candidate = self.root / path
+            return os.readlink(candidate) if candidate.is_symlink() else None
+
+        def above_root() -> None:
+            raise ContextError(f"forbidden path outside the build context: {relative} "
+                               "(a symlink points above the context root)")
+
+        return follow_symlinks(relative, read_link, above_root) or "."
 
     def match(self, source: str) -> list[str]:
         """Clean context paths that `source` names: itself, or every path its glob matches

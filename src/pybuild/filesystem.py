@@ -7,7 +7,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Iterator
 
-from .context import GLOB_CHARS, MAX_LINK_DEPTH, SourceFile, glob_match
+from .context import GLOB_CHARS, SourceFile, follow_symlinks, glob_match
 from .errors import ContextError, InstructionError
 from .layer import LayerEntry, path_key
 
@@ -49,26 +49,12 @@ class ImageFiles:
 
     def stat_source(self, path: str, source: str) -> tuple[str, LayerEntry | None]:
         """Follow symlinks (absolute targets mean the image root) and find the entry."""
-        done: list[str] = []
-        pending = [part for part in path.split("/") if part not in ("", ".")]
-        links = 0
-        while pending:
-            part = pending.pop(0)
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            entry = self.entries.get("/".join(done + [part]))
-            if entry is not None and entry.kind == "symlink":
-                links += 1
-                if links > MAX_LINK_DEPTH:
-                    raise ContextError(f"too many levels of symbolic links in {source}")
-                if entry.linkname.startswith("/"):
-                    done = []
-                pending = [p for p in entry.linkname.split("/") if p not in ("", ".")] + pending
-                continue
-            done.append(part)
-        resolved = "/".join(done)
+
+        def read_link(candidate: str) -> str | None:
+            entry = self.entries.get(candidate)
+            return entry.linkname if entry is not None and entry.kind == "symlink" else None
+
+        resolved = follow_symlinks(path, read_link)
         if not self.exists(resolved):
             raise ContextError(f"file not found in {self.name}: {source}")
         return resolved, self.entries.get(resolved)
