@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -24,9 +23,8 @@ from .parser import parse_dockerfile
 from .platform import Platform, host_platform, parse_platform
 from .reference import Reference, parse_reference
 from .timestamps import Timestamps
-from .writers.archive import WrittenImage, write_archive
-
-STDOUT = "-"
+from .writers.layout import WrittenImage
+from .writers.output import emit, parse_output
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,8 @@ class BuildOptions:
     context: Path
     dockerfile: Path | None = None  # default: CONTEXT/Dockerfile
     tags: tuple[str, ...] = ()
-    output: str | None = None  # a path, "-" for stdout, None for a name made from the tag
+    output: str | None = None  # a path, "-", or type=...,dest=... (writers/output.py)
+    load: bool = False  # also (or only) load the image into docker or podman
     platform: str | None = None
     build_args: tuple[str, ...] = ()  # K=V, or K to take K from the environment
     labels: tuple[str, ...] = ()  # K=V, added to the image's labels
@@ -48,7 +47,7 @@ class BuildOptions:
 @dataclass(frozen=True)
 class BuildResult:
     image_id: str
-    output: str
+    output: str | None  # where the image was written: a path, "-", or None (only loaded)
     spec: ImageSpec
     written: WrittenImage
     warnings: tuple[str, ...] = ()
@@ -129,7 +128,8 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None) -> BuildResult:
     refs = [parse_reference(tag) for tag in options.tags]
     platform: Platform = parse_platform(options.platform) if options.platform else host_platform()
     timestamps = Timestamps.from_environment(options.source_date_epoch)
-    output = options.output or default_output(refs)
+    output = parse_output(options.output, options.load)
+    dest = output.dest if output.dest is not None or output.load else default_output(refs)
 
     parsed = parse(read_dockerfile(dockerfile), str(dockerfile))
     lint, fatal = active_warnings(parsed, options.check)
@@ -143,52 +143,12 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None) -> BuildResult:
     with tempfile.TemporaryDirectory(prefix="pybuild-") as scratch:
         spec = evaluate(parsed, context, platform, timestamps, build_args, options.target,
                         labels, Path(scratch))
-        if output == STDOUT:
-            written = _write_to_stream(spec, refs, stdout or sys.stdout.buffer)
-        else:
-            written = _write_to_file(spec, refs, Path(output))
+        written = emit(spec, refs, output, dest, stdout or sys.stdout.buffer)
     warnings = tuple(str(warning) for warning in lint) + spec.warnings
-    return BuildResult(written.image_id, output, spec, written, warnings)
+    return BuildResult(written.image_id, dest, spec, written, warnings)
 
 
 def default_dockerfile(context_dir: Path) -> Path:
     """CONTEXT/Dockerfile, or CONTEXT/dockerfile when only that exists (as Docker accepts)."""
     upper, lower_case = context_dir / "Dockerfile", context_dir / "dockerfile"
     return lower_case if not upper.exists() and lower_case.exists() else upper
-
-
-def _write_to_stream(spec: ImageSpec, refs: list[Reference], stream: BinaryIO) -> WrittenImage:
-    # Blob names need digests before their bytes, so the archive is assembled in a seekable
-    # temporary file (deleted on close) and then copied out.
-    with tempfile.TemporaryFile() as scratch:
-        written = write_archive(spec, refs, scratch)
-        scratch.seek(0)
-        shutil.copyfileobj(scratch, stream, 1 << 20)
-        stream.flush()
-    return written
-
-
-def _write_to_file(spec: ImageSpec, refs: list[Reference], path: Path) -> WrittenImage:
-    """Write beside the destination and rename into place, so a failed or interrupted build
-    leaves neither a partial file nor a damaged earlier one."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise UsageError(f"output directory does not exist: {directory}")
-    handle = tempfile.NamedTemporaryFile(
-        dir=directory, prefix=f".{path.name}.", suffix=".partial", delete=False
-    )
-    try:
-        with handle:
-            written = write_archive(spec, refs, handle)
-        os.chmod(handle.name, 0o644 & ~_umask())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-    return written
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current

@@ -11,6 +11,7 @@ import click
 
 from . import __version__, api
 from .errors import PybuildError
+from .writers.output import STDOUT
 
 
 class DefaultToBuild(click.Group):
@@ -38,8 +39,11 @@ def main() -> None:
 @click.option("-f", "--file", "dockerfile", type=click.Path(dir_okay=False, path_type=Path),
               help="The Dockerfile (default: CONTEXT/Dockerfile).")
 @click.option("-t", "--tag", "tags", multiple=True, help="Name and tag, NAME[:TAG]; may repeat.")
-@click.option("-o", "--output", help="Where to write the image tar; - for stdout "
-              "(default: NAME-TAG.tar from the first tag, in the current directory).")
+@click.option("-o", "--output", metavar="PATH|-|type=...,dest=...",
+              help="Where and how to write the image: a path, - for stdout, or buildx-style "
+              "type=docker|oci|oci-dir,dest=PATH,compression=uncompressed|gzip|zstd,"
+              "compression-level=N (default: NAME-TAG.tar from the first tag).")
+@click.option("--load", is_flag=True, help="Load the image into docker (or podman).")
 @click.option("--platform", help="Target platform os/arch[/variant] (default: this machine's).")
 @click.option("--build-arg", "build_args", multiple=True, metavar="KEY[=VALUE]",
               help="Set a build argument (KEY alone: take it from the environment); may repeat.")
@@ -51,22 +55,22 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
 def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output: str | None,
           platform: str | None, build_args: tuple[str, ...], labels: tuple[str, ...],
-          target: str | None, check: str | None, quiet: bool) -> None:
+          target: str | None, check: str | None, load: bool, quiet: bool) -> None:
     """Build the Dockerfile in CONTEXT into an image archive (docker-archive + OCI layout)."""
     options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags, output=output,
                                platform=platform, build_args=build_args, labels=labels,
-                               target=target, check=check)
+                               target=target, check=check, load=load)
     result = run(lambda: api.build(options))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    to_stdout = result.output == api.STDOUT
+    to_stdout = result.output == STDOUT
     if quiet:
         click.echo(result.image_id, err=to_stdout)
         return
     for layer in result.written.layers:
         click.echo(f"layer {layer.digest} ({layer.size} bytes)", err=True)
     click.echo(f"image {result.image_id}", err=True)
-    if not to_stdout:
+    if result.output is not None and not to_stdout:
         click.echo(result.output)
 
 

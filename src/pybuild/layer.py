@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from .compression import Compression
 from .errors import ContextError, Location
 
 BLOCK = 512
@@ -84,12 +85,17 @@ class HashingWriter:
         self.sha256.update(data)
         self.size += len(data)
 
+    def flush(self) -> None:
+        flush = getattr(self.sink, "flush", None)
+        if flush is not None:
+            flush()
+
     @property
     def digest(self) -> str:
         return "sha256:" + self.sha256.hexdigest()
 
 
-def _copy_file(entry: LayerEntry, out: HashingWriter) -> None:
+def _copy_file(entry: LayerEntry, out) -> None:
     remaining = entry.size
     assert entry.source is not None
     try:
@@ -111,9 +117,17 @@ def _copy_file(entry: LayerEntry, out: HashingWriter) -> None:
         out.write(b"\0" * padding)
 
 
-def write_layer(layer: Layer, sink: BinaryIO) -> tuple[str, int]:
-    """Stream `layer` as an uncompressed PAX tar into `sink`; return (diff_id, size)."""
-    out = HashingWriter(sink)
+@dataclass(frozen=True)
+class LayerBlob:
+    """A written layer: diff_id (sha256 of the tar) and digest and size of the stored blob."""
+
+    diff_id: str
+    digest: str
+    size: int
+
+
+def write_layer_tar(layer: Layer, out) -> None:
+    """Stream `layer` as an uncompressed PAX tar into `out` (anything with write())."""
     first_of_group: dict[str, str] = {}
     for entry in layer.entries:
         info = entry.tarinfo()
@@ -133,4 +147,14 @@ def write_layer(layer: Layer, sink: BinaryIO) -> tuple[str, int]:
             except ContextError as error:
                 raise error.at(layer.location) if layer.location else error
     out.write(b"\0" * (2 * BLOCK))
-    return out.digest, out.size
+
+
+def write_layer(layer: Layer, sink: BinaryIO, compression: Compression = Compression()) -> LayerBlob:
+    """Stream `layer` into `sink`, compressed as asked, computing the diff_id (of the tar) and
+    the digest (of the blob) on the way: every source byte is read once."""
+    stored = HashingWriter(sink)
+    compressor = compression.writer(stored)
+    tar = HashingWriter(compressor)
+    write_layer_tar(layer, tar)
+    compressor.close()
+    return LayerBlob(tar.digest, stored.digest, stored.size)

@@ -1,0 +1,150 @@
+"""Where an image goes, buildx-style: `-o type=docker|oci|oci-dir,dest=...,compression=...,
+compression-level=N` (`-o PATH` and `-o -` are short for type=docker), and `--load`.
+
+Files are written beside their destination and renamed into place, and directories are built
+beside theirs; a failed or interrupted build leaves neither partial output nor a damaged
+earlier one. Stdout and `--load` go through a temporary file, because blob names need digests
+before their bytes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from ..compression import Compression
+from ..errors import UsageError
+from ..image import ImageSpec
+from ..reference import Reference
+from .layout import WrittenImage, write_image
+from .store import DirStore, TarStore
+
+STDOUT = "-"
+TYPES = ("docker", "oci", "oci-dir")
+DEFAULT_COMPRESSION = {"docker": "uncompressed", "oci": "gzip", "oci-dir": "gzip"}
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    type: str = "docker"
+    dest: str | None = None  # None: a name made from the tag (or nothing, with --load)
+    compression: Compression = Compression()
+    load: bool = False
+
+    @property
+    def docker_manifest(self) -> bool:
+        return self.type == "docker"
+
+
+def parse_output(text: str | None, load: bool = False) -> OutputSpec:
+    """`PATH`, `-`, or `type=...,dest=...,compression=...,compression-level=N`."""
+    if text is None or "=" not in text:
+        return OutputSpec("docker", text, Compression(), load)
+    fields: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise UsageError(f"-o {text}: expected key=value pairs, e.g. type=oci,dest=image.tar")
+        fields[key.strip()] = value.strip()
+    kind = fields.pop("type", "docker")
+    if kind not in TYPES:
+        raise UsageError(f"-o type={kind}: expected one of {', '.join(TYPES)}")
+    dest = fields.pop("dest", None)
+    if kind == "oci-dir" and (dest is None or dest == STDOUT):
+        raise UsageError("-o type=oci-dir needs dest=DIRECTORY")
+    level = fields.pop("compression-level", None)
+    if level is not None and not level.isdigit():
+        raise UsageError(f"compression-level={level}: expected a number")
+    compression = Compression(fields.pop("compression", DEFAULT_COMPRESSION[kind]),
+                              int(level) if level is not None else None)
+    if fields:
+        raise UsageError(f"-o: unknown option(s) {', '.join(sorted(fields))}")
+    return OutputSpec(kind, dest, compression, load)
+
+
+def emit(spec: ImageSpec, refs: list[Reference], output: OutputSpec, dest: str | None,
+         stdout: BinaryIO) -> WrittenImage:
+    """Write the image to `dest` (a path, "-", or None for --load only), then load it if asked."""
+    if output.type == "oci-dir":
+        assert dest is not None
+        return _write_directory(spec, refs, output, Path(dest))
+    if dest is None or dest == STDOUT:
+        with tempfile.TemporaryFile() as scratch:
+            written = write_image(spec, refs, TarStore(scratch), output.compression,
+                                  output.docker_manifest)
+            scratch.seek(0)
+            if output.load:
+                _load(scratch)
+                scratch.seek(0)
+            if dest == STDOUT:
+                shutil.copyfileobj(scratch, stdout, 1 << 20)
+                stdout.flush()
+        return written
+    written = _write_file(spec, refs, output, Path(dest))
+    if output.load:
+        with open(dest, "rb") as archive:
+            _load(archive)
+    return written
+
+
+def _write_file(spec: ImageSpec, refs: list[Reference], output: OutputSpec, path: Path) -> WrittenImage:
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise UsageError(f"output directory does not exist: {directory}")
+    handle = tempfile.NamedTemporaryFile(dir=directory, prefix=f".{path.name}.", suffix=".partial",
+                                         delete=False)
+    try:
+        with handle:
+            written = write_image(spec, refs, TarStore(handle), output.compression,
+                                  output.docker_manifest)
+        os.chmod(handle.name, 0o644 & ~_umask())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return written
+
+
+def _write_directory(spec: ImageSpec, refs: list[Reference], output: OutputSpec,
+                     path: Path) -> WrittenImage:
+    """Build the layout beside `path`, then put it in place; an existing OCI layout there is
+    replaced, anything else there is left alone (an error)."""
+    if path.exists() and not (path / "oci-layout").is_file() and any(path.iterdir()):
+        raise UsageError(f"{path} exists and is not an OCI layout; choose another dest")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"output directory does not exist: {parent}")
+    building = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.", suffix=".partial"))
+    try:
+        written = write_image(spec, refs, DirStore(building), output.compression, docker=False)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(building, path)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return written
+
+
+def _load(archive: BinaryIO) -> None:
+    """`docker load` (honouring DOCKER_HOST), or `podman load` where only podman is installed."""
+    tool = shutil.which("docker") and "docker" or shutil.which("podman") and "podman"
+    if not tool:
+        raise UsageError("--load needs docker or podman on PATH")
+    result = subprocess.run([tool, "load"], stdin=archive, capture_output=True)
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip().splitlines()
+        raise UsageError(f"{tool} load failed: {message[-1] if message else result.returncode}")
+    for line in result.stdout.decode(errors="replace").splitlines():
+        print(line, file=sys.stderr)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
