@@ -82,3 +82,24 @@ def test_same_input_from_another_path_with_other_mtimes_gives_identical_bytes(tm
         api.build(api.BuildOptions(context=context, tags=("r:1",), output=str(out),
                                    platform="linux/amd64", source_date_epoch=None))
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_timestamp_option(tmp_path):
+    from pybuild.timestamps import Timestamps
+
+    assert Timestamps.from_environment(None).created == "1970-01-01T00:00:00Z"
+    assert Timestamps.from_environment("1700000000").created == "2023-11-14T22:13:20Z"
+    assert Timestamps.from_environment("5", "1700000000").epoch == 1_700_000_000
+    now = Timestamps.from_environment("5", "now")
+    assert now.keep_file_times and now.epoch > 1_700_000_000
+    with pytest.raises(Exception, match="--timestamp must be whole seconds"):
+        Timestamps.from_environment(None, "yesterday")
+
+
+def test_source_date_epoch_gives_reproducible_times_in_the_archive(tmp_path):
+    out = tmp_path / "out.tar"
+    api.build(api.BuildOptions(context=SAMPLES / "hello", tags=("h:1",), output=str(out),
+                               source_date_epoch="1700000000"))
+    config = validate_archive(out).config
+    assert config["created"] == "2023-11-14T22:13:20Z"
+    assert {item["created"] for item in config["history"]} == {"2023-11-14T22:13:20Z"}

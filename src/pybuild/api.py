@@ -40,7 +40,8 @@ class BuildOptions:
     build_args: tuple[str, ...] = ()  # K=V, or K to take K from the environment
     labels: tuple[str, ...] = ()  # K=V, added to the image's labels
     target: str | None = None
-    check: str | None = None  # "error", or like the directive: "skip=Rule,...;error=true"
+    check: str | None = None
+    timestamp: str | None = None  # "now", or seconds like SOURCE_DATE_EPOCH  # "error", or like the directive: "skip=Rule,...;error=true"
     source_date_epoch: str | None = field(default_factory=lambda: os.environ.get("SOURCE_DATE_EPOCH"))
 
 
@@ -127,7 +128,7 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None) -> BuildResult:
     labels = key_values(options.labels, "--label", from_environment=False)
     refs = [parse_reference(tag) for tag in options.tags]
     platform: Platform = parse_platform(options.platform) if options.platform else host_platform()
-    timestamps = Timestamps.from_environment(options.source_date_epoch)
+    timestamps = Timestamps.from_environment(options.source_date_epoch, options.timestamp)
     output = parse_output(options.output, options.load)
     dest = output.dest if output.dest is not None or output.load else default_output(refs)
 

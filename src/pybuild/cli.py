@@ -44,6 +44,9 @@ def main() -> None:
               "type=docker|oci|oci-dir,dest=PATH,compression=uncompressed|gzip|zstd,"
               "compression-level=N (default: NAME-TAG.tar from the first tag).")
 @click.option("--load", is_flag=True, help="Load the image into docker (or podman).")
+@click.option("--timestamp", metavar="now|SECONDS",
+              help="Image times: SECONDS like SOURCE_DATE_EPOCH; now for the build time and "
+              "files' own mtimes (not reproducible). Default: the epoch, or SOURCE_DATE_EPOCH.")
 @click.option("--platform", help="Target platform os/arch[/variant] (default: this machine's).")
 @click.option("--build-arg", "build_args", multiple=True, metavar="KEY[=VALUE]",
               help="Set a build argument (KEY alone: take it from the environment); may repeat.")
@@ -55,11 +58,12 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
 def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output: str | None,
           platform: str | None, build_args: tuple[str, ...], labels: tuple[str, ...],
-          target: str | None, check: str | None, load: bool, quiet: bool) -> None:
+          target: str | None, check: str | None, load: bool, timestamp: str | None,
+          quiet: bool) -> None:
     """Build the Dockerfile in CONTEXT into an image archive (docker-archive + OCI layout)."""
     options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags, output=output,
                                platform=platform, build_args=build_args, labels=labels,
-                               target=target, check=check, load=load)
+                               target=target, check=check, load=load, timestamp=timestamp)
     result = run(lambda: api.build(options))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -4,6 +4,7 @@ is the Unix epoch; with it, `created` is that moment and file mtimes are clamped
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 from .errors import UsageError
@@ -26,13 +27,18 @@ class Timestamps:
         return min(mtime, self.epoch)
 
     @staticmethod
-    def from_environment(value: str | None) -> "Timestamps":
+    def from_environment(value: str | None, option: str | None = None) -> "Timestamps":
+        """`--timestamp now|SECONDS` wins over SOURCE_DATE_EPOCH; without either, the epoch.
+        `now` opts out of reproducibility: the build time, and files' own mtimes."""
+        if option is not None and option.lower() == "now":
+            return Timestamps(int(time.time()), keep_file_times=True)
+        name, value = ("--timestamp", option) if option is not None else ("SOURCE_DATE_EPOCH", value)
         if value is None or value == "":
             return Timestamps()
         try:
             epoch = int(value)
         except ValueError:
-            raise UsageError(f"SOURCE_DATE_EPOCH must be whole seconds, got {value!r}") from None
+            raise UsageError(f"{name} must be whole seconds (or now), got {value!r}") from None
         if epoch < 0:
-            raise UsageError(f"SOURCE_DATE_EPOCH must not be negative, got {value!r}")
+            raise UsageError(f"{name} must not be negative, got {value!r}")
         return Timestamps(epoch, keep_file_times=True)
