@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from engine import EngineUnavailable, find_or_start_engine  # noqa: E402
+
+# The layer cache of every build in the tests lives in a fresh directory, not the user's.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="pybuild-test-cache-")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"

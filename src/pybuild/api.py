@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from .cache import LayerCache, default_cache_dir
 from .checks import CheckFailed, active_warnings
 from .context import BuildContext
 from .dump import dump
@@ -41,7 +42,8 @@ class BuildOptions:
     labels: tuple[str, ...] = ()  # K=V, added to the image's labels
     target: str | None = None
     check: str | None = None
-    timestamp: str | None = None  # "now", or seconds like SOURCE_DATE_EPOCH  # "error", or like the directive: "skip=Rule,...;error=true"
+    timestamp: str | None = None  # "now", or seconds like SOURCE_DATE_EPOCH
+    cache_dir: Path | None = field(default_factory=default_cache_dir)  # None: no layer cache  # "error", or like the directive: "skip=Rule,...;error=true"
     source_date_epoch: str | None = field(default_factory=lambda: os.environ.get("SOURCE_DATE_EPOCH"))
 
 
@@ -144,7 +146,8 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None) -> BuildResult:
     with tempfile.TemporaryDirectory(prefix="pybuild-") as scratch:
         spec = evaluate(parsed, context, platform, timestamps, build_args, options.target,
                         labels, Path(scratch))
-        written = emit(spec, refs, output, dest, stdout or sys.stdout.buffer)
+        written = emit(spec, refs, output, dest, stdout or sys.stdout.buffer,
+                       LayerCache(options.cache_dir))
     warnings = tuple(str(warning) for warning in lint) + spec.warnings
     return BuildResult(written.image_id, dest, spec, written, warnings)
 

@@ -9,14 +9,13 @@ import gzip
 import lzma
 import posixpath
 import shutil
+import sys
 import tarfile
 import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
-
-import zstandard
 
 from .errors import ContextError
 
@@ -30,10 +29,23 @@ DECOMPRESSORS: dict[str, Callable[[Path], BinaryIO]] = {
     "gzip": lambda path: gzip.open(path, "rb"),
     "bzip2": lambda path: bz2.open(path, "rb"),
     "xz": lambda path: lzma.open(path, "rb"),
-    "zstd": lambda path: zstandard.ZstdDecompressor().stream_reader(open(path, "rb"),
-                                                                    closefd=True),
+    "zstd": lambda path: _zstd().ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True),
 }
-DECOMPRESSION_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError)
+
+
+def _zstd():
+    import zstandard  # only ADD of a zstd archive needs it
+
+    return zstandard
+
+
+class _ZstdError(Exception):
+    """Stands for zstandard.ZstdError until zstandard is imported."""
+
+
+def _decompression_errors() -> tuple[type[BaseException], ...]:
+    zstd_error = _zstd().ZstdError if "zstandard" in sys.modules else _ZstdError
+    return (OSError, EOFError, lzma.LZMAError, zlib.error, zstd_error)
 
 
 def _is_tar_header(block: bytes) -> bool:
@@ -66,7 +78,7 @@ def archive_kind(path: Path) -> str | None:
     try:
         with DECOMPRESSORS[kind](path) as stream:
             return kind if _is_tar_header(stream.read(tarfile.BLOCKSIZE)) else None
-    except DECOMPRESSION_ERRORS:
+    except _decompression_errors():
         return None
 
 
@@ -78,7 +90,7 @@ def uncompressed_tar(path: Path, kind: str, scratch: Path) -> Path:
         try:
             with DECOMPRESSORS[kind](path) as stream:
                 shutil.copyfileobj(stream, out, 1 << 20)
-        except DECOMPRESSION_ERRORS as error:
+        except _decompression_errors() as error:
             raise ContextError(f"cannot decompress {path.name} ({kind}): {error}") from None
     return Path(out.name)
 

@@ -15,14 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import zstandard
-
 from .errors import UsageError
-
-try:
-    import isal.igzip_threaded as isal_gzip
-except ImportError:  # pragma: no cover - exercised where isal has no wheel
-    isal_gzip = None
 
 ISAL_MAX_LEVEL = 3
 DEFAULT_LEVELS = {"gzip": 2, "zstd": 3}
@@ -48,12 +41,19 @@ class Compression:
     def writer(self, sink: BinaryIO) -> BinaryIO:
         """A file-like object that compresses into `sink`; close it to flush (not `sink`)."""
         level = self.level if self.level is not None else DEFAULT_LEVELS.get(self.name)
+        # Imported here: a build that writes uncompressed layers should not pay for them.
         if self.name == "gzip":
+            try:
+                import isal.igzip_threaded as isal_gzip
+            except ImportError:  # no isal wheel for this platform: zlib it is
+                isal_gzip = None
             if isal_gzip is not None and level <= ISAL_MAX_LEVEL:
                 return isal_gzip.open(_Unclosable(sink), "wb", compresslevel=level,
                                       threads=max(os.cpu_count() or 1, 1))
             return gzip.GzipFile(filename="", mode="wb", compresslevel=level, fileobj=sink, mtime=0)
         if self.name == "zstd":
+            import zstandard
+
             compressor = zstandard.ZstdCompressor(level=level, threads=-1)
             return compressor.stream_writer(sink, closefd=False)
         return _Unclosable(sink)

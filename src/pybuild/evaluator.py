@@ -18,7 +18,7 @@ from typing import Any
 
 from .archives import archive_kind, uncompressed_tar
 from .context import SourceFile
-from .remote import download, is_git, is_url
+from .remote import is_git, is_url
 from .context import BuildContext
 from .copying import CopyOptions, ResolvedSource, SourceTree, plan_copy, resolve_sources
 from .ignore import IgnoreRules
@@ -283,6 +283,8 @@ def inline_file(build: Build, instruction: Copy, heredoc: Heredoc) -> ResolvedSo
 
 def downloaded(build: Build, word: Word, checksum: str | None) -> ResolvedSource:
     """A URL source of ADD: fetched once, never unpacked, mode 0600 (as Docker does)."""
+    from .remote import download  # urllib loads only for builds that download
+
     try:
         fetched = download(word.text, build.scratch(), checksum)
     except InstructionError as error:

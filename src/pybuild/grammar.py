@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import re
-from importlib import resources
 from pathlib import Path
 
 import lark
@@ -15,12 +14,13 @@ ESCAPE_PLACEHOLDER = "@ESC@"
 
 
 def grammar_text() -> str:
-    """The grammar source: the copy shipped in the wheel, else the repository's grammar/ folder."""
-    packaged = resources.files("pybuild").joinpath("grammar").joinpath(GRAMMAR_NAME)
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    in_repo = Path(__file__).resolve().parents[2] / "grammar" / GRAMMAR_NAME
-    return in_repo.read_text(encoding="utf-8")
+    """The grammar source: the copy shipped in the wheel (pybuild/grammar/), else the
+    repository's grammar/ folder (an editable install or a source checkout)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "grammar" / GRAMMAR_NAME, here.parents[1] / "grammar" / GRAMMAR_NAME):
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    raise FileNotFoundError(f"{GRAMMAR_NAME} is missing from the installation")
 
 
 @functools.lru_cache(maxsize=2)

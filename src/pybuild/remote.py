@@ -9,9 +9,7 @@ import hashlib
 import posixpath
 import sys
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +44,9 @@ def file_name(url: str) -> str:
 
 def download(url: str, scratch: Path, checksum: str | None = None, timeout: float = 60) -> Download:
     """Fetch `url` into `scratch`; a failed request or a checksum mismatch is an error."""
+    import urllib.error
+    import urllib.request
+
     if checksum is not None and not checksum.startswith("sha256:"):
         raise ContextError(f"--checksum={checksum}: only sha256:HEX digests are supported")
     request = urllib.request.Request(url, headers={"User-Agent": f"pybuild/{__version__}"})

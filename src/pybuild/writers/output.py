@@ -21,7 +21,8 @@ from ..compression import Compression
 from ..errors import UsageError
 from ..image import ImageSpec
 from ..reference import Reference
-from .layout import WrittenImage, write_image
+from ..cache import LayerCache
+from .layout import NO_CACHE, WrittenImage, cached_layers, documents, write_image
 from .store import DirStore, TarStore
 
 STDOUT = "-"
@@ -68,15 +69,16 @@ def parse_output(text: str | None, load: bool = False) -> OutputSpec:
 
 
 def emit(spec: ImageSpec, refs: list[Reference], output: OutputSpec, dest: str | None,
-         stdout: BinaryIO) -> WrittenImage:
-    """Write the image to `dest` (a path, "-", or None for --load only), then load it if asked."""
+         stdout: BinaryIO, cache: LayerCache = NO_CACHE) -> WrittenImage:
+    """Write the image to `dest` (a path, "-", or None for --load only), then load it if asked.
+    A file that the cache knows still holds exactly this image is left as it is."""
     if output.type == "oci-dir":
         assert dest is not None
-        return _write_directory(spec, refs, output, Path(dest))
+        return _write_directory(spec, refs, output, Path(dest), cache)
     if dest is None or dest == STDOUT:
         with tempfile.TemporaryFile() as scratch:
             written = write_image(spec, refs, TarStore(scratch), output.compression,
-                                  output.docker_manifest)
+                                  output.docker_manifest, cache)
             scratch.seek(0)
             if output.load:
                 _load(scratch)
@@ -85,14 +87,30 @@ def emit(spec: ImageSpec, refs: list[Reference], output: OutputSpec, dest: str |
                 shutil.copyfileobj(scratch, stdout, 1 << 20)
                 stdout.flush()
         return written
-    written = _write_file(spec, refs, output, Path(dest))
+    written = _unchanged(spec, refs, output, Path(dest), cache)
+    if written is None:
+        written = _write_file(spec, refs, output, Path(dest), cache)
+        cache.remember_output(Path(dest), written.manifest_digest)
     if output.load:
         with open(dest, "rb") as archive:
             _load(archive)
     return written
 
 
-def _write_file(spec: ImageSpec, refs: list[Reference], output: OutputSpec, path: Path) -> WrittenImage:
+def _unchanged(spec: ImageSpec, refs: list[Reference], output: OutputSpec, path: Path,
+               cache: LayerCache) -> WrittenImage | None:
+    """The image, when every layer is cached and `path` still holds exactly it."""
+    layers = cached_layers(spec, output.compression, cache)
+    if layers is None or not path.is_file():
+        return None
+    docs = documents(spec, refs, layers, output.compression, output.docker_manifest)
+    if not cache.output_holds(path, docs.manifest_digest):
+        return None
+    return WrittenImage(docs.image_id, docs.manifest_digest, tuple(layers), docs.config, up_to_date=True)
+
+
+def _write_file(spec: ImageSpec, refs: list[Reference], output: OutputSpec, path: Path,
+                cache: LayerCache) -> WrittenImage:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise UsageError(f"output directory does not exist: {directory}")
@@ -101,7 +119,7 @@ def _write_file(spec: ImageSpec, refs: list[Reference], output: OutputSpec, path
     try:
         with handle:
             written = write_image(spec, refs, TarStore(handle), output.compression,
-                                  output.docker_manifest)
+                                  output.docker_manifest, cache)
         os.chmod(handle.name, 0o644 & ~_umask())
         os.replace(handle.name, path)
     except BaseException:
@@ -111,7 +129,7 @@ def _write_file(spec: ImageSpec, refs: list[Reference], output: OutputSpec, path
 
 
 def _write_directory(spec: ImageSpec, refs: list[Reference], output: OutputSpec,
-                     path: Path) -> WrittenImage:
+                     path: Path, cache: LayerCache) -> WrittenImage:
     """Build the layout beside `path`, then put it in place; an existing OCI layout there is
     replaced, anything else there is left alone (an error)."""
     if path.exists() and not (path / "oci-layout").is_file() and any(path.iterdir()):
@@ -121,7 +139,7 @@ def _write_directory(spec: ImageSpec, refs: list[Reference], output: OutputSpec,
         raise UsageError(f"output directory does not exist: {parent}")
     building = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.", suffix=".partial"))
     try:
-        written = write_image(spec, refs, DirStore(building), output.compression, docker=False)
+        written = write_image(spec, refs, DirStore(building), output.compression, False, cache)
         if path.exists():
             shutil.rmtree(path)
         os.replace(building, path)
