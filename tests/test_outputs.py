@@ -52,6 +52,8 @@ def test_parse_output():
                 "type=oci,dest=x,colour=red", "type=oci,dest=x,compression=gzip,compression-level=99"):
         with pytest.raises(UsageError):
             parse_output(bad)
+    with pytest.raises(UsageError, match="--load needs type=docker"):
+        parse_output("type=oci,dest=x.tar", load=True)
 
 
 @pytest.mark.parametrize("kind, compression", COMBINATIONS)

@@ -65,6 +65,8 @@ def parse_output(text: str | None, load: bool = False) -> OutputSpec:
                               int(level) if level is not None else None)
     if fields:
         raise UsageError(f"-o: unknown option(s) {', '.join(sorted(fields))}")
+    if load and kind != "docker":
+        raise UsageError(f"--load needs type=docker output (docker load reads manifest.json), not type={kind}")
     return OutputSpec(kind, dest, compression, load)
 
 
