@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,7 +20,7 @@ from .ignore import load_ignore_rules
 from .image import ImageSpec
 from .instructions import Dockerfile
 from .lower import lower
-from .parser import parse_dockerfile
+from .parser import normalise_text, parse_dockerfile
 from .platform import Platform, host_platform, parse_platform
 from .reference import Reference, parse_reference
 from .timestamps import Timestamps
@@ -120,8 +120,10 @@ def default_output(refs: list[Reference]) -> str:
     return f"{name}.tar"
 
 
-def build(options: BuildOptions, stdout: BinaryIO | None = None) -> BuildResult:
-    """Build the image and write the archive; nothing is left behind when anything fails."""
+def build(options: BuildOptions, stdout: BinaryIO | None = None,
+          trace: list | None = None) -> BuildResult:
+    """Build the image and write the archive; nothing is left behind when anything fails.
+    With `trace`, every instruction's effect is appended to it (`pybuild explain`)."""
     context_dir = Path(options.context)
     if not context_dir.is_dir():
         raise UsageError(f"build context is not a directory: {context_dir}")
@@ -145,11 +147,37 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None) -> BuildResult:
     # Decompressed ADD archives live here until their layers are written, then go.
     with tempfile.TemporaryDirectory(prefix="pybuild-") as scratch:
         spec = evaluate(parsed, context, platform, timestamps, build_args, options.target,
-                        labels, Path(scratch))
+                        labels, Path(scratch), trace)
         written = emit(spec, refs, output, dest, stdout or sys.stdout.buffer,
                        LayerCache(options.cache_dir))
     warnings = tuple(str(warning) for warning in lint) + spec.warnings
     return BuildResult(written.image_id, dest, spec, written, warnings)
+
+
+class _Discard:
+    def write(self, data) -> int:
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def explain(options: BuildOptions) -> tuple[dict, BuildResult]:
+    """Build as `build` does, recording what each instruction produced; the archive is written
+    only when `options.output` asks for one."""
+    steps: list = []
+    wanted = options.output is not None or options.load
+    run = options if wanted else replace(options, output="-", tags=options.tags or ("explain:latest",))
+    result = build(run, stdout=None if wanted else _Discard(), trace=steps)
+    output = parse_output(run.output, run.load)
+    from .explain import explanation  # the teaching module loads only when asked for
+    from .image import MEDIA_OCI_LAYER
+
+    dockerfile = options.dockerfile or default_dockerfile(Path(options.context))
+    source = normalise_text(read_dockerfile(dockerfile))[:-1].split("\n")
+    document = explanation(steps, result.written, result.spec.layers,
+                           MEDIA_OCI_LAYER + output.compression.media_suffix, str(dockerfile), source)
+    return document, result
 
 
 def default_dockerfile(context_dir: Path) -> Path:

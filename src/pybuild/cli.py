@@ -3,6 +3,7 @@ exit code 1; this module formats, it does not decide."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from pathlib import Path
@@ -83,6 +84,46 @@ def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output:
     click.echo(f"image {result.image_id}", err=True)
     if result.output is not None and not to_stdout:
         click.echo(result.output)
+
+
+@main.command()
+@click.argument("context", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-f", "--file", "dockerfile", type=click.Path(dir_okay=False, path_type=Path),
+              help="The Dockerfile (default: CONTEXT/Dockerfile).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text",
+              show_default=True, help="text for a terminal, json for tools, html for a browser.")
+@click.option("-o", "--output", "report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the explanation to this file instead of stdout.")
+@click.option("--image", metavar="PATH|type=...", help="Also write the image, as build's -o.")
+@click.option("-t", "--tag", "tags", multiple=True, help="Name and tag for the image.")
+@click.option("--build-arg", "build_args", multiple=True, metavar="KEY[=VALUE]")
+@click.option("--target", help="Explain this stage's image instead of the last one.")
+@click.option("--platform", help="Target platform os/arch[/variant].")
+def explain(context: Path, dockerfile: Path | None, fmt: str, report: Path | None,
+            image: str | None, tags: tuple[str, ...], build_args: tuple[str, ...],
+            target: str | None, platform: str | None) -> None:
+    """Show what each instruction of the Dockerfile in CONTEXT produces: layers, files,
+    config changes, history, digests. Builds without writing an archive unless --image."""
+    options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags, output=image,
+                               build_args=build_args, target=target, platform=platform)
+    document, result = run(lambda: api.explain(options))
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    from .explain import render_text
+
+    if fmt == "json":
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    elif fmt == "html":
+        from .report import render_html
+
+        text = render_html(document)
+    else:
+        text = render_text(document, colour=report is None and sys.stdout.isatty())
+    if report is None:
+        click.echo(text, nl=False)
+    else:
+        run(lambda: report.write_text(text, encoding="utf-8"))
+        click.echo(str(report), err=True)
 
 
 @main.command()

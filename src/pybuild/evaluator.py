@@ -83,11 +83,13 @@ class Stage:
     author: str = ""
     args: dict[str, str] = field(default_factory=dict)  # ARGs declared in this stage, with values
     cmd_set: bool = False
+    base: "Stage | None" = None  # the stage this one was built FROM, if any
 
     def based_on(self, name: str | None, index: int) -> "Stage":
         """A new stage that starts from this one's image (`FROM earlier-stage`)."""
         return Stage(name, index, self.platform, copy.deepcopy(self.config), list(self.layers),
-                     list(self.history), self.files.copy(name or f"stage {index}"), self.author)
+                     list(self.history), self.files.copy(name or f"stage {index}"), self.author,
+                     base=self)
 
     @property
     def shell(self) -> list[str]:
@@ -115,6 +117,24 @@ class Stage:
         self.history.append(HistoryEntry(instruction.text, empty_layer=layer is None))
 
 
+@dataclass(frozen=True)
+class Step:
+    """What one instruction did, for `pybuild explain`: the stage's config before and after,
+    the variables in scope after it, and the layer and history entry it added (if any)."""
+
+    instruction: Instruction
+    stage: int | None  # None for ARG before the first FROM
+    stage_name: str | None
+    config_before: dict[str, Any]
+    config_after: dict[str, Any]
+    author_before: str
+    author_after: str
+    scope: dict[str, str]
+    layer: Layer | None
+    history: HistoryEntry | None
+    in_image: bool = False  # set once the target stage is known
+
+
 @dataclass
 class Build:
     context: BuildContext
@@ -126,6 +146,7 @@ class Build:
     declared: set[str] = field(default_factory=set)
     stages: list[Stage | None] = field(default_factory=list)  # None: a stage not needed
     scratch_dir: Path | None = None  # where compressed ADD archives are decompressed
+    trace: list[Step] | None = None  # filled for `pybuild explain`
 
     def scratch(self) -> Path:
         if self.scratch_dir is None:
@@ -636,11 +657,12 @@ def evaluate(
     target: str | None = None,
     labels: dict[str, str] | None = None,
     scratch: Path | None = None,
+    trace: list[Step] | None = None,
 ) -> ImageSpec:
     """Evaluate the stages the target needs, in order; the target stage is the image.
     `scratch` is a directory that lives until the image is written (decompressed archives)."""
     build = Build(context, timestamps, platform, dockerfile.escape, dict(build_args or {}),
-                  scratch_dir=scratch)
+                  scratch_dir=scratch, trace=trace)
     build.meta_args.update(automatic_args(platform))
     meta, stages = split_stages(dockerfile)
     for instruction in meta:
@@ -657,6 +679,9 @@ def evaluate(
     assert final is not None
     if labels:
         final.config.setdefault("Labels", {}).update(labels)
+    if trace is not None:
+        trace[:] = [replace(step, in_image=step.stage is not None and
+                            _ancestry(build, target_index, step.stage)) for step in trace]
     unused = sorted(set(build.build_args) - build.declared - PREDEFINED_ARGS)
     warnings = tuple(f"build argument {name} was not consumed: no ARG declares it" for name in unused)
     return ImageSpec(
@@ -670,8 +695,40 @@ def evaluate(
     )
 
 
+def _ancestry(build: Build, target: int, stage: int) -> bool:
+    """Whether `stage` is the target or a stage the target was built FROM (its layers and
+    history are in the image)."""
+    current: Stage | None = build.stages[target]
+    while current is not None:
+        if current.index == stage:
+            return True
+        current = current.base
+    return False
+
+
 def run_instruction(build: Build, instruction: Instruction) -> None:
+    before = _snapshot(build) if build.trace is not None else None
     try:
         HANDLERS[type(instruction)](build, instruction)
     except InstructionError as error:
         raise error.at(instruction.location)
+    if build.trace is not None and before is not None:
+        stage = build.stages[-1] if build.stages else None
+        after = _snapshot(build)
+        if isinstance(instruction, From):  # FROM sets the whole starting config, adds nothing
+            before = ({}, "", after[2], after[3], after[4])
+        added_layer = stage is not None and len(stage.layers) > before[3]
+        added_history = stage is not None and len(stage.history) > before[4]
+        build.trace.append(Step(
+            instruction, stage.index if stage else None, stage.name if stage else None,
+            before[0], after[0], before[1], after[1], after[2],
+            stage.layers[-1] if added_layer else None,
+            stage.history[-1] if added_history else None,
+        ))
+
+
+def _snapshot(build: Build) -> tuple[dict[str, Any], str, dict[str, str], int, int]:
+    stage = build.stages[-1] if build.stages else None
+    if stage is None:
+        return {}, "", build.meta_scope(), 0, 0
+    return copy.deepcopy(stage.config), stage.author, stage.scope(), len(stage.layers), len(stage.history)

@@ -1,0 +1,111 @@
+"""`pybuild explain --format html`: one self-contained page (no network, no external assets).
+The Dockerfile is on the left; on the right, what each line produced. Selecting a line (a click,
+or `#line-N` in the address) highlights the layer and config fields it made; layer sizes are
+drawn as bars."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+header{padding:14px 22px;background:#1d2330;color:#fff}
+header h1{font-size:18px;margin:0 0 6px}
+header code{color:#9fe3b3}
+main{display:grid;grid-template-columns:minmax(320px,40%) 1fr;gap:18px;padding:18px}
+pre.dockerfile{background:#fff;border:1px solid #d6d9e0;border-radius:6px;margin:0;padding:8px 0;
+ position:sticky;top:10px;max-height:90vh;overflow:auto}
+.src{display:block;padding:1px 12px 1px 0;white-space:pre;cursor:pointer}
+.src .no{display:inline-block;width:3.2em;text-align:right;color:#8a90a0;margin-right:10px}
+.src.has{font-weight:600}.src:hover{background:#eef2ff}.src.selected{background:#dbe4ff}
+.step{background:#fff;border:1px solid #d6d9e0;border-radius:6px;padding:10px 14px;margin-bottom:10px}
+.step.selected{border-color:#3b5bdb;box-shadow:0 0 0 2px #bac8ff}
+.step h2{font-size:14px;margin:0 0 6px;font-family:ui-monospace,monospace}
+.where{color:#8a90a0;font-weight:400;margin-right:8px}
+.bar{height:10px;background:#4c6ef5;border-radius:3px;margin:4px 0}
+.digest{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}
+table{border-collapse:collapse;font-size:12px;font-family:ui-monospace,monospace;width:100%}
+td,th{padding:2px 6px;border-bottom:1px solid #eceef2;text-align:left;vertical-align:top}
+.note{color:#6b7080;font-size:12px}.empty{color:#8a90a0}
+section.image{background:#fff;border:1px solid #d6d9e0;border-radius:6px;padding:10px 14px}
+"""
+
+SCRIPT = """
+function select(line){
+  document.querySelectorAll('.selected').forEach(e=>e.classList.remove('selected'));
+  document.querySelectorAll('[data-line="'+line+'"]').forEach(e=>e.classList.add('selected'));
+  const step=document.querySelector('.step[data-line="'+line+'"]');
+  if(step){step.scrollIntoView({block:'nearest'});}
+}
+document.querySelectorAll('.src.has,.step').forEach(e=>e.addEventListener('click',
+  ()=>{select(e.dataset.line); history.replaceState(null,'','#line-'+e.dataset.line);}));
+const m=location.hash.match(/^#line-(\\d+)$/); if(m){select(m[1]);}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _json(value: Any) -> str:
+    return _e(json.dumps(value, ensure_ascii=False))
+
+
+def _layer(layer: dict[str, Any], widest: int) -> str:
+    width = max(1, round(100 * layer["size"] / widest)) if widest else 1
+    where = "" if layer["in_image"] else " <span class=note>(in another stage, not in the image)</span>"
+    rows = "".join(
+        f"<tr><td>{_e(f['mode'])}</td><td>{f['uid']}:{f['gid']}</td><td>{f['size'] if f['type'] == 'file' else ''}</td>"
+        f"<td>{_e(f['path'])}{' -> ' + _e(f['link']) if f['link'] else ''}</td>"
+        f"<td class=note>{_e(f['source'] or '')}</td></tr>" for f in layer["files"])
+    return (f"<div class=bar style='width:{width}%' title='{layer['size']} bytes'></div>"
+            f"<div>layer{where}: {layer['size']} bytes, {layer['file_count']} files</div>"
+            f"<div class=digest>diff_id <span class=diff_id>{_e(layer['diff_id'])}</span></div>"
+            f"<div class=digest>digest&nbsp; <span class=layer-digest>{_e(layer['digest'])}</span></div>"
+            f"<table><tr><th>mode</th><th>owner</th><th>size</th><th>path</th><th>from</th></tr>{rows}</table>")
+
+
+def render_html(document: dict[str, Any]) -> str:
+    lines_with_steps = {item["line"] for item in document["instructions"]}
+    source = "".join(
+        f"<span class='src{' has' if number in lines_with_steps else ''}' data-line={number}>"
+        f"<span class=no>{number}</span>{_e(text)}</span>"
+        for number, text in enumerate(document.get("source", []), start=1))
+    widest = max((item["layer"]["size"] for item in document["instructions"] if item["layer"]), default=0)
+    steps = []
+    for item in document["instructions"]:
+        parts = [f"<h2><span class=where>line {item['line']}</span>{_e(item['text'])}</h2>"]
+        if item["layer"]:
+            parts.append(_layer(item["layer"], widest))
+        if item["config_changes"]:
+            parts.append("<table><tr><th>config field</th><th>before</th><th>after</th></tr>" + "".join(
+                f"<tr class=change data-path='{_e(c['path'])}'><td>{_e(c['path'])}</td>"
+                f"<td>{_json(c['before'])}</td><td>{_json(c['after'])}</td></tr>"
+                for c in item["config_changes"]) + "</table>")
+        if "variables" in item:
+            parts.append("<div class=note>variables: " + _e(" ".join(
+                f"{k}={v}" for k, v in sorted(item["variables"].items()))) + "</div>")
+        if item["history"]:
+            empty = " (empty_layer)" if item["history"]["empty_layer"] else ""
+            parts.append(f"<div class=note>history: {_e(item['history']['created_by'])}{empty}</div>")
+        if len(parts) == 1:
+            parts.append("<div class=empty>no layer, no config change</div>")
+        steps.append(f"<div class=step data-line={item['line']}>{''.join(parts)}</div>")
+    notes = "".join(f"<li><b>{_e(name)}</b>: {_e(text)}</li>" for name, text in document["digests"].items())
+    config_rows = "".join(
+        f"<tr><td>{_e(key)}</td><td>{_json(value)}</td><td class=note>"
+        f"{_e(', '.join(map(str, document['config_set_by'].get('config.' + key, []))))}</td></tr>"
+        for key, value in document["config"]["config"].items())
+    return f"""<!doctype html>
+<html lang=en><head><meta charset=utf-8>
+<title>pybuild explain: {_e(document['dockerfile'])}</title><style>{STYLE}</style></head>
+<body><header><h1>What each instruction of {_e(document['dockerfile'])} produced</h1>
+image ID <code id=image-id>{_e(document['image_id'])}</code> &middot; manifest digest
+<code id=manifest-digest>{_e(document['manifest_digest'])}</code></header>
+<main><pre class=dockerfile>{source}</pre><div>{''.join(steps)}
+<section class=image><h2>config</h2><table><tr><th>field</th><th>value</th><th>set by line</th></tr>
+{config_rows}</table><h2>digests</h2><ul>{notes}</ul></section></div></main>
+<script>{SCRIPT}</script></body></html>
+"""
