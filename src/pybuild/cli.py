@@ -127,6 +127,24 @@ def explain(context: Path, dockerfile: Path | None, fmt: str, report: Path | Non
 
 
 @main.command()
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--layer", type=int, help="Show only this layer (1 is the lowest).")
+def inspect(archive: Path, fmt: str, layer: int | None) -> None:
+    """Show what an image archive holds (docker-archive, OCI archive or OCI layout directory):
+    layers with their files, whiteouts, config and history. No daemon needed."""
+    from .inspect import read_image, render_text as render
+
+    document = run(lambda: read_image(archive))
+    if fmt == "json":
+        if layer is not None:
+            document["layers"] = [item for item in document["layers"] if item["number"] == layer]
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        click.echo(run(lambda: render(document, layer)), nl=False)
+
+
+@main.command()
 @click.argument("dockerfile", default="Dockerfile", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "buildkit"]), default="text",
               show_default=True, help="text for people, json for tools, buildkit for BuildKit's AST dump.")
