@@ -21,6 +21,7 @@ from .image import ImageSpec
 from .instructions import Dockerfile
 from .lower import lower
 from .parser import normalise_text, parse_dockerfile
+from .progress import make_progress
 from .platform import Platform, host_platform, parse_platform
 from .reference import Reference, parse_reference
 from .timestamps import Timestamps
@@ -43,7 +44,8 @@ class BuildOptions:
     target: str | None = None
     check: str | None = None
     timestamp: str | None = None  # "now", or seconds like SOURCE_DATE_EPOCH
-    cache_dir: Path | None = field(default_factory=default_cache_dir)  # None: no layer cache  # "error", or like the directive: "skip=Rule,...;error=true"
+    cache_dir: Path | None = field(default_factory=default_cache_dir)  # None: no layer cache
+    progress: str = "quiet"  # auto, plain, tty, quiet or json (progress.py)  # "error", or like the directive: "skip=Rule,...;error=true"
     source_date_epoch: str | None = field(default_factory=lambda: os.environ.get("SOURCE_DATE_EPOCH"))
 
 
@@ -149,7 +151,7 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None,
         spec = evaluate(parsed, context, platform, timestamps, build_args, options.target,
                         labels, Path(scratch), trace)
         written = emit(spec, refs, output, dest, stdout or sys.stdout.buffer,
-                       LayerCache(options.cache_dir))
+                       LayerCache(options.cache_dir), make_progress(options.progress))
     warnings = tuple(str(warning) for warning in lint) + spec.warnings
     return BuildResult(written.image_id, dest, spec, written, warnings)
 

@@ -59,15 +59,19 @@ def main() -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Layer cache (default: $XDG_CACHE_HOME/pybuild or ~/.cache/pybuild).")
 @click.option("--no-cache", is_flag=True, help="Build every layer from its sources; no cache.")
+@click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet", "json"]),
+              default="auto", show_default=True,
+              help="Layer progress on stderr: tty redraws a line, plain prints one per layer.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
 def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output: str | None,
           platform: str | None, build_args: tuple[str, ...], labels: tuple[str, ...],
           target: str | None, check: str | None, load: bool, timestamp: str | None,
-          cache_dir: Path | None, no_cache: bool, quiet: bool) -> None:
+          cache_dir: Path | None, no_cache: bool, progress: str, quiet: bool) -> None:
     """Build the Dockerfile in CONTEXT into an image archive (docker-archive + OCI layout)."""
     options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags, output=output,
                                platform=platform, build_args=build_args, labels=labels,
                                target=target, check=check, load=load, timestamp=timestamp,
+                               progress="quiet" if quiet else progress,
                                **({"cache_dir": None} if no_cache else
                                   {"cache_dir": cache_dir} if cache_dir else {}))
     result = run(lambda: api.build(options))
@@ -77,8 +81,6 @@ def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output:
     if quiet:
         click.echo(result.image_id, err=to_stdout)
         return
-    for layer in result.written.layers:
-        click.echo(f"layer {layer.digest} ({layer.size} bytes)", err=True)
     if result.written.up_to_date:
         click.echo(f"{result.output} already holds this image; nothing written", err=True)
     click.echo(f"image {result.image_id}", err=True)

@@ -126,10 +126,13 @@ class LayerBlob:
     size: int
 
 
-def write_layer_tar(layer: Layer, out) -> None:
-    """Stream `layer` as an uncompressed PAX tar into `out` (anything with write())."""
+def write_layer_tar(layer: Layer, out, progress=None) -> None:
+    """Stream `layer` as an uncompressed PAX tar into `out` (anything with write()); tell
+    `progress` (progress.Progress) about each file done."""
     first_of_group: dict[str, str] = {}
     for entry in layer.entries:
+        if progress is not None and entry.kind != "dir":
+            progress.advanced(1, entry.size)
         info = entry.tarinfo()
         if entry.link_group and entry.link_group in first_of_group:
             info.type, info.size = tarfile.LNKTYPE, 0
@@ -149,12 +152,13 @@ def write_layer_tar(layer: Layer, out) -> None:
     out.write(b"\0" * (2 * BLOCK))
 
 
-def write_layer(layer: Layer, sink: BinaryIO, compression: Compression = Compression()) -> LayerBlob:
+def write_layer(layer: Layer, sink: BinaryIO, compression: Compression = Compression(),
+                progress=None) -> LayerBlob:
     """Stream `layer` into `sink`, compressed as asked, computing the diff_id (of the tar) and
     the digest (of the blob) on the way: every source byte is read once."""
     stored = HashingWriter(sink)
     compressor = compression.writer(stored)
     tar = HashingWriter(compressor)
-    write_layer_tar(layer, tar)
+    write_layer_tar(layer, tar, progress)
     compressor.close()
     return LayerBlob(tar.digest, stored.digest, stored.size)

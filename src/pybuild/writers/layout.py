@@ -27,10 +27,12 @@ from ..image import (
 )
 from ..layer import CHUNK, Layer, LayerBlob, write_layer
 from ..reference import Reference
+from ..progress import Progress
 from .store import BlobStore, blob_path
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 NO_CACHE = LayerCache(None)
+SILENT = Progress()
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,8 @@ def _copy_verified(path: Path, sink: BinaryIO, expected: LayerBlob) -> bool:
     return "sha256:" + digest.hexdigest() == expected.digest and size == expected.size
 
 
-def layer_producer(layer: Layer, compression: Compression,
-                   cache: LayerCache) -> Callable[[BinaryIO], LayerBlob]:
+def layer_producer(layer: Layer, compression: Compression, cache: LayerCache,
+                   progress: Progress = SILENT) -> Callable[[BinaryIO], LayerBlob]:
     """How to put one layer's blob into a sink: copied from the cache when it holds it intact,
     else built from the sources (and, when compressed, kept in the cache on the way)."""
     key = cache.key(layer, compression)
@@ -119,13 +121,14 @@ def layer_producer(layer: Layer, compression: Compression,
         cached = cache.blob_file(hit.digest) if hit is not None and keep_blob else None
         if cached is not None and cached.is_file():
             if _copy_verified(cached, sink, hit):
+                progress.layer_finished(hit.diff_id, hit.digest, hit.size, cached=True)
                 return hit
             sink.seek(start)  # corrupt: never used; rebuilt below
             sink.truncate()
             cached.unlink(missing_ok=True)
         spare = cache.blob_sink() if keep_blob else None
         try:
-            blob = write_layer(layer, _Tee(sink, spare) if spare else sink, compression)
+            blob = write_layer(layer, _Tee(sink, spare) if spare else sink, compression, progress)
             if spare is not None:
                 spare.close()
                 target = cache.blob_file(blob.digest)
@@ -136,6 +139,7 @@ def layer_producer(layer: Layer, compression: Compression,
                 Path(spare.name).unlink(missing_ok=True)
             raise
         cache.remember(key, blob)
+        progress.layer_finished(blob.diff_id, blob.digest, blob.size, cached=False)
         return blob
 
     return produce
@@ -143,8 +147,13 @@ def layer_producer(layer: Layer, compression: Compression,
 
 def write_image(spec: ImageSpec, refs: list[Reference], store: BlobStore,
                 compression: Compression = Compression(), docker: bool = True,
-                cache: LayerCache = NO_CACHE) -> WrittenImage:
-    layers = [store.streamed_blob(layer_producer(layer, compression, cache)) for layer in spec.layers]
+                cache: LayerCache = NO_CACHE, progress: Progress = SILENT) -> WrittenImage:
+    layers = []
+    for number, layer in enumerate(spec.layers, start=1):
+        files = [entry for entry in layer.entries if entry.kind != "dir"]
+        progress.layer_started(number, len(spec.layers), layer.created_by, len(files),
+                               sum(entry.size for entry in files))
+        layers.append(store.streamed_blob(layer_producer(layer, compression, cache, progress)))
     docs = documents(spec, refs, layers, compression, docker)
     store.blob(docs.config)
     store.blob(docs.manifest)

@@ -22,7 +22,8 @@ from ..errors import UsageError
 from ..image import ImageSpec
 from ..reference import Reference
 from ..cache import LayerCache
-from .layout import NO_CACHE, WrittenImage, cached_layers, documents, write_image
+from ..progress import Progress
+from .layout import NO_CACHE, SILENT, WrittenImage, cached_layers, documents, write_image
 from .store import DirStore, TarStore
 
 STDOUT = "-"
@@ -71,16 +72,16 @@ def parse_output(text: str | None, load: bool = False) -> OutputSpec:
 
 
 def emit(spec: ImageSpec, refs: list[Reference], output: OutputSpec, dest: str | None,
-         stdout: BinaryIO, cache: LayerCache = NO_CACHE) -> WrittenImage:
+         stdout: BinaryIO, cache: LayerCache = NO_CACHE, progress: Progress = SILENT) -> WrittenImage:
     """Write the image to `dest` (a path, "-", or None for --load only), then load it if asked.
     A file that the cache knows still holds exactly this image is left as it is."""
     if output.type == "oci-dir":
         assert dest is not None
-        return _write_directory(spec, refs, output, Path(dest), cache)
+        return _write_directory(spec, refs, output, Path(dest), cache, progress)
     if dest is None or dest == STDOUT:
         with tempfile.TemporaryFile() as scratch:
             written = write_image(spec, refs, TarStore(scratch), output.compression,
-                                  output.docker_manifest, cache)
+                                  output.docker_manifest, cache, progress)
             scratch.seek(0)
             if output.load:
                 _load(scratch)
@@ -91,7 +92,7 @@ def emit(spec: ImageSpec, refs: list[Reference], output: OutputSpec, dest: str |
         return written
     written = _unchanged(spec, refs, output, Path(dest), cache)
     if written is None:
-        written = _write_file(spec, refs, output, Path(dest), cache)
+        written = _write_file(spec, refs, output, Path(dest), cache, progress)
         cache.remember_output(Path(dest), written.manifest_digest)
     if output.load:
         with open(dest, "rb") as archive:
@@ -112,7 +113,7 @@ def _unchanged(spec: ImageSpec, refs: list[Reference], output: OutputSpec, path:
 
 
 def _write_file(spec: ImageSpec, refs: list[Reference], output: OutputSpec, path: Path,
-                cache: LayerCache) -> WrittenImage:
+                cache: LayerCache, progress: Progress) -> WrittenImage:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise UsageError(f"output directory does not exist: {directory}")
@@ -121,7 +122,7 @@ def _write_file(spec: ImageSpec, refs: list[Reference], output: OutputSpec, path
     try:
         with handle:
             written = write_image(spec, refs, TarStore(handle), output.compression,
-                                  output.docker_manifest, cache)
+                                  output.docker_manifest, cache, progress)
         os.chmod(handle.name, 0o644 & ~_umask())
         os.replace(handle.name, path)
     except BaseException:
@@ -131,7 +132,7 @@ def _write_file(spec: ImageSpec, refs: list[Reference], output: OutputSpec, path
 
 
 def _write_directory(spec: ImageSpec, refs: list[Reference], output: OutputSpec,
-                     path: Path, cache: LayerCache) -> WrittenImage:
+                     path: Path, cache: LayerCache, progress: Progress) -> WrittenImage:
     """Build the layout beside `path`, then put it in place; an existing OCI layout there is
     replaced, anything else there is left alone (an error)."""
     if path.exists() and not (path / "oci-layout").is_file() and any(path.iterdir()):
@@ -141,7 +142,8 @@ def _write_directory(spec: ImageSpec, refs: list[Reference], output: OutputSpec,
         raise UsageError(f"output directory does not exist: {parent}")
     building = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.", suffix=".partial"))
     try:
-        written = write_image(spec, refs, DirStore(building), output.compression, False, cache)
+        written = write_image(spec, refs, DirStore(building), output.compression, False, cache,
+                              progress)
         if path.exists():
             shutil.rmtree(path)
         os.replace(building, path)

@@ -1,0 +1,97 @@
+"""Progress of a build on stderr, as buildx names the modes: `tty` (one line redrawn, at most
+ten times a second), `plain` (a line per layer), `json` (one event per line, for tools) and
+`quiet`. `auto` is tty on a terminal, else plain."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import TextIO
+
+MODES = ("auto", "plain", "tty", "quiet", "json")
+
+
+class Progress:
+    """Receives layer events; this base class shows nothing (quiet)."""
+
+    def layer_started(self, number: int, total: int, created_by: str, files: int, size: int) -> None:
+        pass
+
+    def advanced(self, files: int, size: int) -> None:
+        pass
+
+    def layer_finished(self, diff_id: str, digest: str, stored: int, cached: bool) -> None:
+        pass
+
+
+class PlainProgress(Progress):
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.number = self.total = 0
+        self.started = 0.0
+        self.created_by = ""
+
+    def layer_started(self, number, total, created_by, files, size) -> None:
+        self.number, self.total, self.created_by = number, total, created_by
+        self.files, self.size, self.started = files, size, time.monotonic()
+
+    def layer_finished(self, diff_id, digest, stored, cached) -> None:
+        how = "cached" if cached else f"{self.files} files, {self.size} bytes, {time.monotonic() - self.started:.2f}s"
+        print(f"[{self.number}/{self.total}] {self.created_by}: {how} -> {digest}", file=self.out)
+
+
+class TtyProgress(PlainProgress):
+    INTERVAL = 0.1
+
+    def __init__(self, out: TextIO):
+        super().__init__(out)
+        self.done_files = self.done_size = 0
+        self.shown = 0.0
+
+    def layer_started(self, number, total, created_by, files, size) -> None:
+        super().layer_started(number, total, created_by, files, size)
+        self.done_files = self.done_size = 0
+        self._draw(force=True)
+
+    def advanced(self, files, size) -> None:
+        self.done_files += files
+        self.done_size += size
+        self._draw()
+
+    def _draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.shown < self.INTERVAL:
+            return
+        self.shown = now
+        mib, total = self.done_size / 2**20, self.size / 2**20
+        text = (f"[{self.number}/{self.total}] {self.created_by[:50]}  "
+                f"{self.done_files}/{self.files} files  {mib:.1f}/{total:.1f} MiB")
+        print(f"\r\x1b[K{text}", end="", file=self.out, flush=True)
+
+    def layer_finished(self, diff_id, digest, stored, cached) -> None:
+        print("\r\x1b[K", end="", file=self.out)
+        super().layer_finished(diff_id, digest, stored, cached)
+
+
+class JsonProgress(Progress):
+    def __init__(self, out: TextIO):
+        self.out = out
+
+    def _emit(self, **event) -> None:
+        print(json.dumps(event), file=self.out, flush=True)
+
+    def layer_started(self, number, total, created_by, files, size) -> None:
+        self._emit(event="layer_started", layer=number, layers=total, created_by=created_by,
+                   files=files, bytes=size)
+
+    def layer_finished(self, diff_id, digest, stored, cached) -> None:
+        self._emit(event="layer_finished", diff_id=diff_id, digest=digest, stored_bytes=stored,
+                   cached=cached)
+
+
+def make_progress(mode: str, out: TextIO = sys.stderr) -> Progress:
+    if mode == "auto":
+        mode = "tty" if out.isatty() else "plain"
+    return {"plain": PlainProgress, "tty": TtyProgress, "json": JsonProgress}.get(
+        mode, lambda _: Progress())(out)
