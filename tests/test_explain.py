@@ -3,8 +3,10 @@ Chromium (the screenshot is kept under test-artifacts/) and shows the archive's 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import tarfile
 import shutil
 import subprocess
 import sys
@@ -29,6 +31,9 @@ def explain_with_archive(tmp_path: Path, sample: str) -> tuple[dict, dict]:
     archive = tmp_path / "image.tar"
     document, _ = api.explain(api.BuildOptions(context=SAMPLES / sample, tags=(f"{sample}:1",),
                                                output=str(archive)))
+    with tarfile.open(archive) as tar:  # the image ID is the sha256 of the config bytes
+        config_path = json.loads(tar.extractfile("manifest.json").read())[0]["Config"]
+        assert document["image_id"] == "sha256:" + hashlib.sha256(tar.extractfile(config_path).read()).hexdigest()
     return document, validate_archive(archive).config
 
 
@@ -54,6 +59,7 @@ def test_explain_reports_changes_scope_and_who_set_what(tmp_path):
     document, _ = api.explain(api.BuildOptions(context=context))
     by_line = {item["line"]: item for item in document["instructions"]}
     assert by_line[2]["layer"]["in_image"] is False  # another stage's layer
+    assert by_line[2]["layer"]["excluded_by_dockerignore"] == []
     assert by_line[7]["layer"]["in_image"] is True
     assert by_line[4]["variables"]["V"] == "1"
     assert by_line[5]["config_changes"][0]["path"] == "config.Env"
@@ -61,6 +67,9 @@ def test_explain_reports_changes_scope_and_who_set_what(tmp_path):
     assert by_line[6]["config_changes"] == [{"path": "config.Labels.x", "before": None, "after": "y"}]
     assert by_line[8]["config_changes"] == [{"path": "config.ExposedPorts.80/tcp", "before": None, "after": {}}]
     assert document["config_set_by"]["config.Labels.x"] == [6]
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY . /all/\n")
+    document, _ = api.explain(api.BuildOptions(context=context))
+    assert document["instructions"][1]["layer"]["excluded_by_dockerignore"] == ["skip.log"]
     assert set(document["digests"]) == {"diff_id", "digest", "image_id", "manifest_digest"}
 
 

@@ -103,6 +103,7 @@ class BuildContext:
     def __init__(self, root: Path, ignore: "IgnoreRules | None" = None):
         self.root = root.resolve()
         self.ignore = ignore
+        self.excluded: list[str] = []  # paths .dockerignore hid from a COPY (for explain)
 
     def ignored(self, relative: str) -> bool:
         return self.ignore is not None and relative != "." and self.ignore.ignored(relative)
@@ -127,8 +128,10 @@ class BuildContext:
         relative = clean_source(source)
         if not GLOB_CHARS.search(relative):
             return [relative]
-        return [path for path in self._all_paths()
-                if glob_match(relative, path) and not self.ignored(path)]
+        matches = [path for path in self._all_paths() if glob_match(relative, path)]
+        kept = [path for path in matches if not self.ignored(path)]
+        self.excluded += [path for path in matches if path not in kept]
+        return kept
 
     def _all_paths(self) -> Iterator[str]:
         for directory, dirnames, filenames in os.walk(self.root):
@@ -170,6 +173,7 @@ class BuildContext:
                 relative = name if base == "." else f"{base}/{name}"
                 in_context = relative if resolved == "." else f"{resolved}/{relative}"
                 if self.ignored(in_context):
+                    self.excluded.append(in_context)
                     # Only a `!` rule can bring back something below an excluded directory.
                     if name in dirnames and self.ignore is not None and self.ignore.has_exclusions:
                         kept.append(name)

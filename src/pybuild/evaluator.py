@@ -132,6 +132,7 @@ class Step:
     scope: dict[str, str]
     layer: Layer | None
     history: HistoryEntry | None
+    excluded: tuple[str, ...] = ()  # context paths .dockerignore hid from this instruction
     in_image: bool = False  # set once the target stage is known
 
 
@@ -708,6 +709,7 @@ def _ancestry(build: Build, target: int, stage: int) -> bool:
 
 def run_instruction(build: Build, instruction: Instruction) -> None:
     before = _snapshot(build) if build.trace is not None else None
+    excluded_before = len(build.context.excluded)
     try:
         HANDLERS[type(instruction)](build, instruction)
     except InstructionError as error:
@@ -724,6 +726,7 @@ def run_instruction(build: Build, instruction: Instruction) -> None:
             before[0], after[0], before[1], after[1], after[2],
             stage.layers[-1] if added_layer else None,
             stage.history[-1] if added_history else None,
+            tuple(build.context.excluded[excluded_before:]),
         ))
 
 

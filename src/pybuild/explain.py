@@ -94,6 +94,7 @@ def explanation(steps: list[Step], written: WrittenImage, image_layers: tuple[La
             in_image = id(step.layer) in blobs
             item["layer"] = _layer(step.layer, blob, in_image,
                                    media_type if in_image else "application/vnd.oci.image.layer.v1.tar")
+            item["layer"]["excluded_by_dockerignore"] = sorted(set(step.excluded))
         if step.history is not None:
             item["history"] = {"created_by": step.history.created_by,
                                "empty_layer": step.history.empty_layer}
@@ -148,6 +149,8 @@ def render_text(document: dict[str, Any], colour: bool = False) -> str:
                 source = f"  <- {entry['source']}" if entry["source"] else ""
                 lines.append(f"         {mode} {entry['uid']}:{entry['gid']} {size} "
                              f"{entry['path']}{target}{style(source, fg='bright_black')}")
+            for path in layer.get("excluded_by_dockerignore", []):
+                lines.append(f"         {style('excluded by .dockerignore: ' + path, fg='bright_black')}")
         for change in item["config_changes"]:
             lines.append(f"  {style(change['path'], fg='yellow')}: {short(change['before'])} "
                          f"-> {short(change['after'])}")

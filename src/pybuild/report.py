@@ -64,7 +64,9 @@ def _layer(layer: dict[str, Any], widest: int) -> str:
             f"<div>layer{where}: {layer['size']} bytes, {layer['file_count']} files</div>"
             f"<div class=digest>diff_id <span class=diff_id>{_e(layer['diff_id'])}</span></div>"
             f"<div class=digest>digest&nbsp; <span class=layer-digest>{_e(layer['digest'])}</span></div>"
-            f"<table><tr><th>mode</th><th>owner</th><th>size</th><th>path</th><th>from</th></tr>{rows}</table>")
+            f"<table><tr><th>mode</th><th>owner</th><th>size</th><th>path</th><th>from</th></tr>{rows}</table>"
+            + "".join(f"<div class=note>excluded by .dockerignore: {_e(path)}</div>"
+                      for path in layer.get("excluded_by_dockerignore", [])))
 
 
 def render_html(document: dict[str, Any]) -> str:
