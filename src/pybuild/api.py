@@ -19,6 +19,7 @@ from .evaluator import evaluate
 from .ignore import load_ignore_rules
 from .image import ImageSpec
 from .instructions import Dockerfile
+from .layer import DiscardSink
 from .lower import lower
 from .parser import normalise_text, parse_dockerfile
 from .progress import make_progress
@@ -156,21 +157,13 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None,
     return BuildResult(written.image_id, dest, spec, written, warnings)
 
 
-class _Discard:
-    def write(self, data) -> int:
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-
 def explain(options: BuildOptions) -> tuple[dict, BuildResult]:
     """Build as `build` does, recording what each instruction produced; the archive is written
     only when `options.output` asks for one."""
     steps: list = []
     wanted = options.output is not None or options.load
     run = options if wanted else replace(options, output="-", tags=options.tags or ("explain:latest",))
-    result = build(run, stdout=None if wanted else _Discard(), trace=steps)
+    result = build(run, stdout=None if wanted else DiscardSink(), trace=steps)
     output = parse_output(run.output, run.load)
     from .explain import explanation  # the teaching module loads only when asked for
     from .image import MEDIA_OCI_LAYER

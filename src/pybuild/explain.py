@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from .evaluator import Step
-from .layer import Layer, LayerBlob, LayerEntry, write_layer
+from .layer import DiscardSink, Layer, LayerBlob, LayerEntry, write_layer
 from .writers.layout import WrittenImage
 
 SCHEMA_VERSION = 1
@@ -31,14 +31,6 @@ DIGEST_NOTES = {
                        "image's digest (NAME@sha256:...)",
 }
 KIND_CHARS = {"file": "-", "dir": "d", "symlink": "l"}
-
-
-class _Discard:
-    def write(self, data) -> int:
-        return len(data)
-
-    def flush(self) -> None:
-        pass
 
 
 def _file(entry: LayerEntry) -> dict[str, Any]:
@@ -90,7 +82,7 @@ def explanation(steps: list[Step], written: WrittenImage, image_layers: tuple[La
             item["config_changes"].append(
                 {"path": "author", "before": step.author_before or None, "after": step.author_after})
         if step.layer is not None:
-            blob = blobs.get(id(step.layer)) or write_layer(step.layer, _Discard())
+            blob = blobs.get(id(step.layer)) or write_layer(step.layer, DiscardSink())
             in_image = id(step.layer) in blobs
             item["layer"] = _layer(step.layer, blob, in_image,
                                    media_type if in_image else "application/vnd.oci.image.layer.v1.tar")
