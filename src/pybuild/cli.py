@@ -42,7 +42,7 @@ def main() -> None:
 @click.option("-t", "--tag", "tags", multiple=True, help="Name and tag, NAME[:TAG]; may repeat.")
 @click.option("-o", "--output", metavar="PATH|-|type=...,dest=...",
               help="Where and how to write the image: a path, - for stdout, or buildx-style "
-              "type=docker|oci|oci-dir,dest=PATH,compression=uncompressed|gzip|zstd,"
+              "type=docker|oci|oci-dir|bundle,dest=PATH,compression=uncompressed|gzip|zstd,"
               "compression-level=N (default: NAME-TAG.tar from the first tag).")
 @click.option("--load", is_flag=True, help="Load the image into docker (or podman).")
 @click.option("--timestamp", metavar="now|SECONDS",

@@ -24,11 +24,13 @@ from ..reference import Reference
 from ..cache import LayerCache
 from ..progress import Progress
 from .layout import NO_CACHE, SILENT, WrittenImage, cached_layers, documents, write_image
-from .store import DirStore, TarStore
+from .store import DirStore, TarStore, current_umask
 
 STDOUT = "-"
-TYPES = ("docker", "oci", "oci-dir")
-DEFAULT_COMPRESSION = {"docker": "uncompressed", "oci": "gzip", "oci-dir": "gzip"}
+TYPES = ("docker", "oci", "oci-dir", "bundle")
+DEFAULT_COMPRESSION = {"docker": "uncompressed", "oci": "gzip", "oci-dir": "gzip",
+                       "bundle": "uncompressed"}
+DIRECTORY_TYPES = ("oci-dir", "bundle")
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,8 @@ def parse_output(text: str | None, load: bool = False) -> OutputSpec:
     if kind not in TYPES:
         raise UsageError(f"-o type={kind}: expected one of {', '.join(TYPES)}")
     dest = fields.pop("dest", None)
-    if kind == "oci-dir" and (dest is None or dest == STDOUT):
-        raise UsageError("-o type=oci-dir needs dest=DIRECTORY")
+    if kind in DIRECTORY_TYPES and (dest is None or dest == STDOUT):
+        raise UsageError(f"-o type={kind} needs dest=DIRECTORY")
     level = fields.pop("compression-level", None)
     if level is not None and not level.isdigit():
         raise UsageError(f"compression-level={level}: expected a number")
@@ -78,6 +80,11 @@ def emit(spec: ImageSpec, refs: list[Reference], output: OutputSpec, dest: str |
     if output.type == "oci-dir":
         assert dest is not None
         return _write_directory(spec, refs, output, Path(dest), cache, progress)
+    if output.type == "bundle":
+        from .bundle import write_bundle
+
+        assert dest is not None
+        return write_bundle(spec, refs, Path(dest))
     if dest is None or dest == STDOUT:
         with tempfile.TemporaryFile() as scratch:
             written = write_image(spec, refs, TarStore(scratch), output.compression,
@@ -123,7 +130,7 @@ def _write_file(spec: ImageSpec, refs: list[Reference], output: OutputSpec, path
         with handle:
             written = write_image(spec, refs, TarStore(handle), output.compression,
                                   output.docker_manifest, cache, progress)
-        os.chmod(handle.name, 0o644 & ~_umask())
+        os.chmod(handle.name, 0o644 & ~current_umask())
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
@@ -144,6 +151,7 @@ def _write_directory(spec: ImageSpec, refs: list[Reference], output: OutputSpec,
     try:
         written = write_image(spec, refs, DirStore(building), output.compression, False, cache,
                               progress)
+        os.chmod(building, 0o755 & ~current_umask())
         if path.exists():
             shutil.rmtree(path)
         os.replace(building, path)
@@ -164,9 +172,3 @@ def _load(archive: BinaryIO) -> None:
         raise UsageError(f"{tool} load failed: {message[-1] if message else result.returncode}")
     for line in result.stdout.decode(errors="replace").splitlines():
         print(line, file=sys.stderr)
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current

@@ -22,6 +22,12 @@ from ..image import sha256_digest
 from ..layer import BLOCK, LayerBlob
 
 
+def current_umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def blob_path(digest: str) -> str:
     algorithm, hex_digest = digest.split(":", 1)
     return f"blobs/{algorithm}/{hex_digest}"
