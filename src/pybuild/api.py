@@ -39,6 +39,9 @@ class BuildOptions:
     tags: tuple[str, ...] = ()
     output: str | None = None  # a path, "-", or type=...,dest=... (writers/output.py)
     load: bool = False  # also (or only) load the image into docker or podman
+    push: bool = False  # push to the registry of every tag (-o type=registry)
+    creds: str | None = None  # USER:PASSWORD for registries
+    insecure: bool = False  # plain HTTP to a registry that is not on loopback
     platform: str | None = None
     build_args: tuple[str, ...] = ()  # K=V, or K to take K from the environment
     labels: tuple[str, ...] = ()  # K=V, added to the image's labels
@@ -136,8 +139,9 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None,
     refs = [parse_reference(tag) for tag in options.tags]
     platform: Platform = parse_platform(options.platform) if options.platform else host_platform()
     timestamps = Timestamps.from_environment(options.source_date_epoch, options.timestamp)
-    output = parse_output(options.output, options.load)
-    dest = output.dest if output.dest is not None or output.load else default_output(refs)
+    output = parse_output(options.output, options.load, options.push)
+    dest = (output.dest if output.dest is not None or output.load or output.type == "registry"
+            else default_output(refs))
 
     parsed = parse(read_dockerfile(dockerfile), str(dockerfile))
     lint, fatal = active_warnings(parsed, options.check)
@@ -152,7 +156,8 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None,
         spec = evaluate(parsed, context, platform, timestamps, build_args, options.target,
                         labels, Path(scratch), trace)
         written = emit(spec, refs, output, dest, stdout or sys.stdout.buffer,
-                       LayerCache(options.cache_dir), make_progress(options.progress))
+                       LayerCache(options.cache_dir), make_progress(options.progress),
+                       options.creds, options.insecure)
     warnings = tuple(str(warning) for warning in lint) + spec.warnings
     return BuildResult(written.image_id, dest, spec, written, warnings)
 

@@ -42,9 +42,13 @@ def main() -> None:
 @click.option("-t", "--tag", "tags", multiple=True, help="Name and tag, NAME[:TAG]; may repeat.")
 @click.option("-o", "--output", metavar="PATH|-|type=...,dest=...",
               help="Where and how to write the image: a path, - for stdout, or buildx-style "
-              "type=docker|oci|oci-dir|bundle,dest=PATH,compression=uncompressed|gzip|zstd,"
+              "type=docker|oci|oci-dir|bundle|registry,dest=PATH,name=REF,compression=uncompressed|gzip|zstd,"
               "compression-level=N (default: NAME-TAG.tar from the first tag).")
 @click.option("--load", is_flag=True, help="Load the image into docker (or podman).")
+@click.option("--push", is_flag=True, help="Push to the registry of every -t tag.")
+@click.option("--creds", metavar="USER:PASSWORD", help="Registry credentials (else "
+              "PYBUILD_REGISTRY_CREDS, else $DOCKER_CONFIG/config.json).")
+@click.option("--insecure", is_flag=True, help="Plain HTTP to a registry off loopback.")
 @click.option("--timestamp", metavar="now|SECONDS",
               help="Image times: SECONDS like SOURCE_DATE_EPOCH; now for the build time and "
               "files' own mtimes (not reproducible). Default: the epoch, or SOURCE_DATE_EPOCH.")
@@ -65,12 +69,14 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
 def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output: str | None,
           platform: str | None, build_args: tuple[str, ...], labels: tuple[str, ...],
-          target: str | None, check: str | None, load: bool, timestamp: str | None,
+          target: str | None, check: str | None, load: bool, push: bool, creds: str | None,
+          insecure: bool, timestamp: str | None,
           cache_dir: Path | None, no_cache: bool, progress: str, quiet: bool) -> None:
     """Build the Dockerfile in CONTEXT into an image archive (docker-archive + OCI layout)."""
     options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags, output=output,
                                platform=platform, build_args=build_args, labels=labels,
                                target=target, check=check, load=load, timestamp=timestamp,
+                               push=push, creds=creds, insecure=insecure,
                                progress="quiet" if quiet else progress,
                                **({"cache_dir": None} if no_cache else
                                   {"cache_dir": cache_dir} if cache_dir else {}))

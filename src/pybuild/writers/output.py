@@ -27,9 +27,9 @@ from .layout import NO_CACHE, SILENT, WrittenImage, cached_layers, documents, wr
 from .store import DirStore, TarStore, current_umask
 
 STDOUT = "-"
-TYPES = ("docker", "oci", "oci-dir", "bundle")
+TYPES = ("docker", "oci", "oci-dir", "bundle", "registry")
 DEFAULT_COMPRESSION = {"docker": "uncompressed", "oci": "gzip", "oci-dir": "gzip",
-                       "bundle": "uncompressed"}
+                       "bundle": "uncompressed", "registry": "gzip"}
 DIRECTORY_TYPES = ("oci-dir", "bundle")
 
 
@@ -39,14 +39,21 @@ class OutputSpec:
     dest: str | None = None  # None: a name made from the tag (or nothing, with --load)
     compression: Compression = Compression()
     load: bool = False
+    names: tuple[str, ...] = ()  # type=registry: where to push (else the -t tags)
+    oci_media_types: bool = True  # type=registry: False pushes Docker schema 2 media types
 
     @property
     def docker_manifest(self) -> bool:
         return self.type == "docker"
 
 
-def parse_output(text: str | None, load: bool = False) -> OutputSpec:
-    """`PATH`, `-`, or `type=...,dest=...,compression=...,compression-level=N`."""
+def parse_output(text: str | None, load: bool = False, push: bool = False) -> OutputSpec:
+    """`PATH`, `-`, or `type=...,dest=...,compression=...,compression-level=N`; `--push` is
+    `type=registry` to every tag."""
+    if push:
+        if text is not None:
+            raise UsageError("--push writes to the registry of each -t tag; use it without -o")
+        text = "type=registry"
     if text is None or "=" not in text:
         return OutputSpec("docker", text, Compression(), load)
     fields: dict[str, str] = {}
@@ -66,20 +73,25 @@ def parse_output(text: str | None, load: bool = False) -> OutputSpec:
         raise UsageError(f"compression-level={level}: expected a number")
     compression = Compression(fields.pop("compression", DEFAULT_COMPRESSION[kind]),
                               int(level) if level is not None else None)
+    names = tuple(filter(None, fields.pop("name", "").split(";")))
+    oci_media_types = fields.pop("oci-mediatypes", "true").lower() != "false"
     if fields:
         raise UsageError(f"-o: unknown option(s) {', '.join(sorted(fields))}")
     if load and kind != "docker":
         raise UsageError(f"--load needs type=docker output (docker load reads manifest.json), not type={kind}")
-    return OutputSpec(kind, dest, compression, load)
+    return OutputSpec(kind, dest, compression, load, names, oci_media_types)
 
 
 def emit(spec: ImageSpec, refs: list[Reference], output: OutputSpec, dest: str | None,
-         stdout: BinaryIO, cache: LayerCache = NO_CACHE, progress: Progress = SILENT) -> WrittenImage:
+         stdout: BinaryIO, cache: LayerCache = NO_CACHE, progress: Progress = SILENT,
+         creds: str | None = None, insecure: bool = False) -> WrittenImage:
     """Write the image to `dest` (a path, "-", or None for --load only), then load it if asked.
     A file that the cache knows still holds exactly this image is left as it is."""
     if output.type == "oci-dir":
         assert dest is not None
         return _write_directory(spec, refs, output, Path(dest), cache, progress)
+    if output.type == "registry":
+        return _push(spec, refs, output, cache, progress, creds, insecure)
     if output.type == "bundle":
         from .bundle import write_bundle
 
@@ -105,6 +117,27 @@ def emit(spec: ImageSpec, refs: list[Reference], output: OutputSpec, dest: str |
         with open(dest, "rb") as archive:
             _load(archive)
     return written
+
+
+def _push(spec: ImageSpec, refs: list[Reference], output: OutputSpec, cache: LayerCache,
+          progress: Progress, creds: str | None, insecure: bool) -> WrittenImage:
+    """Write the image as an OCI layout in a temporary directory, then push it to every name."""
+    from ..reference import parse_reference
+    from ..registry import RegistryClient, credentials, push_layout
+
+    targets = [parse_reference(name) for name in output.names] or refs
+    if not targets:
+        raise UsageError("pushing needs a name: -t REGISTRY/REPO:TAG or -o type=registry,name=...")
+    with tempfile.TemporaryDirectory(prefix="pybuild-push-") as directory:
+        layout = Path(directory)
+        written = write_image(spec, targets, DirStore(layout), output.compression, False, cache, progress)
+        digest = written.manifest_digest
+        for ref in targets:
+            client = RegistryClient(ref.domain, credentials(ref.domain, creds), insecure)
+            digest = push_layout(layout, ref, client, output.oci_media_types,
+                                 lambda line: print(line, file=sys.stderr))
+            print(f"pushed {ref.domain}/{ref.path}:{ref.tag}@{digest}", file=sys.stderr)
+    return WrittenImage(written.image_id, digest, written.layers, written.config)
 
 
 def _unchanged(spec: ImageSpec, refs: list[Reference], output: OutputSpec, path: Path,

@@ -1,0 +1,171 @@
+"""Push with the distribution API to real registries on 127.0.0.1 (Debian's docker-registry),
+open and with htpasswd auth; pull and run what was pushed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI, SAMPLES
+from pybuild import api, registry
+from pybuild.reference import parse_reference
+from pybuild.registry import RegistryClient, RegistryError, push_layout
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_registry(root: Path, auth: bool):
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        if IN_CI:
+            pytest.fail("CI needs docker-registry (.ci/run installs it)")
+        pytest.skip("docker-registry is not installed")
+    port = free_port()
+    config = {"version": 0.1, "storage": {"filesystem": {"rootdirectory": str(root / "data")}},
+              "http": {"addr": f"127.0.0.1:{port}"}, "log": {"level": "error"}}
+    if auth:
+        hashed = subprocess.run(["htpasswd", "-Bbn", "alice", "s3cret"], capture_output=True,
+                                text=True, check=True).stdout
+        (root / "htpasswd").write_text(hashed)
+        config["auth"] = {"htpasswd": {"realm": "pybuild-test", "path": str(root / "htpasswd")}}
+    (root / "config.yml").write_text(json.dumps(config))  # YAML accepts JSON
+    process = subprocess.Popen([binary, "serve", str(root / "config.yml")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+            break
+        except urllib.error.HTTPError:
+            break  # 401 from the auth registry: it is up
+        except OSError:
+            time.sleep(0.05)
+    return process, f"127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def open_registry(tmp_path_factory):
+    process, address = start_registry(tmp_path_factory.mktemp("registry"), auth=False)
+    yield address
+    process.terminate()
+
+
+@pytest.fixture(scope="module")
+def auth_registry(tmp_path_factory):
+    process, address = start_registry(tmp_path_factory.mktemp("auth-registry"), auth=True)
+    yield address
+    process.terminate()
+
+
+def push(ref: str, *extra: str, sample: str = "greet") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pybuild", "--push", "-t", ref, *extra,
+                           str(SAMPLES / sample)], capture_output=True, text=True)
+
+
+def manifest(address: str, repository: str, tag: str, auth: str | None = None) -> tuple[str, dict]:
+    request = urllib.request.Request(f"http://{address}/v2/{repository}/manifests/{tag}", headers={
+        "Accept": "application/vnd.oci.image.manifest.v1+json, "
+                  "application/vnd.docker.distribution.manifest.v2+json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.headers["Content-Type"], json.loads(response.read())
+
+
+def test_push_prints_the_digest_and_skopeo_reads_it(open_registry):
+    result = push(f"{open_registry}/demo/greet:1")
+    assert result.returncode == 0, result.stderr
+    line = [l for l in result.stderr.splitlines() if l.startswith("pushed ")][-1]
+    digest = line.rsplit("@", 1)[1]
+    media_type, document = manifest(open_registry, "demo/greet", "1")
+    assert media_type == "application/vnd.oci.image.manifest.v1+json"
+    assert all(layer["mediaType"].endswith("+gzip") for layer in document["layers"])
+    skopeo = shutil.which("skopeo")
+    if skopeo:
+        seen = json.loads(subprocess.run([skopeo, "inspect", "--tls-verify=false",
+                                          f"docker://{open_registry}/demo/greet:1"],
+                                         capture_output=True, text=True, check=True).stdout)
+        assert seen["Digest"] == digest
+
+
+def test_docker_schema2_media_types(open_registry):
+    result = push(f"{open_registry}/demo/greet:schema2", "--no-cache")
+    assert result.returncode == 0
+    subprocess.run([sys.executable, "-m", "pybuild", "-o",
+                    f"type=registry,name={open_registry}/demo/greet:docker,oci-mediatypes=false",
+                    str(SAMPLES / "greet")], check=True, capture_output=True)
+    media_type, document = manifest(open_registry, "demo/greet", "docker")
+    assert media_type == "application/vnd.docker.distribution.manifest.v2+json"
+    assert document["config"]["mediaType"] == "application/vnd.docker.container.image.v1+json"
+
+
+def test_auth_registry_needs_the_right_credentials(auth_registry):
+    ref = f"{auth_registry}/private/greet:1"
+    missing = push(ref)
+    assert missing.returncode == 1 and auth_registry in missing.stderr and "401" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    wrong = push(ref, "--creds", "alice:wrong")
+    assert wrong.returncode == 1 and auth_registry in wrong.stderr and "401" in wrong.stderr
+    good = push(ref, "--creds", "alice:s3cret")
+    assert good.returncode == 0, good.stderr
+
+
+def layout_of(tmp_path: Path, sample: str) -> Path:
+    layout = tmp_path / "layout"
+    api.build(api.BuildOptions(context=SAMPLES / sample, tags=("x:1",), output=f"type=oci-dir,dest={layout}"))
+    return layout
+
+
+class CutOff(RegistryClient):
+    """A client whose connection 'drops' after its first blob upload."""
+
+    def upload_blob(self, *args, **kwargs):
+        if getattr(self, "uploaded", 0) >= 1:
+            raise RegistryError("connection dropped (simulated)")
+        self.uploaded = getattr(self, "uploaded", 0) + 1
+        super().upload_blob(*args, **kwargs)
+
+
+def test_a_cut_off_push_run_again_sends_only_the_missing_blobs(open_registry, tmp_path):
+    layout = layout_of(tmp_path, "webserver")
+    ref = parse_reference(f"{open_registry}/demo/resume:1")
+    with pytest.raises(RegistryError, match="dropped"):
+        push_layout(layout, ref, CutOff(open_registry))
+    second = RegistryClient(open_registry)
+    push_layout(layout, ref, second)
+    heads = [r for r in second.requests if r[0] == "HEAD"]
+    uploads = [r for r in second.requests if r[0] == "POST"]
+    assert len(heads) == 3  # two layers and the config are checked
+    assert len(uploads) == 2  # one blob arrived before the cut: it is not sent again
+    third = RegistryClient(open_registry)
+    push_layout(layout, ref, third)
+    assert [r[0] for r in third.requests] == ["HEAD", "HEAD", "HEAD", "PUT"]
+
+
+def test_large_blobs_go_up_in_chunks(open_registry, tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "MONOLITHIC_LIMIT", 1024)
+    monkeypatch.setattr(registry, "CHUNK", 256 * 1024)
+    layout = layout_of(tmp_path, "webserver")
+    client = RegistryClient(open_registry)
+    push_layout(layout, parse_reference(f"{open_registry}/demo/chunked:1"), client)
+    assert sum(1 for r in client.requests if r[0] == "PATCH") > 2
+    _, document = manifest(open_registry, "demo/chunked", "1")
+    assert len(document["layers"]) == 2
+
+
+@pytest.mark.engine
+def test_docker_pulls_and_runs_what_was_pushed(engine, open_registry):
+    ref = f"{open_registry}/demo/hello:run"
+    assert push(ref, sample="hello").returncode == 0
+    engine.docker("pull", ref)
+    engine.images.add(ref)
+    assert engine.run(ref).stdout == b"Hello from a pybuild image!\n"
