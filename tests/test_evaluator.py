@@ -283,3 +283,20 @@ def test_chown_by_name_needs_the_image_passwd(context):
     assert entries(layer)["a"][2:] == (7, 8)
     with pytest.raises(InstructionError, match="no user named 'nobody'"):
         build(context, "COPY passwd /etc/passwd\nCOPY --chown=nobody a.txt /a\n")
+
+
+def test_copy_from_a_stage_reads_files_that_came_from_an_archive(context, tmp_path):
+    make_tar(context / "pkg.tar", [("d", None), ("d/first", b"first bytes"), ("d/second", b"second")])
+    (context / "passwd").write_text("app:x:7:8::/:/bin/sh\n")
+    text = ("FROM scratch AS unpack\nADD pkg.tar /x/\nADD passwd.tar /etc/\n"
+            "FROM scratch\nCOPY --from=unpack /etc/passwd /etc/passwd\n"
+            "COPY --from=unpack /x/d/second /copied\nCOPY --chown=app --from=unpack /x/d/first /owned\n")
+    make_tar(context / "passwd.tar", [("passwd", (context / "passwd").read_bytes())])
+    spec = evaluate(parse(text), BuildContext(context), PLATFORM, Timestamps(), scratch=tmp_path)
+    copied = [e for layer in spec.layers for e in layer.entries if e.path in ("copied", "owned")]
+    for entry in copied:
+        with open(entry.source, "rb") as handle:
+            handle.seek(entry.offset)
+            data = handle.read(entry.size)
+        assert data == (b"second" if entry.path == "copied" else b"first bytes")
+    assert {e.path: (e.uid, e.gid) for e in copied}["owned"] == (7, 8)  # passwd read from inside a tar

@@ -44,6 +44,7 @@ class SourceFile:
     gid: int = 0
     link_group: str = ""  # the same for files that are hard links of one another
     data: bytes | None = None  # an inline file's bytes (a heredoc), instead of `path`
+    offset: int = 0  # where the bytes start in `path` (a member of an uncompressed tar)
 
 
 def follow_symlinks(path: str, read_link: Callable[[str], str | None],

@@ -178,5 +178,6 @@ def _entry(path: str, item: SourceFile, options: CopyOptions, timestamps: Timest
         origin=origin,
         link_group=item.link_group,
         data=item.data,
+        offset=item.offset,
     )
     return _with_chmod(entry, options)

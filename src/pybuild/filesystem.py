@@ -34,7 +34,9 @@ class ImageFiles:
             return entry.data.decode("utf-8", errors="replace")
         if entry is None or entry.kind != "file" or entry.source is None:
             return None
-        return entry.source.read_text(encoding="utf-8", errors="replace")
+        with open(entry.source, "rb") as handle:  # the file, or a member inside a tar
+            handle.seek(entry.offset)
+            return handle.read(entry.size).decode("utf-8", errors="replace")
 
     def copy(self, name: str) -> "ImageFiles":
         other = ImageFiles(name)
@@ -104,4 +106,5 @@ class ImageFiles:
 
 def _source_file(entry: LayerEntry, relative: str) -> SourceFile:
     return SourceFile(relative, entry.source, entry.kind, entry.mode, entry.size, entry.mtime,
-                      entry.linkname, entry.uid, entry.gid, entry.link_group, entry.data)
+                      entry.linkname, entry.uid, entry.gid, entry.link_group, entry.data,
+                      entry.offset)
