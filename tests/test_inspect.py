@@ -3,6 +3,7 @@ a real `docker save` of an image Docker built."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import subprocess
@@ -42,8 +43,9 @@ def synthetic_archive(path):
 
     layers = [layer([("etc/old.conf", b"old"), ("var/cache/a", b"a"), ("bin/tool", b"v1")]),
               layer([("etc/.wh.old.conf", b""), ("var/cache/.wh..wh..opq", b""), ("bin/tool", b"v2")])]
+    diff_ids = ["sha256:" + hashlib.sha256(data).hexdigest() for data in layers]
     config = {"os": "linux", "architecture": "amd64", "config": {"Cmd": ["/bin/tool"]},
-              "rootfs": {"type": "layers", "diff_ids": ["sha256:x", "sha256:y"]},
+              "rootfs": {"type": "layers", "diff_ids": diff_ids},
               "history": [{"created_by": "first"}, {"created_by": "second"}]}
     with tarfile.open(path, "w") as tar:
         for name, data in [("config.json", json.dumps(config).encode()), ("l1.tar", layers[0]),

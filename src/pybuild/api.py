@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import partial
 import sys
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,7 @@ class BuildOptions:
     push: bool = False  # push to the registry of every tag (-o type=registry)
     creds: str | None = None  # USER:PASSWORD for registries
     insecure: bool = False  # plain HTTP to a registry that is not on loopback
+    build_contexts: tuple[str, ...] = ()  # NAME=docker-archive:PATH|oci-archive:PATH|oci-layout:DIR
     platform: str | None = None
     build_args: tuple[str, ...] = ()  # K=V, or K to take K from the environment
     labels: tuple[str, ...] = ()  # K=V, added to the image's labels
@@ -154,7 +156,9 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None,
     # Decompressed ADD archives live here until their layers are written, then go.
     with tempfile.TemporaryDirectory(prefix="pybuild-") as scratch:
         spec = evaluate(parsed, context, platform, timestamps, build_args, options.target,
-                        labels, Path(scratch), trace)
+                        labels, Path(scratch), trace,
+                        key_values(options.build_contexts, "--build-context", from_environment=False),
+                        partial(_registry_client, creds=options.creds, insecure=options.insecure))
         written = emit(spec, refs, output, dest, stdout or sys.stdout.buffer,
                        LayerCache(options.cache_dir), make_progress(options.progress),
                        options.creds, options.insecure)
@@ -178,6 +182,13 @@ def explain(options: BuildOptions) -> tuple[dict, BuildResult]:
     document = explanation(steps, result.written, result.spec.layers,
                            MEDIA_OCI_LAYER + output.compression.media_suffix, str(dockerfile), source)
     return document, result
+
+
+def _registry_client(host: str, creds: str | None, insecure: bool):
+    from .registry import RegistryClient, credentials
+
+    api_host = "registry-1.docker.io" if host == "docker.io" else host
+    return RegistryClient(api_host, credentials(host, creds), insecure)
 
 
 def default_dockerfile(context_dir: Path) -> Path:

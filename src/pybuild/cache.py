@@ -59,8 +59,8 @@ class LayerCache:
 
     def key(self, layer: Layer, compression: Compression) -> str | None:
         """The layer's cache key, or None when it cannot be cached (a source vanished)."""
-        if self.root is None:
-            return None
+        if self.root is None or not isinstance(layer, Layer):
+            return None  # a base image's layer is copied as it is, not cached
         digest = hashlib.sha256(f"pybuild-layer-v{FORMAT}|{compression.name}|{compression.level}".encode())
         for entry in layer.entries:
             source: object = None

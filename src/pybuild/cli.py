@@ -58,6 +58,9 @@ def main() -> None:
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
               help="Add a label to the image; may repeat.")
 @click.option("--target", help="Build this stage (by name) instead of the last one.")
+@click.option("--build-context", "build_contexts", multiple=True,
+              metavar="NAME=docker-archive:PATH|oci-archive:PATH|oci-layout:DIR",
+              help="A local image usable as FROM NAME or COPY --from=NAME; may repeat.")
 @click.option("--check", "check", metavar="SETTINGS",
               help="Build checks: 'error' makes warnings fatal; 'skip=Rule,...' silences rules.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -69,7 +72,8 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
 def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output: str | None,
           platform: str | None, build_args: tuple[str, ...], labels: tuple[str, ...],
-          target: str | None, check: str | None, load: bool, push: bool, creds: str | None,
+          target: str | None, build_contexts: tuple[str, ...], check: str | None, load: bool,
+          push: bool, creds: str | None,
           insecure: bool, timestamp: str | None,
           cache_dir: Path | None, no_cache: bool, progress: str, quiet: bool) -> None:
     """Build the Dockerfile in CONTEXT into an image archive (docker-archive + OCI layout)."""
@@ -77,6 +81,7 @@ def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output:
                                platform=platform, build_args=build_args, labels=labels,
                                target=target, check=check, load=load, timestamp=timestamp,
                                push=push, creds=creds, insecure=insecure,
+                               build_contexts=build_contexts,
                                progress="quiet" if quiet else progress,
                                **({"cache_dir": None} if no_cache else
                                   {"cache_dir": cache_dir} if cache_dir else {}))
@@ -107,13 +112,16 @@ def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output:
 @click.option("--build-arg", "build_args", multiple=True, metavar="KEY[=VALUE]")
 @click.option("--target", help="Explain this stage's image instead of the last one.")
 @click.option("--platform", help="Target platform os/arch[/variant].")
+@click.option("--build-context", "build_contexts", multiple=True,
+              metavar="NAME=docker-archive:PATH|oci-archive:PATH|oci-layout:DIR")
 def explain(context: Path, dockerfile: Path | None, fmt: str, report: Path | None,
             image: str | None, tags: tuple[str, ...], build_args: tuple[str, ...],
-            target: str | None, platform: str | None) -> None:
+            target: str | None, platform: str | None, build_contexts: tuple[str, ...]) -> None:
     """Show what each instruction of the Dockerfile in CONTEXT produces: layers, files,
     config changes, history, digests. Builds without writing an archive unless --image."""
     options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags, output=image,
-                               build_args=build_args, target=target, platform=platform)
+                               build_args=build_args, target=target, platform=platform,
+                               build_contexts=build_contexts)
     document, result = run(lambda: api.explain(options))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

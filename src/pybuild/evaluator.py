@@ -14,7 +14,7 @@ import re
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .archives import archive_kind, uncompressed_tar
 from .context import SourceFile
@@ -23,7 +23,7 @@ from .context import BuildContext
 from .copying import CopyOptions, ResolvedSource, SourceTree, plan_copy, resolve_sources
 from .ignore import IgnoreRules
 from .permissions import parse_chmod, parse_chown
-from .errors import InstructionError
+from .errors import InstructionError, PybuildError
 from .expand import expand_heredoc, expand_word, expand_words
 from .filesystem import ImageFiles, image_path
 from .image import SCRATCH_PATH, HistoryEntry, ImageSpec
@@ -56,6 +56,9 @@ from .layer import Layer
 from .platform import Platform, host_platform, parse_platform
 from .timestamps import Timestamps
 
+if TYPE_CHECKING:
+    from .base import BaseImage
+
 DEFAULT_SHELL = ("/bin/sh", "-c")
 PROTOCOLS = ("tcp", "udp", "sctp")
 # Build arguments Docker accepts without an ARG declaring them (never warned about).
@@ -84,6 +87,13 @@ class Stage:
     args: dict[str, str] = field(default_factory=dict)  # ARGs declared in this stage, with values
     cmd_set: bool = False
     base: "Stage | None" = None  # the stage this one was built FROM, if any
+
+    @staticmethod
+    def from_image(image: "BaseImage", name: str | None, index: int) -> "Stage":
+        """A stage that starts from a base image: its config, history, layers and files."""
+        return Stage(name, index, image.platform, copy.deepcopy(image.config.get("config") or {}),
+                     list(image.layers), list(image.history), image.files.copy(name or f"stage {index}"),
+                     image.config.get("author", ""))
 
     def based_on(self, name: str | None, index: int) -> "Stage":
         """A new stage that starts from this one's image (`FROM earlier-stage`)."""
@@ -148,6 +158,30 @@ class Build:
     stages: list[Stage | None] = field(default_factory=list)  # None: a stage not needed
     scratch_dir: Path | None = None  # where compressed ADD archives are decompressed
     trace: list[Step] | None = None  # filled for `pybuild explain`
+    build_contexts: dict[str, str] = field(default_factory=dict)  # NAME -> docker-archive:PATH ...
+    registry_client: Callable[[str], Any] | None = None  # host -> RegistryClient (for pulls)
+    images: dict[str, "BaseImage"] = field(default_factory=dict)  # base images loaded so far
+
+    def base_image(self, name: str, location: Any) -> "BaseImage":
+        """A named --build-context, else an image pulled from its registry (loaded once)."""
+        if name not in self.images:
+            from .base import load_local, pull
+
+            try:
+                if name in self.build_contexts:
+                    self.images[name] = load_local(name, self.build_contexts[name], self.scratch())
+                elif self.registry_client is None:
+                    raise InstructionError(f"{name} is not a stage or a --build-context, and "
+                                           "pulling is off", location)
+                else:
+                    self.images[name] = pull(name, self.platform, self.scratch(), self.registry_client)
+            except InstructionError:
+                raise
+            except PybuildError as error:
+                how = ("loading its --build-context failed" if name in self.build_contexts else
+                       "it is not an earlier stage or a --build-context, and pulling it failed")
+                raise InstructionError(f"{name}: {how}: {error}", location) from None
+        return self.images[name]
 
     def scratch(self) -> Path:
         if self.scratch_dir is None:
@@ -205,18 +239,17 @@ def dispatch_from(build: Build, instruction: From) -> None:
     if not image:
         raise InstructionError("base name (FROM) should not be blank", instruction.image.location)
     base = build.find_stage(image, before=index)
-    build.stages.append(None)
     if base is not None:
-        build.stages[index] = base.based_on(instruction.stage_name, index)
+        build.stages.append(base.based_on(instruction.stage_name, index))
     elif image.lower() == "scratch":
-        build.stages[index] = Stage(instruction.stage_name, index, platform,
-                                    files=ImageFiles(instruction.stage_name or f"stage {index}"))
+        build.stages.append(Stage(instruction.stage_name, index, platform,
+                                  files=ImageFiles(instruction.stage_name or f"stage {index}")))
     else:
-        raise InstructionError(
-            f"base images are not supported yet: only FROM scratch or an earlier stage can be "
-            f"built (got {image})",
-            instruction.image.location,
-        )
+        try:
+            pulled = build.base_image(image, instruction.image.location)
+        except InstructionError as error:
+            raise error.at(instruction.image.location)
+        build.stages.append(Stage.from_image(pulled, instruction.stage_name, index))
 
 
 def source_tree(build: Build, instruction: Copy) -> SourceTree:
@@ -226,13 +259,15 @@ def source_tree(build: Build, instruction: Copy) -> SourceTree:
         return build.context
     name = build.expand_text(reference)
     stage = build.find_stage(name, before=build.stage.index)
-    if stage is None:
-        raise InstructionError(
-            f"COPY --from={name}: no earlier stage is called that (copying from an image is "
-            "not supported yet)",
-            instruction.flag("from").location,
-        )
-    return stage.files
+    if stage is not None:
+        return stage.files
+    if name.isdigit():
+        raise InstructionError(f"COPY --from={name}: there is no earlier stage {name}",
+                               instruction.flag("from").location)
+    try:
+        return build.base_image(name, instruction.flag("from").location).files
+    except InstructionError as error:
+        raise error.at(instruction.flag("from").location)
 
 
 def copy_options(build: Build, instruction: Copy) -> CopyOptions:
@@ -659,11 +694,14 @@ def evaluate(
     labels: dict[str, str] | None = None,
     scratch: Path | None = None,
     trace: list[Step] | None = None,
+    build_contexts: dict[str, str] | None = None,
+    registry_client: Callable[[str], Any] | None = None,
 ) -> ImageSpec:
     """Evaluate the stages the target needs, in order; the target stage is the image.
     `scratch` is a directory that lives until the image is written (decompressed archives)."""
     build = Build(context, timestamps, platform, dockerfile.escape, dict(build_args or {}),
-                  scratch_dir=scratch, trace=trace)
+                  scratch_dir=scratch, trace=trace, build_contexts=dict(build_contexts or {}),
+                  registry_client=registry_client)
     build.meta_args.update(automatic_args(platform))
     meta, stages = split_stages(dockerfile)
     for instruction in meta:

@@ -33,7 +33,7 @@ def sha256_digest(data: bytes) -> str:
 class HistoryEntry:
     created_by: str
     empty_layer: bool
-
+    created: str | None = None  # a base image's own time; None: this build's
 
 @dataclass(frozen=True)
 class ImageSpec:
@@ -66,7 +66,7 @@ def config_document(spec: ImageSpec, diff_ids: list[str]) -> bytes:
     """The image config; its sha256 is the image ID."""
     history = []
     for entry in spec.history:
-        item: dict[str, Any] = {"created": spec.created, "created_by": entry.created_by}
+        item: dict[str, Any] = {"created": entry.created or spec.created, "created_by": entry.created_by}
         if entry.empty_layer:
             item["empty_layer"] = True
         history.append(item)

@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -100,7 +101,7 @@ class RegistryClient:
                 response = connection.getresponse()
                 response.read() if method == "HEAD" else None
             except OSError as error:
-                if attempt == RETRIES - 1:
+                if attempt == RETRIES - 1 or isinstance(error, socket.gaierror):  # no such host: final
                     raise RegistryError(f"cannot reach registry {self.registry}: {error}") from None
                 self.sleep(0.2 * 2 ** attempt)
                 continue

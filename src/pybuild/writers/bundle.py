@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 from ..compression import Compression
 from ..errors import ContextError, UsageError
 from ..image import ImageSpec
-from ..layer import HashingWriter, LayerBlob, write_layer_tar
+from ..layer import HashingWriter, Layer, LayerBlob, write_layer_tar
 from ..reference import Reference
 from .layout import WrittenImage, documents
 from .store import current_umask
@@ -185,6 +185,11 @@ def write_bundle(spec: ImageSpec, refs: list[Reference], path: Path) -> WrittenI
         os.chmod(rootfs, 0o755)
         blobs = []
         for layer in spec.layers:
+            if not isinstance(layer, Layer):  # a base image's layer: its tar is at hand
+                blobs.append(LayerBlob(layer.diff_id, layer.diff_id, layer.tar.stat().st_size))
+                with open(layer.tar, "rb") as tar:
+                    apply_layer(tar, rootfs, as_root)
+                continue
             with tempfile.TemporaryFile(dir=building) as spool:  # hashed on the way in, then applied
                 hashed = HashingWriter(spool)
                 write_layer_tar(layer, hashed)

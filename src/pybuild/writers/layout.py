@@ -25,7 +25,7 @@ from ..image import (
     oci_manifest,
     sha256_digest,
 )
-from ..layer import CHUNK, Layer, LayerBlob, write_layer
+from ..layer import CHUNK, HashingWriter, Layer, LayerBlob, write_layer
 from ..reference import Reference
 from ..progress import Progress
 from .store import BlobStore, blob_path
@@ -78,6 +78,8 @@ def documents(spec: ImageSpec, refs: list[Reference], layers: list[LayerBlob],
 
 def cached_layers(spec: ImageSpec, compression: Compression, cache: LayerCache) -> list[LayerBlob] | None:
     """Every layer's blob as the cache knows it, or None when any layer is not cached."""
+    if not all(isinstance(layer, Layer) for layer in spec.layers):
+        return None  # base layers are not in the cache
     found = [cache.lookup(cache.key(layer, compression)) for layer in spec.layers]
     return None if any(blob is None for blob in found) else found  # type: ignore[return-value]
 
@@ -106,6 +108,29 @@ def _copy_verified(path: Path, sink: BinaryIO, expected: LayerBlob) -> bool:
     except OSError:
         return False
     return "sha256:" + digest.hexdigest() == expected.digest and size == expected.size
+
+
+def base_layer_producer(layer, compression: Compression,
+                        progress: Progress = SILENT) -> Callable[[BinaryIO], LayerBlob]:
+    """A base image's layer: its blob as it is when stored as asked, else its tar compressed so."""
+
+    def produce(sink: BinaryIO) -> LayerBlob:
+        if layer.compression == compression.name:
+            blob = LayerBlob(layer.diff_id, layer.digest, layer.size)
+            if not _copy_verified(layer.blob, sink, blob):
+                raise OSError(f"base layer {layer.digest} changed on disk during the build")
+        else:
+            stored = HashingWriter(sink)
+            writer = compression.writer(stored)
+            with open(layer.tar, "rb") as tar:
+                while chunk := tar.read(CHUNK):
+                    writer.write(chunk)
+            writer.close()
+            blob = LayerBlob(layer.diff_id, stored.digest, stored.size)
+        progress.layer_finished(blob.diff_id, blob.digest, blob.size, cached=False)
+        return blob
+
+    return produce
 
 
 def layer_producer(layer: Layer, compression: Compression, cache: LayerCache,
@@ -153,7 +178,9 @@ def write_image(spec: ImageSpec, refs: list[Reference], store: BlobStore,
         files = [entry for entry in layer.entries if entry.kind != "dir"]
         progress.layer_started(number, len(spec.layers), layer.created_by, len(files),
                                sum(entry.size for entry in files))
-        layers.append(store.streamed_blob(layer_producer(layer, compression, cache, progress)))
+        produce = (layer_producer(layer, compression, cache, progress) if isinstance(layer, Layer)
+                   else base_layer_producer(layer, compression, progress))
+        layers.append(store.streamed_blob(produce))
     docs = documents(spec, refs, layers, compression, docker)
     store.blob(docs.config)
     store.blob(docs.manifest)
