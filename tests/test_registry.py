@@ -169,3 +169,84 @@ def test_docker_pulls_and_runs_what_was_pushed(engine, open_registry):
     engine.docker("pull", ref)
     engine.images.add(ref)
     assert engine.run(ref).stdout == b"Hello from a pybuild image!\n"
+
+
+def test_second_repository_mounts_blobs_instead_of_sending_them(open_registry, tmp_path):
+    layout = layout_of(tmp_path, "greet")
+    push_layout(layout, parse_reference(f"{open_registry}/demo/first:1"), RegistryClient(open_registry))
+    client = RegistryClient(open_registry)
+    push_layout(layout, parse_reference(f"{open_registry}/demo/second:1"), client, mount_from="demo/first")
+    posts = [path for method, path, status in client.requests if method == "POST"]
+    assert posts and all("mount=" in path for path in posts)
+    assert not [r for r in client.requests if r[0] in ("PATCH",) or (r[0] == "PUT" and "/blobs/" in r[1])]
+
+
+class FlakyRegistry:
+    """A loopback server that asks for a Bearer token, issues it, and fails some requests once
+    with 503 and 429 before answering, to exercise auth and retries."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.seen: list[str] = []
+        state = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status, body=b"", headers=()):
+                self.send_response(status)
+                for key, value in headers:
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                state.seen.append(f"GET {self.path}")
+                if self.path.startswith("/token"):
+                    assert "scope=repository" in self.path
+                    self._send(200, json.dumps({"token": "t0k3n"}).encode())
+
+            def do_HEAD(self):
+                state.seen.append(f"HEAD {self.path} {self.headers.get('Authorization')}")
+                if self.headers.get("Authorization") != "Bearer t0k3n":
+                    port = self.server.server_address[1]
+                    self._send(401, headers=[("WWW-Authenticate",
+                                              f'Bearer realm="http://127.0.0.1:{port}/token",service="test"')])
+                elif sum(1 for s in state.seen if s.startswith("HEAD")) == 2:
+                    self._send(503)  # once
+                elif sum(1 for s in state.seen if s.startswith("HEAD")) == 3:
+                    self._send(429)  # once more
+                else:
+                    self._send(200)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+
+
+def test_bearer_token_flow_and_retries_on_503_and_429():
+    server = FlakyRegistry()
+    try:
+        client = RegistryClient(server.address, sleep=lambda seconds: None)
+        assert client.has_blob("demo/x", "sha256:" + "0" * 64, "repository:demo/x:pull,push")
+        assert [r[2] for r in client.requests] == [401, 503, 429, 200]
+        assert any(seen.startswith("GET /token") for seen in server.seen)
+        assert server.seen[-1].endswith("Bearer t0k3n")
+    finally:
+        server.server.shutdown()
+
+
+@pytest.mark.engine
+def test_docker_pulls_from_the_auth_registry_after_login(engine, auth_registry, tmp_path):
+    ref = f"{auth_registry}/private/hello:1"
+    assert push(ref, "--creds", "alice:s3cret", sample="hello").returncode == 0
+    own_config = {"DOCKER_CONFIG": str(tmp_path / "docker-config")}  # not the user's login
+    engine.docker("login", "-u", "alice", "--password-stdin", auth_registry, input=b"s3cret",
+                  extra_env=own_config)
+    engine.docker("pull", ref, extra_env=own_config)
+    engine.images.add(ref)
+    assert engine.run(ref).stdout == b"Hello from a pybuild image!\n"

@@ -162,6 +162,13 @@ class RegistryClient:
         response = self.request("HEAD", f"/v2/{repository}/blobs/{digest}", scope, expect=(200, 404))
         return response.status == 200
 
+    def mount_blob(self, repository: str, digest: str, source: str, scope: str) -> bool:
+        """Cross-repository mount: the registry links a blob it holds for `source`."""
+        answer = self.request("POST", f"/v2/{repository}/blobs/uploads/?mount={urllib.parse.quote(digest)}"
+                              f"&from={urllib.parse.quote(source)}", scope, expect=(201, 202))
+        answer.read()
+        return answer.status == 201
+
     def upload_blob(self, repository: str, digest: str, size: int, path: Path, scope: str) -> None:
         start = self.request("POST", f"/v2/{repository}/blobs/uploads/", scope, expect=(202,))
         location = self._absolute(start.getheader("Location"))
@@ -219,12 +226,16 @@ def docker_media_types(manifest: dict) -> tuple[bytes, str]:
 
 
 def push_layout(layout: Path, ref: Reference, client: RegistryClient, oci_media_types: bool = True,
-                report: Callable[[str], None] = lambda line: None) -> str:
-    """Push the image in an OCI layout directory to `ref`; return the manifest digest."""
+                report: Callable[[str], None] = lambda line: None, mount_from: str | None = None) -> str:
+    """Push the image in an OCI layout directory to `ref`; return the manifest digest. With
+    `mount_from` (a repository of the same registry that has the blobs), missing blobs are
+    mounted from it instead of sent again."""
     from .image import MEDIA_OCI_MANIFEST, sha256_digest
 
     repository = ref.path
     scope = f"repository:{repository}:pull,push"
+    if mount_from:
+        scope += f" repository:{mount_from}:pull"
     index = json.loads((layout / "index.json").read_text())
     manifest_bytes = (layout / "blobs" / index["manifests"][0]["digest"].replace(":", "/")).read_bytes()
     manifest = json.loads(manifest_bytes)
@@ -232,6 +243,9 @@ def push_layout(layout: Path, ref: Reference, client: RegistryClient, oci_media_
         digest, size = descriptor["digest"], descriptor["size"]
         if client.has_blob(repository, digest, scope):
             report(f"{digest}: already in {client.registry}")
+            continue
+        if mount_from and client.mount_blob(repository, digest, mount_from, scope):
+            report(f"{digest}: mounted from {mount_from}")
             continue
         client.upload_blob(repository, digest, size, layout / "blobs" / digest.replace(":", "/"), scope)
         report(f"{digest}: pushed ({size} bytes)")

@@ -132,10 +132,14 @@ def _push(spec: ImageSpec, refs: list[Reference], output: OutputSpec, cache: Lay
         layout = Path(directory)
         written = write_image(spec, targets, DirStore(layout), output.compression, False, cache, progress)
         digest = written.manifest_digest
+        pushed: dict[str, str] = {}  # registry -> a repository there that has every blob now
         for ref in targets:
             client = RegistryClient(ref.domain, credentials(ref.domain, creds), insecure)
+            source = pushed.get(ref.domain)
             digest = push_layout(layout, ref, client, output.oci_media_types,
-                                 lambda line: print(line, file=sys.stderr))
+                                 lambda line: print(line, file=sys.stderr),
+                                 source if source != ref.path else None)
+            pushed[ref.domain] = ref.path
             print(f"pushed {ref.domain}/{ref.path}:{ref.tag}@{digest}", file=sys.stderr)
     return WrittenImage(written.image_id, digest, written.layers, written.config)
 
