@@ -250,3 +250,32 @@ def test_docker_pulls_from_the_auth_registry_after_login(engine, auth_registry, 
     engine.docker("pull", ref, extra_env=own_config)
     engine.images.add(ref)
     assert engine.run(ref).stdout == b"Hello from a pybuild image!\n"
+
+
+def test_a_killed_push_run_again_sends_only_what_is_missing(open_registry, tmp_path):
+    import os
+    import signal
+
+    context = tmp_path / "big"
+    context.mkdir()
+    (context / "small.txt").write_text("first layer\n")
+    with open(context / "big.bin", "wb") as big:
+        big.write(os.urandom(150 << 20))  # incompressible: its upload takes a while
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY small.txt /small.txt\nCOPY big.bin /big.bin\n")
+    ref = f"{open_registry}/demo/killed:1"
+    command = [sys.executable, "-m", "pybuild", "--push", "--progress", "plain", "--no-cache", "-t", ref,
+               str(context)]
+    first = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in first.stderr:  # wait until the first blob has arrived, then kill
+        lines.append(line)
+        if ": pushed (" in line:
+            first.send_signal(signal.SIGKILL)
+            break
+    first.wait(timeout=60)
+    assert first.returncode == -signal.SIGKILL, "".join(lines)
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    already = [l for l in again.stderr.splitlines() if ": already in " in l]
+    sent = [l for l in again.stderr.splitlines() if ": pushed (" in l]
+    assert len(already) == 1 and len(sent) == 2  # the blob that arrived is not sent again
