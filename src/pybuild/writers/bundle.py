@@ -26,7 +26,7 @@ from ..image import ImageSpec
 from ..layer import HashingWriter, Layer, LayerBlob, write_layer_tar
 from ..reference import Reference
 from .layout import WrittenImage, documents
-from .store import current_umask
+from .store import directory_in_place
 
 WHITEOUT, OPAQUE = ".wh.", ".wh..wh..opq"
 CAPABILITIES = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
@@ -172,14 +172,8 @@ def runtime_config(image_config: dict[str, Any], rootfs: Path) -> dict[str, Any]
 
 def write_bundle(spec: ImageSpec, refs: list[Reference], path: Path) -> WrittenImage:
     """Build the bundle beside `path`, then put it in place (replacing an earlier bundle only)."""
-    if path.exists() and not (path / "config.json").is_file() and any(path.iterdir()):
-        raise UsageError(f"{path} exists and is not a runtime bundle; choose another dest")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"output directory does not exist: {parent}")
-    building = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.", suffix=".partial"))
     as_root = os.geteuid() == 0
-    try:
+    with directory_in_place(path, "config.json", "a runtime bundle") as building:
         rootfs = building / "rootfs"
         rootfs.mkdir()
         os.chmod(rootfs, 0o755)
@@ -199,11 +193,4 @@ def write_bundle(spec: ImageSpec, refs: list[Reference], path: Path) -> WrittenI
         docs = documents(spec, refs, blobs, Compression(), docker=False)
         config = runtime_config(spec.config, rootfs)
         (building / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        os.chmod(building, 0o755 & ~current_umask())
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(building, path)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
     return WrittenImage(docs.image_id, docs.manifest_digest, tuple(blobs), docs.config)

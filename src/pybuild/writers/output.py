@@ -24,7 +24,7 @@ from ..reference import Reference
 from ..cache import LayerCache
 from ..progress import Progress
 from .layout import NO_CACHE, SILENT, WrittenImage, cached_layers, documents, write_image
-from .store import DirStore, TarStore, current_umask
+from .store import DirStore, TarStore, current_umask, directory_in_place
 
 STDOUT = "-"
 TYPES = ("docker", "oci", "oci-dir", "bundle", "registry")
@@ -179,23 +179,8 @@ def _write_directory(spec: ImageSpec, refs: list[Reference], output: OutputSpec,
                      path: Path, cache: LayerCache, progress: Progress) -> WrittenImage:
     """Build the layout beside `path`, then put it in place; an existing OCI layout there is
     replaced, anything else there is left alone (an error)."""
-    if path.exists() and not (path / "oci-layout").is_file() and any(path.iterdir()):
-        raise UsageError(f"{path} exists and is not an OCI layout; choose another dest")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"output directory does not exist: {parent}")
-    building = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.", suffix=".partial"))
-    try:
-        written = write_image(spec, refs, DirStore(building), output.compression, False, cache,
-                              progress)
-        os.chmod(building, 0o755 & ~current_umask())
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(building, path)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
-    return written
+    with directory_in_place(path, "oci-layout", "an OCI layout") as building:
+        return write_image(spec, refs, DirStore(building), output.compression, False, cache, progress)
 
 
 def _load(archive: BinaryIO) -> None:

@@ -12,14 +12,39 @@ Both store a blob once, however often it is referenced (a repeated layer is drop
 from __future__ import annotations
 
 import os
+import shutil
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from ..errors import UsageError
 from ..image import sha256_digest
 from ..layer import BLOCK, LayerBlob
+
+
+@contextmanager
+def directory_in_place(path: Path, marker: str, kind: str) -> Iterator[Path]:
+    """A fresh directory beside `path` to build in; when the block succeeds it replaces `path`,
+    which may be missing, empty, or an earlier output of the same kind (it holds `marker`).
+    On any failure or interruption the half-built directory goes and `path` is untouched."""
+    if path.exists() and not (path / marker).is_file() and any(path.iterdir()):
+        raise UsageError(f"{path} exists and is not {kind}; choose another dest")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"output directory does not exist: {parent}")
+    building = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.", suffix=".partial"))
+    try:
+        yield building
+        os.chmod(building, 0o755 & ~current_umask())
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(building, path)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
 
 
 def current_umask() -> int:
