@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .cache import LayerCache, default_cache_dir
+from . import uptodate
 from .checks import CheckFailed, active_warnings
 from .context import BuildContext
 from .dump import dump
@@ -182,6 +183,51 @@ def explain(options: BuildOptions) -> tuple[dict, BuildResult]:
     document = explanation(steps, result.written, result.spec.layers,
                            MEDIA_OCI_LAYER + output.compression.media_suffix, str(dockerfile), source)
     return document, result
+
+
+def local_inputs(options: BuildOptions) -> list[str]:
+    """Every local path a build may read: the context, the Dockerfile and the ignore file
+    beside it, and each --build-context (absolute paths)."""
+    dockerfile = options.dockerfile or default_dockerfile(Path(options.context))
+    paths = [options.context, dockerfile, Path(f"{dockerfile}.dockerignore")]
+    for item in options.build_contexts:
+        paths.append(Path(item.partition("=")[2].partition(":")[2]))
+    return [os.path.abspath(path) for path in paths]
+
+
+def start_recording(options: BuildOptions, argv: list[str]) -> uptodate.Recording | None:
+    """Watch a build whose outcome can be answered from the stat of local files next time: one
+    that writes an archive file, loads and pushes nothing, and keeps reproducible times."""
+    cache_dir = uptodate.cache_dir_from_argv(argv)
+    if (cache_dir is None or options.cache_dir is None
+            or Path(cache_dir).resolve() != Path(options.cache_dir).resolve()
+            or options.load or options.push or (options.timestamp or "").lower() == "now"):
+        return None
+    try:
+        output = parse_output(options.output)
+    except UsageError:
+        return None
+    if output.type not in ("docker", "oci") or output.dest == "-":
+        return None
+    keeps_times = options.timestamp is not None or bool(options.source_date_epoch)
+    try:
+        return uptodate.Recording(argv, cache_dir, local_inputs(options), keeps_times)
+    except OSError:  # an unreadable directory: the build itself will say what is wrong
+        return None
+
+
+def finish_recording(recording: uptodate.Recording, options: BuildOptions, result: BuildResult,
+                     lines: list[tuple[str, str]]) -> None:
+    """Record the build for `pybuild` to answer next time (uptodate.py), unless it fetched
+    anything from the network. The record is an optimisation: failing to write it is silent."""
+    if result.spec.fetched or result.output is None:
+        return
+    consulted = ["SOURCE_DATE_EPOCH"] + [item for item in options.build_args if "=" not in item]
+    env = {name: os.environ.get(name) for name in consulted}
+    try:
+        recording.finish(result.output, env, lines)
+    except OSError:
+        pass
 
 
 def _registry_client(host: str, creds: str | None, insecure: bool):

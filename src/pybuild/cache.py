@@ -21,6 +21,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from . import uptodate
 from .compression import Compression
 from .layer import Layer, LayerBlob
 
@@ -28,8 +29,7 @@ FORMAT = 1  # bump when what a key covers changes
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "pybuild"
+    return Path(uptodate.default_cache_dir())
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -85,18 +85,28 @@ def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output:
                                progress="quiet" if quiet else progress,
                                **({"cache_dir": None} if no_cache else
                                   {"cache_dir": cache_dir} if cache_dir else {}))
+    argv = (click.get_current_context().find_root().obj or {}).get("argv")
+    recording = api.start_recording(options, argv) if argv is not None else None
     result = run(lambda: api.build(options))
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    for stream, text in outcome_lines(result, quiet, result.written.up_to_date):
+        click.echo(text, err=stream == "err")
+    if recording is not None:  # what an unchanged rebuild of this command will print
+        api.finish_recording(recording, options, result, outcome_lines(result, quiet, up_to_date=True))
+
+
+def outcome_lines(result: api.BuildResult, quiet: bool, up_to_date: bool) -> list[tuple[str, str]]:
+    """What a build prints, as (stream, text) pairs: warnings, then the image ID and where the
+    image went (only the ID with -q, on stdout unless the image itself goes there)."""
     to_stdout = result.output == STDOUT
+    lines = [("err", f"warning: {warning}") for warning in result.warnings]
     if quiet:
-        click.echo(result.image_id, err=to_stdout)
-        return
-    if result.written.up_to_date:
-        click.echo(f"{result.output} already holds this image; nothing written", err=True)
-    click.echo(f"image {result.image_id}", err=True)
+        return lines + [("err" if to_stdout else "out", result.image_id)]
+    if up_to_date:
+        lines.append(("err", f"{result.output} already holds this image; nothing written"))
+    lines.append(("err", f"image {result.image_id}"))
     if result.output is not None and not to_stdout:
-        click.echo(result.output)
+        lines.append(("out", result.output))
+    return lines
 
 
 @main.command()

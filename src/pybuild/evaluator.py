@@ -161,6 +161,7 @@ class Build:
     build_contexts: dict[str, str] = field(default_factory=dict)  # NAME -> docker-archive:PATH ...
     registry_client: Callable[[str], Any] | None = None  # host -> RegistryClient (for pulls)
     images: dict[str, "BaseImage"] = field(default_factory=dict)  # base images loaded so far
+    fetched: list[str] = field(default_factory=list)  # images pulled and URLs downloaded
 
     def base_image(self, name: str, location: Any) -> "BaseImage":
         """A named --build-context, else an image pulled from its registry (loaded once)."""
@@ -175,6 +176,7 @@ class Build:
                                            "pulling is off", location)
                 else:
                     self.images[name] = pull(name, self.platform, self.scratch(), self.registry_client)
+                    self.fetched.append(name)
             except InstructionError:
                 raise
             except PybuildError as error:
@@ -346,6 +348,7 @@ def downloaded(build: Build, word: Word, checksum: str | None) -> ResolvedSource
         fetched = download(word.text, build.scratch(), checksum)
     except InstructionError as error:
         raise error.at(word.location)
+    build.fetched.append(word.text)
     item = SourceFile("", fetched.path, "file", 0o600, fetched.size,
                       fetched.mtime if fetched.mtime is not None else 0)
     return ResolvedSource(word, fetched.name, word.text, (item,), fetched.name)
@@ -731,6 +734,7 @@ def evaluate(
         created=timestamps.created,
         author=final.author,
         warnings=warnings,
+        fetched=tuple(build.fetched),
     )
 
 

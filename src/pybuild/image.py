@@ -46,6 +46,7 @@ class ImageSpec:
     created: str
     author: str = ""
     warnings: tuple[str, ...] = ()  # things the user should know; not part of the image
+    fetched: tuple[str, ...] = ()  # images pulled and URLs downloaded: not known from local files
 
 
 @dataclass(frozen=True)

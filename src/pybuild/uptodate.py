@@ -1,0 +1,194 @@
+"""The whole-build up-to-date check: an unchanged rebuild is answered without parsing or building.
+
+The layer cache already makes an unchanged rebuild write nothing, but reaching that answer costs
+importing the parser and evaluator, parsing and resolving every source. make and ninja answer
+the same question from timestamps; this module does it from a stat of every input:
+
+- After a build whose inputs were all local files and whose output is one archive file, the
+  CLI records, in the cache directory under a name made from the command line, the working
+  directory and pybuild's own source files: a digest of the stat of every input (the
+  Dockerfile, its ignore file, every entry of the context tree and of each --build-context), the environment
+  variables the build consulted, the output file's stat, and the lines the CLI printed.
+- The next identical command walks the same inputs (stats only, no file is read) and, when the
+  digest, the environment and the output file all agree, prints those lines and stops.
+
+Nothing here may import more than the standard library's basics: the point is that the answer
+costs the interpreter's start and a directory walk. A record is written only when it is sound:
+the inputs did not change while the build ran, none changed within RACY_SECONDS before it
+started (a change in the same timestamp tick would keep its stat; git calls these "racy").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+
+FORMAT = 1  # bump when what a record covers changes
+RACY_SECONDS = 1.0  # covers filesystems whose timestamps have one-second granularity
+COMMANDS = ("build", "explain", "inspect", "parse")
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+FILE_FIELDS = ("mode", "uid", "gid", "size", "mtime", "ctime", "inode", "device")
+MTIME, CTIME = FILE_FIELDS.index("mtime"), FILE_FIELDS.index("ctime")
+Snapshot = dict  # path -> stat identity (a tuple), or None for a path that does not exist
+
+
+def default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "pybuild")
+
+
+def cache_dir_from_argv(argv: list[str]) -> str | None:
+    """The cache directory a build command line names (None for --no-cache or no build), read
+    without the CLI's parser. A misreading only costs a miss: records are written only where
+    this agrees with what the CLI parsed."""
+    if argv and argv[0] in COMMANDS and argv[0] != "build":
+        return None
+    chosen = None
+    for index, word in enumerate(argv):
+        if word == "--":
+            break
+        if word == "--no-cache":
+            return None
+        if word == "--cache-dir" and index + 1 < len(argv):
+            chosen = argv[index + 1]
+        elif word.startswith("--cache-dir="):
+            chosen = word.partition("=")[2]
+    return os.path.abspath(chosen) if chosen else default_cache_dir()
+
+
+def code_version() -> list:
+    """The stat of pybuild's own source files: a changed or upgraded pybuild misses every record.
+    (Compiled files are left out: Python writes them as modules are first imported.)"""
+    files = []
+    for directory, folders, names in os.walk(PACKAGE_DIR):
+        folders[:] = sorted(name for name in folders if name != "__pycache__")
+        for name in sorted(names):
+            info = os.stat(os.path.join(directory, name))
+            files.append([os.path.relpath(os.path.join(directory, name), PACKAGE_DIR),
+                          info.st_size, info.st_mtime_ns])
+    return files
+
+
+def record_path(cache_dir: str, argv: list[str], cwd: str) -> str:
+    key = hashlib.sha256(json.dumps([FORMAT, code_version(), cwd, argv]).encode()).hexdigest()
+    return os.path.join(cache_dir, "builds", f"{key}.json")
+
+
+def _identity(info: os.stat_result, directory_times: bool) -> tuple:
+    """What a change to a path changes. A directory's entries are walked themselves, so its
+    mtime counts only when the image keeps file times (SOURCE_DATE_EPOCH clamps them)."""
+    if info.st_mode & 0o170000 == 0o040000:
+        return (info.st_mode, info.st_uid, info.st_gid, info.st_mtime_ns if directory_times else 0)
+    return (info.st_mode, info.st_uid, info.st_gid, info.st_size, info.st_mtime_ns,
+            info.st_ctime_ns, info.st_ino, info.st_dev)  # as FILE_FIELDS names them
+
+
+def snapshot(roots: list[str], directory_times: bool) -> Snapshot:
+    """The stat identity of every root and, for directories, of everything below them (symlinks
+    are not followed below a root)."""
+    found: Snapshot = {}
+
+    def walk(directory: str) -> None:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                info = entry.stat(follow_symlinks=False)
+                found[entry.path] = _identity(info, directory_times)
+                if entry.is_dir(follow_symlinks=False):
+                    walk(entry.path)
+
+    for root in roots:
+        try:
+            info = os.stat(root)
+        except OSError:
+            found[root] = None
+            continue
+        found[root] = _identity(info, directory_times)
+        if os.path.isdir(root):
+            walk(root)
+    return found
+
+
+def digest(found: Snapshot) -> str:
+    items = sorted(found.items())
+    return hashlib.sha256(repr(items).encode()).hexdigest()
+
+
+def file_stat(path: str) -> list[int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns, info.st_dev]
+
+
+def replay(argv: list[str], out=None, err=None) -> bool:
+    """Print what the recorded build of this exact command printed, when nothing it depends on
+    has changed; False (and nothing printed) otherwise."""
+    cache_dir = cache_dir_from_argv(argv)
+    if cache_dir is None:
+        return False
+    cwd = os.getcwd()
+    try:
+        with open(record_path(cache_dir, argv, cwd), encoding="utf-8") as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    try:
+        if record["argv"] != argv or record["cwd"] != cwd:
+            return False  # a different command whose name collided
+        if any(os.environ.get(name) != value for name, value in record["env"].items()):
+            return False
+        if file_stat(record["dest"]) != record["dest_stat"]:
+            return False
+        found = snapshot(record["roots"], record["directory_times"])
+        if digest(found) != record["inputs"]:
+            return False
+        lines = [(stream, text) for stream, text in record["lines"]]
+    except (KeyError, TypeError, ValueError, OSError):
+        return False
+    streams = {"out": out or sys.stdout, "err": err or sys.stderr}
+    for stream, text in lines:
+        print(text, file=streams[stream])
+    return True
+
+
+class Recording:
+    """Watches one build: a snapshot before it starts, a record after it succeeds (when sound)."""
+
+    def __init__(self, argv: list[str], cache_dir: str, roots: list[str], directory_times: bool):
+        self.argv, self.cache_dir = argv, cache_dir
+        self.roots = sorted(set(roots))
+        self.directory_times = directory_times
+        self.started = time.time_ns()
+        self.before = snapshot(self.roots, directory_times)
+
+    def racy(self, found: Snapshot) -> bool:
+        """Whether some input changed so shortly before the build that a later change in the
+        same timestamp tick could leave its stat as it was."""
+        limit = self.started - int(RACY_SECONDS * 1e9)
+        return any(identity is not None and len(identity) == len(FILE_FIELDS)
+                   and max(identity[MTIME], identity[CTIME]) >= limit for identity in found.values())
+
+    def finish(self, dest: str, env: dict[str, str | None], lines: list[tuple[str, str]]) -> bool:
+        """Write the record for this build's output file; False when it would not be sound.
+        An output inside the context is an input too: the build that wrote it changed it, so
+        only the next unchanged build, which writes nothing, can record."""
+        inputs = digest(snapshot(self.roots, self.directory_times))
+        if inputs != digest(self.before) or self.racy(self.before):
+            return False
+        cwd = os.getcwd()
+        dest = os.path.abspath(dest)
+        record = {"argv": self.argv, "cwd": cwd, "env": env, "roots": self.roots,
+                  "directory_times": self.directory_times, "inputs": inputs, "dest": dest,
+                  "dest_stat": file_stat(dest), "lines": [list(line) for line in lines]}
+        path = record_path(self.cache_dir, self.argv, cwd)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        partial = f"{path}.{os.getpid()}.partial"
+        with open(partial, "w", encoding="utf-8") as handle:
+            json.dump(record, handle)
+        os.replace(partial, path)
+        return True
