@@ -257,3 +257,19 @@ def test_with_source_date_epoch_a_directory_time_counts(run, context, tmp_path, 
     os.utime(context / "sub" / "inner", (1000, 1000))
     again = run(*args(context, out))
     assert again[2] and again[1].splitlines()[-1] != first[1].splitlines()[-1]
+
+
+def test_directories_dockerignore_leaves_out_whole_are_not_walked(run, context, tmp_path):
+    out = tmp_path / "out.tar"
+    (context / "junk" / "deep").mkdir(parents=True)
+    (context / "junk" / "deep" / "x.log").write_text("1")
+    (context / ".dockerignore").write_text("junk\n")
+    first = run(*args(context, out))
+    (context / "junk" / "deep" / "x.log").write_text("22")
+    (context / "junk" / "more.log").write_text("more")
+    again = run(*args(context, out))
+    assert not again[2] and again[1].splitlines()[-1] == first[1].splitlines()[-1]
+    (context / ".dockerignore").write_text("junk\n!junk/keep\n")  # now junk may hold inputs
+    assert run(*args(context, out))[2]
+    (context / "junk" / "deep" / "x.log").write_text("333")
+    assert run(*args(context, out))[2]

@@ -16,7 +16,7 @@ from . import uptodate
 from .checks import CheckFailed, active_warnings
 from .context import BuildContext
 from .dump import dump
-from .errors import DockerfileSyntaxError, Location, UsageError
+from .errors import DockerfileSyntaxError, Location, PybuildError, UsageError
 from .evaluator import evaluate
 from .ignore import load_ignore_rules
 from .image import ImageSpec
@@ -211,9 +211,20 @@ def start_recording(options: BuildOptions, argv: list[str]) -> uptodate.Recordin
         return None
     keeps_times = options.timestamp is not None or bool(options.source_date_epoch)
     try:
-        return uptodate.Recording(argv, cache_dir, local_inputs(options), keeps_times)
-    except OSError:  # an unreadable directory: the build itself will say what is wrong
+        return uptodate.Recording(argv, cache_dir, local_inputs(options), keeps_times,
+                                  _wholly_ignored(options))
+    except (OSError, PybuildError):  # the build itself will say what is wrong
         return None
+
+
+def _wholly_ignored(options: BuildOptions):
+    """Whether a directory is one that .dockerignore leaves out with all it holds (no `!` rule
+    could bring anything below it back): its contents cannot change the image."""
+    context = os.path.abspath(options.context)
+    rules = load_ignore_rules(Path(context), options.dockerfile or default_dockerfile(Path(context)))
+    if rules is None or rules.has_exclusions:
+        return None
+    return lambda path: path.startswith(context + os.sep) and rules.ignored(path[len(context) + 1:])
 
 
 def finish_recording(recording: uptodate.Recording, options: BuildOptions, result: BuildResult,

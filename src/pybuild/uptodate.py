@@ -7,7 +7,8 @@ the same question from timestamps; this module does it from a stat of every inpu
 - After a build whose inputs were all local files and whose output is one archive file, the
   CLI records, in the cache directory under a name made from the command line, the working
   directory and pybuild's own source files: a digest of the stat of every input (the
-  Dockerfile, its ignore file, every entry of the context tree and of each --build-context), the environment
+  Dockerfile, its ignore file, every entry of the context tree but inside directories that
+  .dockerignore leaves out whole, and of each --build-context), the environment
   variables the build consulted, the output file's stat, and the lines the CLI printed.
 - The next identical command walks the same inputs (stats only, no file is read) and, when the
   digest, the environment and the output file all agree, prints those lines and stops.
@@ -87,9 +88,10 @@ def _identity(info: os.stat_result, directory_times: bool) -> tuple:
             info.st_ctime_ns, info.st_ino, info.st_dev)  # as FILE_FIELDS names them
 
 
-def snapshot(roots: list[str], directory_times: bool) -> Snapshot:
+def snapshot(roots: list[str], directory_times: bool, prune=None) -> Snapshot:
     """The stat identity of every root and, for directories, of everything below them (symlinks
-    are not followed below a root)."""
+    are not followed below a root). Directories for which `prune(path)` is true are not entered:
+    those that .dockerignore leaves out whole, whose contents no build can see."""
     found: Snapshot = {}
 
     def walk(directory: str) -> None:
@@ -97,7 +99,7 @@ def snapshot(roots: list[str], directory_times: bool) -> Snapshot:
             for entry in entries:
                 info = entry.stat(follow_symlinks=False)
                 found[entry.path] = _identity(info, directory_times)
-                if entry.is_dir(follow_symlinks=False):
+                if entry.is_dir(follow_symlinks=False) and not (prune and prune(entry.path)):
                     walk(entry.path)
 
     for root in roots:
@@ -144,7 +146,7 @@ def replay(argv: list[str], out=None, err=None) -> bool:
             return False
         if file_stat(record["dest"]) != record["dest_stat"]:
             return False
-        found = snapshot(record["roots"], record["directory_times"])
+        found = snapshot(record["roots"], record["directory_times"], set(record["pruned"]).__contains__)
         if digest(found) != record["inputs"]:
             return False
         lines = [(stream, text) for stream, text in record["lines"]]
@@ -159,12 +161,16 @@ def replay(argv: list[str], out=None, err=None) -> bool:
 class Recording:
     """Watches one build: a snapshot before it starts, a record after it succeeds (when sound)."""
 
-    def __init__(self, argv: list[str], cache_dir: str, roots: list[str], directory_times: bool):
+    def __init__(self, argv: list[str], cache_dir: str, roots: list[str], directory_times: bool,
+                 prune=None):
         self.argv, self.cache_dir = argv, cache_dir
         self.roots = sorted(set(roots))
         self.directory_times = directory_times
         self.started = time.time_ns()
-        self.before = snapshot(self.roots, directory_times)
+        pruned: list[str] = []
+        self.before = snapshot(self.roots, directory_times,
+                               prune and (lambda path: prune(path) and not pruned.append(path)))
+        self.pruned = sorted(pruned)
 
     def racy(self, found: Snapshot) -> bool:
         """Whether some input changed so shortly before the build that a later change in the
@@ -177,13 +183,14 @@ class Recording:
         """Write the record for this build's output file; False when it would not be sound.
         An output inside the context is an input too: the build that wrote it changed it, so
         only the next unchanged build, which writes nothing, can record."""
-        inputs = digest(snapshot(self.roots, self.directory_times))
+        inputs = digest(snapshot(self.roots, self.directory_times, set(self.pruned).__contains__))
         if inputs != digest(self.before) or self.racy(self.before):
             return False
         cwd = os.getcwd()
         dest = os.path.abspath(dest)
         record = {"argv": self.argv, "cwd": cwd, "env": env, "roots": self.roots,
-                  "directory_times": self.directory_times, "inputs": inputs, "dest": dest,
+                  "directory_times": self.directory_times, "pruned": self.pruned,
+                  "inputs": inputs, "dest": dest,
                   "dest_stat": file_stat(dest), "lines": [list(line) for line in lines]}
         path = record_path(self.cache_dir, self.argv, cwd)
         os.makedirs(os.path.dirname(path), exist_ok=True)
