@@ -9,10 +9,13 @@ Contexts (generated once under --work, default /tmp/pybuild-bench):
 
 For each context and for uncompressed and gzip output it measures, wall time and peak RSS:
   floor    tar -cf - CONTEXT | tee out.tar | sha256sum   (read once, write once, hash once)
-  pybuild  cold (empty cache) and warm (unchanged rebuild into the same file)
+  pybuild  cold (empty cache), warm (the same command again: answered from the stat of its
+           inputs; median of 5 runs) and cached (the layer cache alone: another output file,
+           so the build runs)
+  python   `python -c pass` (median of 5): the interpreter's own start, which no warm run beats
   buildah  buildah bud + buildah push docker-archive: (uncompressed) / oci-archive: (gzip)
   docker   DOCKER_BUILDKIT=0 docker build + docker save (uncompressed only; needs DOCKER_HOST)
-and prints a Markdown table with ratios to the floor and to buildah. Nothing is asserted:
+and prints a Markdown table with ratios to the floor, to buildah and to pybuild cold. Nothing is asserted:
 the numbers depend on the machine; the ratios are what to compare.
 """
 
@@ -29,6 +32,7 @@ import time
 from pathlib import Path
 
 TIME = "/usr/bin/time"
+WARM_RUNS = 5  # runs of the sub-second commands (warm rebuild, interpreter start); the median counts
 
 
 def generate(work: Path, name: str) -> Path:
@@ -63,8 +67,12 @@ def generate(work: Path, name: str) -> Path:
     return context
 
 
-def measure(command: str, env: dict[str, str] | None = None) -> tuple[float, float | None]:
-    """Wall seconds and peak RSS (MiB) of a shell command (RSS of its top process)."""
+def measure(command: str, env: dict[str, str] | None = None, repeat: int = 1) -> tuple[float, float | None]:
+    """Wall seconds and peak RSS (MiB) of a shell command (RSS of its top process); with
+    `repeat`, the median run of that many (for commands short enough to be noisy)."""
+    if repeat > 1:
+        runs = sorted(measure(command, env) for _ in range(repeat))
+        return runs[len(runs) // 2]
     with tempfile.NamedTemporaryFile("r") as report:
         start = time.perf_counter()
         result = subprocess.run([TIME, "-f", "%M", "-o", report.name, "sh", "-c", command],
@@ -108,7 +116,13 @@ def run(contexts: list[str], work: Path, skip: set[str]) -> list[dict]:
             results["pybuild cold"] = measure(
                 f"{pybuild} -q --cache-dir {cache} -t bench:1 -o {output} {context}")
             results["pybuild warm"] = measure(
-                f"{pybuild} -q --cache-dir {cache} -t bench:1 -o {output} {context}")
+                f"{pybuild} -q --cache-dir {cache} -t bench:1 -o {output} {context}", repeat=WARM_RUNS)
+            other = out / "other.tar"
+            other_output = f"type=oci,dest={other}" if compression == "gzip" else str(other)
+            results["pybuild cached"] = measure(
+                f"rm -f {other} && {pybuild} -q --cache-dir {cache} -t bench:1 -o {other_output} {context}")
+            other.unlink(missing_ok=True)
+            results["python"] = measure(f"{sys.executable} -c pass", repeat=WARM_RUNS)
             if "buildah" not in skip and shutil.which("buildah"):
                 storage = work / "buildah"
                 shutil.rmtree(storage, ignore_errors=True)
@@ -136,22 +150,24 @@ def run(contexts: list[str], work: Path, skip: set[str]) -> list[dict]:
                                shell=True)
             floor = results["floor"][0]
             buildah = results.get("buildah cold", (None,))[0]
+            cold = results["pybuild cold"][0]
             for tool, (wall, rss) in results.items():
                 rows.append({"context": f"{name} ({size / 1e6:.0f} MB)", "output": compression,
                              "tool": tool, "wall": wall, "floor": wall / floor,
-                             "buildah": wall / buildah if buildah else None, "rss": rss})
+                             "buildah": wall / buildah if buildah else None, "cold": wall / cold,
+                             "rss": rss})
             target.unlink(missing_ok=True)
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| context | output | tool | wall (s) | × floor | × buildah cold | peak RSS (MiB) |",
-             "|---|---|---|---:|---:|---:|---:|"]
+    lines = ["| context | output | tool | wall (s) | × floor | × buildah cold | × pybuild cold | peak RSS (MiB) |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
     for row in rows:
         buildah = f"{row['buildah']:.2f}" if row["buildah"] else "-"
         rss = f"{row['rss']:.0f}" if row["rss"] is not None and not row["tool"].startswith(("floor", "docker")) else "-"
         lines.append(f"| {row['context']} | {row['output']} | {row['tool']} | {row['wall']:.2f} | "
-                     f"{row['floor']:.2f} | {buildah} | {rss} |")
+                     f"{row['floor']:.2f} | {buildah} | {row['cold']:.3f} | {rss} |")
     return "\n".join(lines)
 
 

@@ -190,8 +190,10 @@ def local_inputs(options: BuildOptions) -> list[str]:
     beside it, and each --build-context (absolute paths)."""
     dockerfile = options.dockerfile or default_dockerfile(Path(options.context))
     paths = [options.context, dockerfile, Path(f"{dockerfile}.dockerignore")]
-    for item in options.build_contexts:
-        paths.append(Path(item.partition("=")[2].partition(":")[2]))
+    for item in options.build_contexts:  # NAME=docker-archive:PATH and the like
+        location = item.partition("=")[2].partition(":")[2]
+        if location:
+            paths.append(Path(location))
     return [os.path.abspath(path) for path in paths]
 
 

@@ -39,14 +39,6 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(out.name, path)
 
 
-def _stat_identity(path: Path) -> list[int] | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return [info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns, info.st_dev]
-
-
 class LayerCache:
     """A cache directory; `LayerCache(None)` is a cache that never hits and never stores."""
 
@@ -67,7 +59,7 @@ class LayerCache:
             if entry.data is not None:
                 source = hashlib.sha256(entry.data).hexdigest()
             elif entry.source is not None:
-                identity = _stat_identity(entry.source)
+                identity = uptodate.file_stat(entry.source)
                 if identity is None:
                     return None
                 source = [str(entry.source), entry.offset, identity]
@@ -115,11 +107,11 @@ class LayerCache:
             record = json.loads(record_path.read_text())
         except (OSError, ValueError):
             return False
-        return record.get("manifest") == manifest_digest and record.get("stat") == _stat_identity(dest)
+        return record.get("manifest") == manifest_digest and record.get("stat") == uptodate.file_stat(dest)
 
     def remember_output(self, dest: Path, manifest_digest: str) -> None:
         if self.root is None:
             return
         record_path = self.root / "outputs" / hashlib.sha256(str(dest.resolve()).encode()).hexdigest()
-        record = {"manifest": manifest_digest, "stat": _stat_identity(dest), "path": str(dest.resolve())}
+        record = {"manifest": manifest_digest, "stat": uptodate.file_stat(dest), "path": str(dest.resolve())}
         _atomic_write(record_path, json.dumps(record).encode())
