@@ -19,6 +19,7 @@ from .errors import UsageError
 
 ISAL_MAX_LEVEL = 3
 DEFAULT_LEVELS = {"gzip": 2, "zstd": 3}
+WRITE_SIZE = 1 << 20  # what a compressor is handed at a time (_EvenWrites)
 MEDIA_SUFFIX = {"uncompressed": "", "gzip": "+gzip", "zstd": "+zstd"}
 
 
@@ -48,15 +49,52 @@ class Compression:
             except ImportError:  # no isal wheel for this platform: zlib it is
                 isal_gzip = None
             if isal_gzip is not None and level <= ISAL_MAX_LEVEL:
-                return isal_gzip.open(_Unclosable(sink), "wb", compresslevel=level,
-                                      threads=max(os.cpu_count() or 1, 1))
-            return gzip.GzipFile(filename="", mode="wb", compresslevel=level, fileobj=sink, mtime=0)
+                return _EvenWrites(isal_gzip.open(_Unclosable(sink), "wb", compresslevel=level,
+                                                  threads=max(os.cpu_count() or 1, 1)))
+            return _EvenWrites(gzip.GzipFile(filename="", mode="wb", compresslevel=level,
+                                             fileobj=sink, mtime=0))
         if self.name == "zstd":
             import zstandard
 
             compressor = zstandard.ZstdCompressor(level=level, threads=-1)
-            return compressor.stream_writer(sink, closefd=False)
+            return _EvenWrites(compressor.stream_writer(sink, closefd=False))
         return _Unclosable(sink)
+
+
+class _EvenWrites:
+    """Hands a compressor the stream in writes of exactly WRITE_SIZE bytes (the last may be
+    shorter). ISA-L's threaded gzip cuts its blocks where the writes fall (1000-byte writes give
+    other bytes than 4096-byte ones), so without this a gzip digest would depend on how the tar
+    happened to be written (or a read that came back short), not only on its bytes. zstd does
+    not show this here; it goes through the same door so that no library can."""
+
+    def __init__(self, compressor: BinaryIO):
+        self.compressor = compressor
+        self.pending = bytearray()
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        while len(view):
+            if not self.pending and len(view) >= WRITE_SIZE:  # aligned: no copy
+                self.compressor.write(view[:WRITE_SIZE])
+                view = view[WRITE_SIZE:]
+                continue
+            room = WRITE_SIZE - len(self.pending)
+            self.pending += view[:room]
+            view = view[room:]
+            if len(self.pending) == WRITE_SIZE:
+                full, self.pending = self.pending, bytearray()  # handed over, never changed again
+                self.compressor.write(full)
+        return len(data)
+
+    def flush(self) -> None:
+        pass  # a flush would cut a block early, which is just what this class prevents
+
+    def close(self) -> None:
+        if self.pending:
+            self.compressor.write(self.pending)
+            self.pending = bytearray()
+        self.compressor.close()
 
 
 class _Unclosable:
