@@ -198,11 +198,20 @@ def test_inputs_changed_just_before_the_build_are_not_recorded(run, context, tmp
     assert run(*args(context, out))[2]
 
 
-def test_inputs_changed_during_the_build_are_not_recorded(context, tmp_path):
-    recording = uptodate.Recording(["-t", "x"], str(tmp_path / "cache"), [str(context)], False)
-    (context / "sub" / "late.txt").write_text("late")
-    assert not recording.finish(str(tmp_path / "out.tar"), {}, [])
-    assert not (tmp_path / "cache" / "builds").exists()
+def test_inputs_changed_during_the_build_are_not_answered_next_time(run, context, tmp_path, monkeypatch):
+    """The record keeps the inputs as they were when the build started."""
+    out = tmp_path / "out.tar"
+    real_build = api.build
+
+    def build_while_a_file_changes(*args, **kwargs):
+        (context / "sub" / "a.txt").write_text("changed while building")
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(api, "build", build_while_a_file_changes)
+    run(*args(context, out))
+    assert list((tmp_path / "cache" / "builds").iterdir())  # recorded, but ...
+    monkeypatch.setattr(api, "build", real_build)
+    assert uptodate.replay(list(args(context, out))) is False  # ... not answered from
 
 
 def test_the_racy_window_is_real_time(context, tmp_path):

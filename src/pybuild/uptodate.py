@@ -14,9 +14,10 @@ the same question from timestamps; this module does it from a stat of every inpu
   digest, the environment and the output file all agree, prints those lines and stops.
 
 Nothing here may import more than the standard library's basics: the point is that the answer
-costs the interpreter's start and a directory walk. A record is written only when it is sound:
-the inputs did not change while the build ran, none changed within RACY_SECONDS before it
-started (a change in the same timestamp tick would keep its stat; git calls these "racy").
+costs the interpreter's start and a directory walk. The record holds the inputs as the build
+found them when it started, so an input that changed while it ran misses next time. It is
+written only when no input changed within RACY_SECONDS before the build (a later change in the
+same timestamp tick would keep its stat; git calls these "racy").
 """
 
 from __future__ import annotations
@@ -189,11 +190,13 @@ class Recording:
 
     def finish(self, dest: str, env: dict[str, str | None], lines: list[tuple[str, str]]) -> bool:
         """Write the record for this build's output file; False when it would not be sound.
-        An output inside the context is an input too: the build that wrote it changed it, so
-        only the next unchanged build, which writes nothing, can record."""
-        inputs = digest(snapshot(self.roots, self.directory_times, set(self.pruned).__contains__))
-        if inputs != digest(self.before) or self.racy(self.before):
+        The record holds the inputs as they were before the build: one changed while it ran has
+        a newer stat now (it was not racy before), so the next run misses and builds. So does
+        the run after a build that wrote its output inside the context; the one after that,
+        which wrote nothing, is answered."""
+        if self.racy(self.before):
             return False
+        inputs = digest(self.before)
         cwd = os.getcwd()
         dest = os.path.abspath(dest)
         record = {"argv": self.argv, "cwd": cwd, "env": env, "roots": self.roots,
