@@ -148,43 +148,32 @@ def _copy_file(entry: LayerEntry, header: bytes, out) -> None:
     write with its header; a larger one streams in chunks. Either way a file whose size is not
     what was planned is an error, never a silently different layer."""
     assert entry.source is not None
-    try:
-        fd = os.open(entry.source, os.O_RDONLY)
-    except OSError as error:
-        raise ContextError(f"cannot read {entry.origin or entry.source}: {error.strerror}") from None
+    pieces = [header]  # what is read but not yet written
     remaining = entry.size
     try:
-        if entry.offset:
-            os.lseek(fd, entry.offset, os.SEEK_SET)
-        if entry.size <= SMALL:
-            parts = [header]
-            while remaining:
-                chunk = os.read(fd, remaining)
-                if not chunk:
-                    break
-                parts.append(chunk)
-                remaining -= len(chunk)
-            grew = entry.offset == 0 and not remaining and bool(os.read(fd, 1))
-            if not (remaining or grew):
-                parts.append(b"\0" * (-entry.size % BLOCK))
-                out.write(b"".join(parts))
-        else:
-            out.write(header)
+        fd = os.open(entry.source, os.O_RDONLY)
+        try:
+            if entry.offset:
+                os.lseek(fd, entry.offset, os.SEEK_SET)
             while remaining:
                 chunk = os.read(fd, min(CHUNK, remaining))
                 if not chunk:
                     break
-                out.write(chunk)
+                pieces.append(chunk)
                 remaining -= len(chunk)
-            grew = entry.offset == 0 and bool(os.read(fd, 1))
-            if not (remaining or grew):
-                out.write(b"\0" * (-entry.size % BLOCK))
+                if entry.size > SMALL:  # a large file streams; nothing of it is held
+                    for piece in pieces:
+                        out.write(piece)
+                    pieces.clear()
+            grew = entry.offset == 0 and not remaining and bool(os.read(fd, 1))
+        finally:
+            os.close(fd)
     except OSError as error:
         raise ContextError(f"cannot read {entry.origin or entry.source}: {error.strerror}") from None
-    finally:
-        os.close(fd)
     if remaining or grew:
         raise ContextError(f"{entry.origin or entry.source} changed while it was being read")
+    pieces.append(b"\0" * (-entry.size % BLOCK))
+    out.write(b"".join(pieces))
 
 
 class _Coalesced:
