@@ -6,9 +6,9 @@ the same question from timestamps; this module does it from a stat of every inpu
 
 - After a build whose inputs were all local files and whose output is one archive file, the
   CLI records, in the cache directory under a name made from the command line, the working
-  directory and pybuild's own source files: a digest of the stat of every input (the
-  Dockerfile, its ignore file, every entry of the context tree but inside directories that
-  .dockerignore leaves out whole, and of each --build-context), the environment
+  directory, the interpreter and machine, and pybuild's own source files: a digest of the stat
+  of every input (the Dockerfile, its ignore file, each --build-context, and every entry of the
+  context tree except inside directories that .dockerignore leaves out whole), the environment
   variables the build consulted, the output file's stat, and the lines the CLI printed.
 - The next identical command walks the same inputs (stats only, no file is read) and, when the
   digest, the environment and the output file all agree, prints those lines and stops.
@@ -78,7 +78,10 @@ def code_version() -> list:
 
 
 def record_path(cache_dir: str, argv: list[str], cwd: str) -> str:
-    key = hashlib.sha256(json.dumps([FORMAT, code_version(), cwd, argv]).encode()).hexdigest()
+    """Where the record of this command lives. The interpreter and the machine are part of its
+    name: a cache directory shared between machines must not answer for another platform."""
+    machine = [sys.version, sys.platform, os.uname().machine]
+    key = hashlib.sha256(json.dumps([FORMAT, machine, code_version(), cwd, argv]).encode()).hexdigest()
     return os.path.join(cache_dir, "builds", f"{key}.json")
 
 
