@@ -282,3 +282,11 @@ def test_directories_dockerignore_leaves_out_whole_are_not_walked(run, context, 
     assert run(*args(context, out))[2]
     (context / "junk" / "deep" / "x.log").write_text("333")
     assert run(*args(context, out))[2]
+
+
+def test_a_working_directory_that_is_gone_is_a_miss_not_a_traceback(tmp_path, monkeypatch):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert uptodate.replay(["-t", "x", "."]) is False

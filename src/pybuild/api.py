@@ -200,19 +200,16 @@ def local_inputs(options: BuildOptions) -> list[str]:
 def start_recording(options: BuildOptions, argv: list[str]) -> uptodate.Recording | None:
     """Watch a build whose outcome can be answered from the stat of local files next time: one
     that writes an archive file, loads and pushes nothing, and keeps reproducible times."""
-    cache_dir = uptodate.cache_dir_from_argv(argv)
-    if (cache_dir is None or options.cache_dir is None
-            or Path(cache_dir).resolve() != Path(options.cache_dir).resolve()
-            or options.load or options.push or (options.timestamp or "").lower() == "now"):
+    if options.cache_dir is None or options.load or options.push or \
+            (options.timestamp or "").lower() == "now":
         return None
     try:
         output = parse_output(options.output)
-    except UsageError:
-        return None
-    if output.type not in ("docker", "oci") or output.dest == "-":
-        return None
-    keeps_times = options.timestamp is not None or bool(options.source_date_epoch)
-    try:
+        cache_dir = uptodate.cache_dir_from_argv(argv)
+        if (output.type not in ("docker", "oci") or output.dest == "-" or cache_dir is None
+                or Path(cache_dir).resolve() != Path(options.cache_dir).resolve()):
+            return None
+        keeps_times = options.timestamp is not None or bool(options.source_date_epoch)
         return uptodate.Recording(argv, cache_dir, local_inputs(options), keeps_times,
                                   _wholly_ignored(options))
     except (OSError, PybuildError):  # the build itself will say what is wrong

@@ -192,8 +192,8 @@ def run(action):
     except PybuildError as error:
         click.echo(f"error: {error.render()}", err=True)
     except OSError as error:
-        where = f" {error.filename}" if error.filename else ""
-        click.echo(f"error:{where}: {error.strerror or error}", err=True)
+        where = f" {error.filename}:" if error.filename else ""
+        click.echo(f"error:{where} {error.strerror or error}", err=True)
     except KeyboardInterrupt:
         click.echo("interrupted; no output written", err=True)
         sys.exit(130)

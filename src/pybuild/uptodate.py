@@ -136,32 +136,36 @@ def file_stat(path: "str | os.PathLike[str]") -> list[int] | None:
 
 def replay(argv: list[str]) -> bool:
     """Print what the recorded build of this exact command printed, when nothing it depends on
-    has changed; False (and nothing printed) otherwise."""
-    cache_dir = cache_dir_from_argv(argv)
-    if cache_dir is None:
-        return False
-    cwd = os.getcwd()
+    has changed; False (and nothing printed) otherwise, whatever is wrong: the CLI then builds
+    and reports any real problem (a working directory that is gone, say) itself."""
     try:
-        with open(record_path(cache_dir, argv, cwd), encoding="utf-8") as handle:
-            record = json.load(handle)
-    except (OSError, ValueError):
+        lines = _recorded_lines(argv)
+    except (OSError, ValueError, KeyError, TypeError):
         return False
-    try:
-        if record["argv"] != argv or record["cwd"] != cwd:
-            return False  # a different command whose name collided
-        if any(os.environ.get(name) != value for name, value in record["env"].items()):
-            return False
-        if file_stat(record["dest"]) != record["dest_stat"]:
-            return False
-        found = snapshot(record["roots"], record["directory_times"], set(record["pruned"]).__contains__)
-        if digest(found) != record["inputs"]:
-            return False
-        lines = [(stream, text) for stream, text in record["lines"]]
-    except (KeyError, TypeError, ValueError, OSError):
+    if lines is None:
         return False
     for stream, text in lines:
         print(text, file=sys.stdout if stream == "out" else sys.stderr)
     return True
+
+
+def _recorded_lines(argv: list[str]) -> list[tuple[str, str]] | None:
+    cache_dir = cache_dir_from_argv(argv)
+    if cache_dir is None:
+        return None
+    cwd = os.getcwd()
+    with open(record_path(cache_dir, argv, cwd), encoding="utf-8") as handle:
+        record = json.load(handle)
+    if record["argv"] != argv or record["cwd"] != cwd:
+        return None  # a different command whose name collided
+    if any(os.environ.get(name) != value for name, value in record["env"].items()):
+        return None
+    if file_stat(record["dest"]) != record["dest_stat"]:
+        return None
+    found = snapshot(record["roots"], record["directory_times"], set(record["pruned"]).__contains__)
+    if digest(found) != record["inputs"]:
+        return None
+    return [(stream, text) for stream, text in record["lines"]]
 
 
 class Recording:
