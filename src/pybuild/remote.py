@@ -4,7 +4,6 @@ mode 0600 and takes its mtime from Last-Modified."""
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import posixpath
 import sys
@@ -83,6 +82,8 @@ def download(url: str, scratch: Path, checksum: str | None = None, timeout: floa
     mtime = None
     if modified:
         try:
+            import email.utils  # loaded only when a download has a date: it pulls in socket
+
             mtime = int(email.utils.parsedate_to_datetime(modified).timestamp())
         except (TypeError, ValueError):
             mtime = None
