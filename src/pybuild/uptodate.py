@@ -18,6 +18,9 @@ costs the interpreter's start and a directory walk. The record holds the inputs 
 found them when it started, so an input that changed while it ran misses next time. It is
 written only when no input changed within RACY_SECONDS before the build (a later change in the
 same timestamp tick would keep its stat; git calls these "racy").
+
+Not covered: an upgraded compression library (isal, zstandard). The file still holds a valid
+image of the same layers, but a fresh build could store gzip or zstd blobs with other bytes.
 """
 
 from __future__ import annotations
