@@ -25,7 +25,9 @@ from . import uptodate
 from .compression import Compression
 from .layer import Layer, LayerBlob
 
-FORMAT = 1  # bump when what a key covers changes
+# Bump when what a key covers, or the bytes a key stands for, change. 2: compressors are handed
+# even writes (compression.py), so gzip blobs cached by version 1 hold other bytes.
+FORMAT = 2
 
 
 def default_cache_dir() -> Path:
