@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from pybuild import api
-from pybuild.explain import render_text
+from pybuild.reports.explain import render_text
 
 HERE = Path(__file__).resolve().parent
 TARGET = HERE / "instructions.md"

@@ -9,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import servers  # noqa: E402
 from engine import EngineUnavailable, find_or_start_engine  # noqa: E402
 
 # The layer cache of every build in the tests lives in a fresh directory, not the user's.
@@ -62,3 +63,17 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("conformance with ../shared/conformance")
         for name, count in CONFORMANCE_COUNTS.items():
             terminalreporter.write_line(f"{name}: {count}")
+
+
+@pytest.fixture(scope="module")
+def open_registry(tmp_path_factory):
+    process, address = servers.start_registry(tmp_path_factory.mktemp("registry"), auth=False)
+    yield address
+    process.terminate()
+
+
+@pytest.fixture(scope="module")
+def auth_registry(tmp_path_factory):
+    process, address = servers.start_registry(tmp_path_factory.mktemp("auth-registry"), auth=True)
+    yield address
+    process.terminate()

@@ -143,7 +143,7 @@ def test_interrupted_build_leaves_nothing(tmp_path, signum):
 
 
 def test_dockerignore_excludes_and_dockerfile_specific_one_wins(tmp_path):
-    from pybuild.writers.validate import validate_archive
+    from pybuild.oci.validate import validate_archive
 
     context = write_case(tmp_path, "FROM scratch\nCOPY . /x/\n")
     (context / "secret.key").write_text("k")

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from conftest import SAMPLES
+from servers import free_port
 from pybuild import api
-from pybuild.writers.validate import validate_archive
+from pybuild.oci.validate import validate_archive
 
 RUNNABLE = ["hello", "greet"]
 
@@ -53,12 +54,6 @@ def test_history_reads_like_the_dockerfile(engine, tmp_path):
                             "pybuild-sample-greet:test").stdout.decode().splitlines()
     assert history == ['CMD ["world"]', 'ENTRYPOINT ["/opt/greet/bin/greet"]', "COPY greet bin/",
                        "WORKDIR ${GREETER_HOME}", "ENV GREETER_HOME=/opt/greet"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.engine

@@ -11,25 +11,25 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from .cache import LayerCache, default_cache_dir
-from . import uptodate
-from .checks import CheckFailed, active_warnings
-from .context import BuildContext
-from .dump import dump
+from .oci.blobstore import LayerCache, default_cache_dir
+from . import recording
+from .dockerfile.checks import CheckFailed, active_warnings
+from .build.context import BuildContext
+from .dockerfile.dump import dump
 from .errors import DockerfileSyntaxError, Location, PybuildError, UsageError
-from .evaluator import evaluate
-from .ignore import load_ignore_rules
-from .image import ImageSpec
-from .instructions import Dockerfile
-from .layer import DiscardSink
-from .lower import lower
-from .parser import normalise_text, parse_dockerfile
+from .build.evaluator import evaluate
+from .build.ignore import load_ignore_rules
+from .oci.model import ImageSpec
+from .dockerfile.instructions import Dockerfile
+from .oci.layer import DiscardSink
+from .dockerfile.lower import lower
+from .dockerfile.parser import normalise_text, parse_dockerfile
 from .progress import make_progress
-from .platform import Platform, host_platform, parse_platform
-from .reference import Reference, parse_reference
-from .timestamps import Timestamps
-from .writers.layout import WrittenImage
-from .writers.output import emit, parse_output
+from .oci.platform import Platform, host_platform, parse_platform
+from .oci.reference import Reference, parse_reference
+from .build.timestamps import Timestamps
+from .outputs.write import WrittenImage
+from .outputs.spec import emit, parse_output
 
 
 @dataclass(frozen=True)
@@ -175,8 +175,8 @@ def explain(options: BuildOptions) -> tuple[dict, BuildResult]:
     run = options if wanted else replace(options, output="-", tags=options.tags or ("explain:latest",))
     result = build(run, stdout=None if wanted else DiscardSink(), trace=steps)
     output = parse_output(run.output, run.load)
-    from .explain import explanation  # the teaching module loads only when asked for
-    from .image import MEDIA_OCI_LAYER
+    from .reports.explain import explanation  # the teaching module loads only when asked for
+    from .oci.model import MEDIA_OCI_LAYER
 
     dockerfile = options.dockerfile or default_dockerfile(Path(options.context))
     source = normalise_text(read_dockerfile(dockerfile))[:-1].split("\n")
@@ -197,7 +197,7 @@ def local_inputs(options: BuildOptions) -> list[str]:
     return [os.path.abspath(path) for path in paths]
 
 
-def start_recording(options: BuildOptions, argv: list[str]) -> uptodate.Recording | None:
+def start_recording(options: BuildOptions, argv: list[str]) -> recording.Recording | None:
     """Watch a build whose outcome can be answered from the stat of local files next time: one
     that writes an archive file, loads and pushes nothing, and keeps reproducible times."""
     if options.cache_dir is None or options.load or options.push or \
@@ -205,12 +205,12 @@ def start_recording(options: BuildOptions, argv: list[str]) -> uptodate.Recordin
         return None
     try:
         output = parse_output(options.output)
-        cache_dir = uptodate.cache_dir_from_argv(argv)
+        cache_dir = recording.cache_dir_from_argv(argv)
         if (output.type not in ("docker", "oci") or output.dest == "-" or cache_dir is None
                 or Path(cache_dir).resolve() != Path(options.cache_dir).resolve()):
             return None
         keeps_times = options.timestamp is not None or bool(options.source_date_epoch)
-        return uptodate.Recording(argv, cache_dir, local_inputs(options), keeps_times,
+        return recording.Recording(argv, cache_dir, local_inputs(options), keeps_times,
                                   _wholly_ignored(options))
     except (OSError, PybuildError):  # the build itself will say what is wrong
         return None
@@ -226,22 +226,22 @@ def _wholly_ignored(options: BuildOptions):
     return lambda path: path.startswith(context + os.sep) and rules.ignored(path[len(context) + 1:])
 
 
-def finish_recording(recording: uptodate.Recording, options: BuildOptions, result: BuildResult,
+def finish_recording(watch: recording.Recording, options: BuildOptions, result: BuildResult,
                      lines: list[tuple[str, str]]) -> None:
-    """Record the build for `pybuild` to answer next time (uptodate.py), unless it fetched
+    """Record the build for `pybuild` to answer next time (recording.py), unless it fetched
     anything from the network. The record is an optimisation: failing to write it is silent."""
     if result.spec.fetched or result.output is None:
         return
     consulted = ["SOURCE_DATE_EPOCH"] + [item for item in options.build_args if "=" not in item]
     env = {name: os.environ.get(name) for name in consulted}
     try:
-        recording.finish(result.output, env, lines)
+        watch.finish(result.output, env, lines)
     except OSError:
         pass
 
 
 def _registry_client(host: str, creds: str | None, insecure: bool):
-    from .registry import RegistryClient, credentials
+    from .oci.registry import RegistryClient, credentials
 
     api_host = "registry-1.docker.io" if host == "docker.io" else host
     return RegistryClient(api_host, credentials(host, creds), insecure)

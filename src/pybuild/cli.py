@@ -10,9 +10,10 @@ from pathlib import Path
 
 import click
 
-from . import __version__, api
+from . import __version__
+from . import api
 from .errors import PybuildError
-from .writers.output import STDOUT
+from .outputs.spec import STDOUT
 
 
 class DefaultToBuild(click.Group):
@@ -135,12 +136,12 @@ def explain(context: Path, dockerfile: Path | None, fmt: str, report: Path | Non
     document, result = run(lambda: api.explain(options))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    from .explain import render_text
+    from .reports.explain import render_text
 
     if fmt == "json":
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     elif fmt == "html":
-        from .report import render_html
+        from .reports.html import render_html
 
         text = render_html(document)
     else:
@@ -159,7 +160,7 @@ def explain(context: Path, dockerfile: Path | None, fmt: str, report: Path | Non
 def inspect(archive: Path, fmt: str, layer: int | None) -> None:
     """Show what an image archive holds (docker-archive, OCI archive or OCI layout directory):
     layers with their files, whiteouts, config and history. No daemon needed."""
-    from .inspect import read_image, render_text as render
+    from .reports.inspect import read_image, render_text as render
 
     document = run(lambda: read_image(archive))
     if fmt == "json":

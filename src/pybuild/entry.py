@@ -1,5 +1,5 @@
 """The `pybuild` command. An unchanged rebuild is answered here from a stat of its inputs
-(uptodate.py) before the CLI, the parser and the evaluator are imported; every other command
+(recording.py) before the CLI, the parser and the evaluator are imported; every other command
 goes on to the CLI."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import sys
 
 def main() -> None:
     argv = sys.argv[1:]
-    from . import uptodate
+    from . import recording
 
-    if uptodate.replay(argv):
+    if recording.replay(argv):
         return
     from .cli import main as cli
 

@@ -1,0 +1,198 @@
+"""The build context: the only place COPY/ADD may read from.
+
+Sources are cleaned like Docker cleans them (a leading `/` means the context root); `..` that
+leaves the context is refused; globs follow Go's `filepath.Match`; a source that is a symlink is
+followed with the context as its root (an absolute target means the context's path, as Docker
+resolves it), and a link that climbs out of the context is refused rather than clamped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import functools
+import os
+import posixpath
+import re
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ContextError
+from ..dockerfile.globs import BadPattern, go_path_regex
+
+if TYPE_CHECKING:
+    from .ignore import IgnoreRules
+
+GLOB_CHARS = re.compile(r"[*?\[]")
+MAX_LINK_DEPTH = 255
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file system object found in the context, with the metadata a layer keeps."""
+
+    relative: str  # path below the thing being copied ("" for the thing itself)
+    path: Path | None  # where to read a file's bytes
+    kind: str  # "file", "dir" or "symlink"
+    mode: int  # permission bits, setuid/setgid/sticky included
+    size: int
+    mtime: int
+    linkname: str = ""
+    uid: int = 0  # owners matter only for files from a stage; context files belong to root
+    gid: int = 0
+    link_group: str = ""  # the same for files that are hard links of one another
+    data: bytes | None = None  # an inline file's bytes (a heredoc), instead of `path`
+    offset: int = 0  # where the bytes start in `path` (a member of an uncompressed tar)
+
+
+def follow_symlinks(path: str, read_link: Callable[[str], str | None],
+                    above_root: Callable[[], None] | None = None) -> str:
+    """Resolve every symlink in `path` with a root of its own: absolute targets start again at
+    the root, and `..` at the root calls `above_root` (or stays at the root, as in a real file
+    system, when that is None). `read_link(p)` gives the target of p, or None for no link."""
+    done: list[str] = []
+    pending = [part for part in path.split("/") if part not in ("", ".")]
+    links = 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            elif above_root is not None:
+                above_root()
+            continue
+        target = read_link("/".join(done + [part]))
+        if target is None:
+            done.append(part)
+            continue
+        links += 1
+        if links > MAX_LINK_DEPTH:
+            raise ContextError(f"too many levels of symbolic links in {path}")
+        if target.startswith("/"):
+            done = []
+        pending = [p for p in target.split("/") if p not in ("", ".")] + pending
+    return "/".join(done)
+
+
+@functools.lru_cache(maxsize=256)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    try:
+        return go_path_regex(pattern)
+    except BadPattern as error:
+        raise ContextError(str(error)) from None
+
+
+def glob_match(pattern: str, name: str) -> bool:
+    return _glob_regex(pattern).fullmatch(name) is not None
+
+
+def clean_source(source: str) -> str:
+    """The source as a clean path relative to the context root ('.' for the root itself)."""
+    cleaned = posixpath.normpath("/" + source.lstrip("/")) if source.startswith("/") else None
+    relative = posixpath.normpath(source) if cleaned is None else cleaned.lstrip("/") or "."
+    if relative == ".." or relative.startswith("../"):
+        raise ContextError(f"forbidden path outside the build context: {source}")
+    return relative
+
+
+class BuildContext:
+    """A directory whose files COPY/ADD may read; nothing outside it is ever opened. Paths that
+    `.dockerignore` excludes are invisible, as if they had not been sent to a daemon."""
+
+    def __init__(self, root: Path, ignore: "IgnoreRules | None" = None):
+        self.root = root.resolve()
+        self.ignore = ignore
+        self.excluded: list[str] = []  # paths .dockerignore hid from a COPY (for explain)
+
+    def ignored(self, relative: str) -> bool:
+        return self.ignore is not None and relative != "." and self.ignore.ignored(relative)
+
+    def resolve_in_scope(self, relative: str) -> str:
+        """Follow symlinks in `relative` (a clean context path) without leaving the context;
+        returns the resolved clean context path."""
+
+        def read_link(path: str) -> str | None:
+            candidate = self.root / path
+            return os.readlink(candidate) if candidate.is_symlink() else None
+
+        def above_root() -> None:
+            raise ContextError(f"forbidden path outside the build context: {relative} "
+                               "(a symlink points above the context root)")
+
+        return follow_symlinks(relative, read_link, above_root) or "."
+
+    def match(self, source: str) -> list[str]:
+        """Clean context paths that `source` names: itself, or every path its glob matches
+        (possibly none: Docker accepts that when another source of the COPY exists)."""
+        relative = clean_source(source)
+        if not GLOB_CHARS.search(relative):
+            return [relative]
+        matches = [path for path in self._all_paths() if glob_match(relative, path)]
+        kept = [path for path in matches if not self.ignored(path)]
+        self.excluded += [path for path in matches if path not in kept]
+        return kept
+
+    def _all_paths(self) -> Iterator[str]:
+        for directory, dirnames, filenames in os.walk(self.root):
+            dirnames.sort()
+            base = os.path.relpath(directory, self.root)
+            for name in sorted(dirnames + filenames):
+                yield name if base == "." else f"{base}/{name}"
+
+    def stat_source(self, relative: str, source: str) -> tuple[str, os.stat_result]:
+        """Resolve a source path (following its symlinks inside the context) and stat it."""
+        resolved = self.resolve_in_scope(relative)
+        path = self.root / resolved
+        try:
+            if self.ignored(relative) or self.ignored(resolved):
+                raise FileNotFoundError
+            info = path.lstat()
+        except FileNotFoundError:
+            detail = f" (it resolves to {resolved} inside the context)" if resolved != relative else ""
+            raise ContextError(
+                f"file not found in build context or excluded by .dockerignore: {source}{detail}"
+            ) from None
+        except OSError as error:
+            raise ContextError(f"cannot read {source}: {error.strerror}") from None
+        return resolved, info
+
+    def walk(self, resolved: str) -> Iterator[SourceFile]:
+        """The source and, for a directory, everything below it, in sorted order; symlinks inside
+        a directory are kept as links."""
+        top = self.root / resolved
+        described = _describe(top, "", top.lstat())
+        yield described
+        if described.kind != "dir":
+            return
+        for directory, dirnames, filenames in os.walk(top):
+            base = os.path.relpath(directory, top)
+            names = sorted(dirnames + filenames)
+            kept = []
+            for name in names:
+                relative = name if base == "." else f"{base}/{name}"
+                in_context = relative if resolved == "." else f"{resolved}/{relative}"
+                if self.ignored(in_context):
+                    self.excluded.append(in_context)
+                    # Only a `!` rule can bring back something below an excluded directory.
+                    if name in dirnames and self.ignore is not None and self.ignore.has_exclusions:
+                        kept.append(name)
+                    continue
+                kept.append(name)
+                path = Path(directory, name)
+                yield _describe(path, relative, path.lstat())
+            dirnames[:] = sorted(name for name in dirnames if name in kept)
+
+
+def _describe(path: Path, relative: str, info: os.stat_result) -> SourceFile:
+    mode = stat.S_IMODE(info.st_mode)
+    mtime = int(info.st_mtime)
+    if stat.S_ISREG(info.st_mode):
+        group = f"inode:{info.st_dev}:{info.st_ino}" if info.st_nlink > 1 else ""
+        return SourceFile(relative, path, "file", mode, info.st_size, mtime, link_group=group)
+    if stat.S_ISDIR(info.st_mode):
+        return SourceFile(relative, path, "dir", mode, 0, mtime)
+    if stat.S_ISLNK(info.st_mode):
+        return SourceFile(relative, path, "symlink", mode, 0, mtime, os.readlink(path))
+    raise ContextError(f"unsupported file type (socket, FIFO or device) in build context: {path}")

@@ -1,0 +1,183 @@
+"""COPY/ADD: which context files go where, with Docker's destination rules.
+
+- Several sources (after glob expansion) need a destination that ends in `/`.
+- A file goes to DEST/NAME when DEST ends in `/` or is a directory in the image, else to DEST.
+- A directory's contents (not the directory) go into DEST; DEST itself is created 0755.
+- Files keep their permission bits; owners are root unless --chown; symlinks inside a copied
+  directory stay symlinks; a source that is itself a symlink is followed.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from .archives import archive_members
+from .context import SourceFile
+from .ignore import IgnoreRules
+from .permissions import ROOT, Owner
+from ..errors import ContextError, InstructionError
+from .filesystem import ImageFiles, image_path
+from ..dockerfile.instructions import Word
+from ..oci.layer import LayerEntry
+from .timestamps import Timestamps
+
+
+@dataclass(frozen=True)
+class CopyOptions:
+    """How COPY lays files out, from its flags."""
+
+    owner: Owner | None = None  # None: context files root's, stage files keep their owners
+    chmod: Callable[[int, bool], int] | None = None  # (mode, is_directory) -> mode
+    exclude: IgnoreRules | None = None  # --exclude patterns, relative to each source
+    parents: bool = False  # --parents: keep each source's path below the context (or /./)
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    """One COPY source after glob expansion and symlink resolution, with what it holds."""
+
+    word: Word  # the source as written (expanded), for messages and positions
+    path: str  # the context path it matched (its name gives the destination file name)
+    resolved: str  # that path with its symlinks followed inside the context
+    files: tuple[SourceFile, ...]  # the source itself, then everything below it
+    kept: str = ""  # what --parents keeps of `path`: all of it, or what follows a `/./`
+    archive: Path | None = None  # ADD: the source is a tar (uncompressed here) to extract
+
+    @property
+    def top(self) -> SourceFile:
+        return self.files[0]
+
+
+class SourceTree(Protocol):
+    """Where COPY reads from: the build context, or an earlier stage's files (--from)."""
+
+    def match(self, source: str) -> list[str]: ...
+
+    def stat_source(self, path: str, source: str) -> tuple[str, Any]: ...
+
+    def walk(self, resolved: str) -> Iterator[SourceFile]: ...
+
+
+def resolve_sources(context: SourceTree, sources: list[Word]) -> list[ResolvedSource]:
+    """Expand globs and follow symlinks once; errors point at the source that caused them."""
+    resolved_sources = []
+    for source in sources:
+        pivot = ""
+        if "/./" in source.text:  # BuildKit's --parents pivot; cleaning would erase it
+            pivot = image_path(source.text.split("/./", 1)[0])
+        try:
+            for path in context.match(source.text):
+                resolved, _ = context.stat_source(path, source.text)
+                files = tuple(context.walk(resolved))
+                kept = path[len(pivot) + 1:] if pivot and path.startswith(pivot + "/") else path
+                resolved_sources.append(ResolvedSource(source, path, resolved, files, kept))
+        except ContextError as error:
+            raise error.at(source.location)
+    if not resolved_sources:
+        names = " ".join(source.text for source in sources)
+        raise ContextError(f"no source files were specified: {names} matches nothing",
+                           sources[0].location)
+    return resolved_sources
+
+
+def plan_copy(
+    files: ImageFiles,
+    sources: list[ResolvedSource],
+    dest: Word,
+    workdir: str,
+    options: CopyOptions,
+    timestamps: Timestamps,
+) -> dict[str, LayerEntry]:
+    """The entries one COPY adds, parents included. `dest` is expanded; a relative `dest` is
+    under `workdir`. Only a trailing `/` marks a directory destination as written (the classic
+    builder refuses `COPY a b .`). Directories COPY creates belong to the --chown owner, else
+    to root."""
+    as_directory = dest.text.endswith("/")
+    if len(sources) > 1 and not as_directory:
+        raise InstructionError(
+            "When using COPY with more than one source file, the destination must be a "
+            "directory and end with a /",
+            dest.location,
+        )
+    target = image_path(posixpath.join(workdir, dest.text))
+    into_directory = as_directory or files.is_dir(target) or options.parents
+    created = options.owner or ROOT
+    mtime = timestamps.file_mtime(None)
+    entries: dict[str, LayerEntry] = {}
+    for source in sources:
+        base = posixpath.join(target, source.kept) if options.parents else target
+        if source.archive is not None:
+            entries.update(_extracted(files, source, target, options, timestamps))
+        elif source.top.kind == "dir":
+            if base:
+                directory = files.directory(base, created.uid, created.gid, mtime)
+                entries[base] = _with_chmod(directory, options) if base not in files.entries else directory
+            for item in source.files[1:]:
+                if options.exclude is not None and options.exclude.ignored(item.relative):
+                    continue
+                name = posixpath.join(base, item.relative)
+                origin = f"{source.resolved}/{item.relative}"
+                entries[name] = _entry(name, item, options, timestamps, origin)
+        else:
+            if options.exclude is not None and options.exclude.ignored(source.path):
+                continue
+            if options.parents:
+                name = base
+            else:
+                name = posixpath.join(target, posixpath.basename(source.path)) if into_directory else target
+            if not name:
+                raise InstructionError(f"cannot copy file {source.word.text} onto the root directory")
+            entries[name] = _entry(name, source.top, options, timestamps, source.resolved)
+    return files.with_parents(entries, created.uid, created.gid, mtime)
+
+
+def _extracted(files: ImageFiles, source: ResolvedSource, target: str, options: CopyOptions,
+               timestamps: Timestamps) -> dict[str, LayerEntry]:
+    """ADD of a tar: its members land below `target` with the archive's modes and owners
+    (unless --chown), like `tar -x` over what is there."""
+    assert source.archive is not None
+    created = options.owner or ROOT
+    entries: dict[str, LayerEntry] = {}
+    if target:
+        entries[target] = files.directory(target, created.uid, created.gid, timestamps.file_mtime(None))
+    for member in archive_members(source.archive, source.path):
+        path = posixpath.join(target, member.path)
+        owner = options.owner or Owner(member.uid, member.gid)
+        entries[path] = LayerEntry(
+            path=path, kind=member.kind, mode=member.mode, uid=owner.uid, gid=owner.gid,
+            size=member.size, mtime=timestamps.file_mtime(member.mtime), linkname=member.linkname,
+            source=source.archive if member.kind == "file" else None, offset=member.offset,
+            origin=f"{source.path}:{member.path}", link_group=member.link_group,
+        )
+    return entries
+
+
+def _with_chmod(entry: LayerEntry, options: CopyOptions) -> LayerEntry:
+    if options.chmod is None or entry.kind == "symlink":
+        return entry
+    return replace(entry, mode=options.chmod(entry.mode, entry.kind == "dir"))
+
+
+def _entry(path: str, item: SourceFile, options: CopyOptions, timestamps: Timestamps,
+           origin: str) -> LayerEntry:
+    owner = options.owner
+    entry = LayerEntry(
+        path=path,
+        kind=item.kind,
+        mode=item.mode,
+        uid=item.uid if owner is None else owner.uid,
+        gid=item.gid if owner is None else owner.gid,
+        size=item.size,
+        mtime=timestamps.file_mtime(item.mtime),
+        linkname=item.linkname,
+        source=item.path if item.kind == "file" else None,
+        origin=origin,
+        link_group=item.link_group,
+        data=item.data,
+        offset=item.offset,
+    )
+    return _with_chmod(entry, options)

@@ -1,0 +1,779 @@
+"""Instructions -> ImageSpec, with `docker build` semantics.
+
+One small function per instruction, chosen by a dispatch table; each reads and updates the
+current stage. Helpers raise plain InstructionErrors; `evaluate` adds the instruction's location.
+"""
+
+from __future__ import annotations
+
+import copy
+import posixpath
+from dataclasses import replace
+from pathlib import Path
+import re
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .archives import archive_kind, uncompressed_tar
+from .context import SourceFile
+from .download import is_git, is_url
+from .context import BuildContext
+from .copying import CopyOptions, ResolvedSource, SourceTree, plan_copy, resolve_sources
+from .ignore import IgnoreRules
+from .permissions import parse_chmod, parse_chown
+from ..errors import InstructionError, PybuildError
+from ..dockerfile.expand import expand_heredoc, expand_word, expand_words
+from .filesystem import ImageFiles, image_path
+from ..oci.model import SCRATCH_PATH, HistoryEntry, ImageSpec
+from ..dockerfile.instructions import (
+    Add,
+    Arg,
+    Healthcheck,
+    Heredoc,
+    Label,
+    Maintainer,
+    Onbuild,
+    Shell,
+    Stopsignal,
+    User,
+    Volume,
+    Cmd,
+    Command,
+    Copy,
+    Dockerfile,
+    Entrypoint,
+    Env,
+    Expose,
+    From,
+    Instruction,
+    Unsupported,
+    Word,
+    Workdir,
+)
+from ..oci.layer import Layer
+from ..oci.platform import Platform, host_platform, parse_platform
+from .timestamps import Timestamps
+
+if TYPE_CHECKING:
+    from .bases import BaseImage
+
+DEFAULT_SHELL = ("/bin/sh", "-c")
+PROTOCOLS = ("tcp", "udp", "sctp")
+# Build arguments Docker accepts without an ARG declaring them (never warned about).
+PREDEFINED_ARGS = frozenset(
+    "HTTP_PROXY http_proxy HTTPS_PROXY https_proxy FTP_PROXY ftp_proxy NO_PROXY no_proxy "
+    "ALL_PROXY all_proxy".split()
+)
+NOT_YET = {
+    "keep-git-dir": "ADD --keep-git-dir",
+    "unpack": "ADD --unpack",
+}
+
+
+@dataclass
+class Stage:
+    """The image being built by one FROM ... section."""
+
+    name: str | None
+    index: int
+    platform: Platform
+    config: dict[str, Any] = field(default_factory=lambda: {"Env": [SCRATCH_PATH]})
+    layers: list[Layer] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+    files: ImageFiles = field(default_factory=ImageFiles)
+    author: str = ""
+    args: dict[str, str] = field(default_factory=dict)  # ARGs declared in this stage, with values
+    cmd_set: bool = False
+    base: "Stage | None" = None  # the stage this one was built FROM, if any
+
+    @staticmethod
+    def from_image(image: "BaseImage", name: str | None, index: int) -> "Stage":
+        """A stage that starts from a base image: its config, history, layers and files."""
+        return Stage(name, index, image.platform, copy.deepcopy(image.config.get("config") or {}),
+                     list(image.layers), list(image.history), image.files.copy(name or f"stage {index}"),
+                     image.config.get("author", ""))
+
+    def based_on(self, name: str | None, index: int) -> "Stage":
+        """A new stage that starts from this one's image (`FROM earlier-stage`)."""
+        return Stage(name, index, self.platform, copy.deepcopy(self.config), list(self.layers),
+                     list(self.history), self.files.copy(name or f"stage {index}"), self.author,
+                     base=self)
+
+    @property
+    def shell(self) -> list[str]:
+        return list(self.config.get("Shell") or DEFAULT_SHELL)
+
+    def env(self) -> dict[str, str]:
+        pairs = (item.partition("=") for item in self.config.get("Env", []))
+        return {key: value for key, _, value in pairs}
+
+    def scope(self) -> dict[str, str]:
+        """What `$VAR` sees: the stage's ARGs, overridden by ENV of the same name."""
+        return {**self.args, **self.env()}
+
+    def set_env(self, key: str, value: str) -> None:
+        env = self.config.setdefault("Env", [])
+        for index, item in enumerate(env):
+            if item.partition("=")[0] == key:
+                env[index] = f"{key}={value}"
+                return
+        env.append(f"{key}={value}")
+
+    def record(self, instruction: Instruction, layer: Layer | None = None) -> None:
+        if layer is not None:
+            self.layers.append(layer)
+        self.history.append(HistoryEntry(instruction.text, empty_layer=layer is None))
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one instruction did, for `pybuild explain`: the stage's config before and after,
+    the variables in scope after it, and the layer and history entry it added (if any)."""
+
+    instruction: Instruction
+    stage: int | None  # None for ARG before the first FROM
+    stage_name: str | None
+    config_before: dict[str, Any]
+    config_after: dict[str, Any]
+    author_before: str
+    author_after: str
+    scope: dict[str, str]
+    layer: Layer | None
+    history: HistoryEntry | None
+    excluded: tuple[str, ...] = ()  # context paths .dockerignore hid from this instruction
+    in_image: bool = False  # set once the target stage is known
+
+
+@dataclass
+class Build:
+    context: BuildContext
+    timestamps: Timestamps
+    platform: Platform
+    escape: str = "\\"
+    build_args: dict[str, str] = field(default_factory=dict)
+    meta_args: dict[str, str | None] = field(default_factory=dict)  # ARGs before the first FROM
+    declared: set[str] = field(default_factory=set)
+    stages: list[Stage | None] = field(default_factory=list)  # None: a stage not needed
+    scratch_dir: Path | None = None  # where compressed ADD archives are decompressed
+    trace: list[Step] | None = None  # filled for `pybuild explain`
+    build_contexts: dict[str, str] = field(default_factory=dict)  # NAME -> docker-archive:PATH ...
+    registry_client: Callable[[str], Any] | None = None  # host -> RegistryClient (for pulls)
+    images: dict[str, "BaseImage"] = field(default_factory=dict)  # base images loaded so far
+    fetched: list[str] = field(default_factory=list)  # images pulled and URLs downloaded
+
+    def base_image(self, name: str, location: Any) -> "BaseImage":
+        """A named --build-context, else an image pulled from its registry (loaded once)."""
+        if name not in self.images:
+            from .bases import load_local, pull
+
+            try:
+                if name in self.build_contexts:
+                    self.images[name] = load_local(name, self.build_contexts[name], self.scratch())
+                elif self.registry_client is None:
+                    raise InstructionError(f"{name} is not a stage or a --build-context, and "
+                                           "pulling is off", location)
+                else:
+                    self.images[name] = pull(name, self.platform, self.scratch(), self.registry_client)
+                    self.fetched.append(name)
+            except InstructionError:
+                raise
+            except PybuildError as error:
+                how = ("loading its --build-context failed" if name in self.build_contexts else
+                       "it is not an earlier stage or a --build-context, and pulling it failed")
+                raise InstructionError(f"{name}: {how}: {error}", location) from None
+        return self.images[name]
+
+    def scratch(self) -> Path:
+        if self.scratch_dir is None:
+            raise InstructionError("no scratch directory for decompressing archives")
+        return self.scratch_dir
+
+    @property
+    def stage(self) -> Stage:
+        current = self.stages[-1]
+        assert current is not None
+        return current
+
+    def meta_scope(self) -> dict[str, str]:
+        return {key: value for key, value in self.meta_args.items() if value is not None}
+
+    def expand(self, word: Word, scope: dict[str, str] | None = None) -> str:
+        try:
+            return self.expand_text(word.text, scope)
+        except InstructionError as error:
+            raise error.at(word.location)
+
+    def expand_text(self, text: str, scope: dict[str, str] | None = None) -> str:
+        return expand_word(text, self.stage.scope() if scope is None else scope, self.escape)
+
+    def find_stage(self, reference: str, before: int) -> Stage | None:
+        """A stage before index `before`, by name (case-insensitive) or by index."""
+        for stage in self.stages[:before]:
+            if stage is not None and stage.name == reference.lower():
+                return stage
+        if reference.isdigit() and int(reference) < before:
+            return self.stages[int(reference)]
+        return None
+
+
+def refuse_unsupported_options(instruction: Instruction) -> None:
+    for name in instruction.options:
+        if name in NOT_YET:
+            raise InstructionError(f"{NOT_YET[name]} is not supported yet by pybuild",
+                                   instruction.flag(name).location)
+
+
+def shell_command(stage: Stage, command: Command) -> list[str]:
+    if command.exec_form is not None:
+        return list(command.exec_form)
+    return [*stage.shell, command.shell_form or ""]
+
+
+def dispatch_from(build: Build, instruction: From) -> None:
+    platform = build.platform
+    if "platform" in instruction.options:
+        platform = parse_platform(build.expand(
+            Word(instruction.options["platform"], instruction.location), build.meta_scope()))
+    image = build.expand(instruction.image, build.meta_scope())
+    index = len(build.stages)
+    if not image:
+        raise InstructionError("base name (FROM) should not be blank", instruction.image.location)
+    base = build.find_stage(image, before=index)
+    if base is not None:
+        build.stages.append(base.based_on(instruction.stage_name, index))
+    elif image.lower() == "scratch":
+        build.stages.append(Stage(instruction.stage_name, index, platform,
+                                  files=ImageFiles(instruction.stage_name or f"stage {index}")))
+    else:
+        try:
+            pulled = build.base_image(image, instruction.image.location)
+        except InstructionError as error:
+            raise error.at(instruction.image.location)
+        build.stages.append(Stage.from_image(pulled, instruction.stage_name, index))
+
+
+def source_tree(build: Build, instruction: Copy) -> SourceTree:
+    """The context, or the earlier stage that `--from` names."""
+    reference = instruction.options.get("from")
+    if reference is None:
+        return build.context
+    name = build.expand_text(reference)
+    stage = build.find_stage(name, before=build.stage.index)
+    if stage is not None:
+        return stage.files
+    if name.isdigit():
+        raise InstructionError(f"COPY --from={name}: there is no earlier stage {name}",
+                               instruction.flag("from").location)
+    try:
+        return build.base_image(name, instruction.flag("from").location).files
+    except InstructionError as error:
+        raise error.at(instruction.flag("from").location)
+
+
+def copy_options(build: Build, instruction: Copy) -> CopyOptions:
+    """--chown (names from the stage's /etc/passwd and /etc/group), --chmod, --exclude and
+    --parents; --link changes nothing in the files, so it is accepted and has no effect."""
+    options = instruction.options
+    owner = None  # context files become root's; files from a stage keep their owners
+    if "chown" in options:
+        owner = parse_chown(build.expand_text(options["chown"]),
+                            build.stage.files.read_text("etc/passwd"),
+                            build.stage.files.read_text("etc/group"))
+    chmod = parse_chmod(build.expand_text(options["chmod"])) if "chmod" in options else None
+    exclude = None
+    if options.get("exclude"):
+        exclude = IgnoreRules([build.expand_text(pattern) for pattern in options["exclude"]],
+                              "--exclude")
+    return CopyOptions(owner, chmod, exclude, bool(options.get("parents")))
+
+
+def dispatch_copy(build: Build, instruction: Copy) -> None:
+    refuse_unsupported_options(instruction)
+    options = copy_options(build, instruction)
+    words = [Word(build.expand(source), source.location) for source in instruction.sources]
+    refuse_remote_sources(instruction, words)
+    urls = [word for word in words if is_url(word.text)]
+    local = [word for word in words if not is_url(word.text)]
+    sources = resolve_sources(source_tree(build, instruction), local) if local else []
+    sources += [inline_file(build, instruction, heredoc) for heredoc in instruction.inline]
+    if isinstance(instruction, Add):
+        checksum = instruction.options.get("checksum")
+        if checksum is not None and local:
+            raise InstructionError("checksum can't be specified for non-HTTP(S) sources",
+                                   instruction.flag("checksum").location)
+        sources = [with_archive(build, source) for source in sources]
+        sources += [downloaded(build, word, checksum) for word in urls]
+    dest = Word(build.expand(instruction.dest), instruction.dest.location)
+    workdir = build.stage.config.get("WorkingDir") or "/"
+    entries = plan_copy(build.stage.files, sources, dest, workdir, options, build.timestamps)
+    layer = Layer.of(entries, instruction.text, instruction.location)
+    build.stage.files.add(layer.entries)
+    build.stage.record(instruction, layer)
+
+
+def refuse_remote_sources(instruction: Copy, sources: list[Word]) -> None:
+    """COPY never takes URLs; ADD of git repositories is not done yet."""
+    for source in sources:
+        if not isinstance(instruction, Add) and (is_url(source.text) or is_git(source.text)):
+            raise InstructionError("source can't be a URL for COPY", source.location)
+        if is_git(source.text):
+            raise InstructionError(
+                f"ADD from a git repository is not supported yet by pybuild ({source.text}); "
+                "clone it beforehand and COPY it",
+                source.location,
+            )
+
+
+def inline_file(build: Build, instruction: Copy, heredoc: Heredoc) -> ResolvedSource:
+    """`COPY <<NAME`: a file called NAME holding the body, expanded unless NAME was quoted."""
+    body = heredoc.body
+    if heredoc.expand:
+        try:
+            body = expand_heredoc(body, build.stage.scope(), build.escape)
+        except InstructionError as error:
+            raise error.at(instruction.location)
+    data = body.encode()
+    item = SourceFile("", None, "file", 0o644, len(data), 0, data=data)
+    word = Word(f"<<{heredoc.name}", instruction.location)
+    return ResolvedSource(word, heredoc.name, f"<<{heredoc.name}", (item,), heredoc.name)
+
+
+def downloaded(build: Build, word: Word, checksum: str | None) -> ResolvedSource:
+    """A URL source of ADD: fetched once, never unpacked, mode 0600 (as Docker does)."""
+    from .download import download  # urllib loads only for builds that download
+
+    try:
+        fetched = download(word.text, build.scratch(), checksum)
+    except InstructionError as error:
+        raise error.at(word.location)
+    build.fetched.append(word.text)
+    item = SourceFile("", fetched.path, "file", 0o600, fetched.size,
+                      fetched.mtime if fetched.mtime is not None else 0)
+    return ResolvedSource(word, fetched.name, word.text, (item,), fetched.name)
+
+
+def with_archive(build: Build, source: ResolvedSource) -> ResolvedSource:
+    """ADD extracts a local tar (plain or compressed, judged by content) instead of copying it."""
+    top = source.top
+    kind = archive_kind(top.path) if top.kind == "file" and top.path is not None else None
+    if kind is None:
+        return source
+    try:
+        tar = uncompressed_tar(top.path, kind, build.scratch())
+    except InstructionError as error:
+        raise error.at(source.word.location)
+    return replace(source, archive=tar)
+
+
+def expanded_pairs(build: Build, pairs) -> list[tuple[str, str]]:
+    """ENV/LABEL pairs, all expanded against the scope from before the line."""
+    scope = build.stage.scope()
+    expanded = []
+    for pair in pairs:
+        try:
+            key, value = build.expand_text(pair.key, scope), build.expand_text(pair.value, scope)
+        except InstructionError as error:
+            raise error.at(pair.location)
+        if not key:
+            raise InstructionError("names can not be blank", pair.location)
+        expanded.append((key, value))
+    return expanded
+
+
+def dispatch_env(build: Build, instruction: Env) -> None:
+    for key, value in expanded_pairs(build, instruction.pairs):
+        build.stage.set_env(key, value)
+    build.stage.record(instruction)
+
+
+def dispatch_label(build: Build, instruction: Label) -> None:
+    labels = build.stage.config.setdefault("Labels", {})
+    for key, value in expanded_pairs(build, instruction.pairs):
+        labels[key] = value
+    build.stage.record(instruction)
+
+
+def dispatch_arg(build: Build, instruction: Arg) -> None:
+    """Outside a stage: a global argument, usable in FROM and by stages that declare it again.
+    Inside: the value is the build argument, else the default, else the global's value."""
+    in_stage = bool(build.stages)
+    for declaration in instruction.declarations:
+        key = declaration.key
+        build.declared.add(key)
+        if key in build.build_args:
+            value: str | None = build.build_args[key]
+        elif declaration.default is not None:
+            scope = build.stage.scope() if in_stage else build.meta_scope()
+            value = build.expand(Word(declaration.default, declaration.location), scope)
+        else:
+            value = build.meta_args.get(key) if in_stage else None
+        if not in_stage:
+            build.meta_args[key] = value
+        elif value is not None:
+            build.stage.args[key] = value
+
+
+def dispatch_user(build: Build, instruction: User) -> None:
+    build.stage.config["User"] = build.expand(instruction.user)
+    build.stage.record(instruction)
+
+
+def dispatch_volume(build: Build, instruction: Volume) -> None:
+    volumes = build.stage.config.setdefault("Volumes", {})
+    for word in instruction.paths:
+        path = build.expand(word)
+        if not path:
+            raise InstructionError("VOLUME specified can not be an empty string", word.location)
+        volumes[path] = {}
+    build.stage.record(instruction)
+
+
+def dispatch_stopsignal(build: Build, instruction: Stopsignal) -> None:
+    value = build.expand(instruction.signal)
+    if not is_signal(value):
+        raise InstructionError(f"Invalid signal: {value}", instruction.signal.location)
+    build.stage.config["StopSignal"] = value
+    build.stage.record(instruction)
+
+
+def is_signal(value: str) -> bool:
+    """A signal number, or a name with or without SIG (SIGRTMIN+3 too), as Docker accepts."""
+    if value.isdigit():
+        return 0 < int(value) <= 64
+    name = value.upper().removeprefix("SIG")
+    return f"SIG{name}" in signal.Signals.__members__ or bool(
+        re.fullmatch(r"RT(MIN|MAX)([+-]\d+)?", name))
+
+
+def dispatch_maintainer(build: Build, instruction: Maintainer) -> None:
+    build.stage.author = instruction.name
+    build.stage.record(instruction)
+
+
+DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+NANOSECONDS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
+               "h": 3600 * 10**9}
+
+
+def parse_duration(text: str) -> int:
+    """A Go duration ("30s", "1m30s", "500ms") in nanoseconds."""
+    if text in ("0", ""):
+        return 0
+    position, total = 0, 0.0
+    for match in DURATION.finditer(text):
+        if match.start() != position:
+            break
+        total += float(match.group(1)) * NANOSECONDS[match.group(2)]
+        position = match.end()
+    if position != len(text):
+        raise InstructionError(f"invalid duration {text!r} (e.g. 30s, 1m30s, 500ms)")
+    return int(total)
+
+
+def dispatch_healthcheck(build: Build, instruction: Healthcheck) -> None:
+    if instruction.command is None:
+        build.stage.config["Healthcheck"] = {"Test": ["NONE"]}
+        build.stage.record(instruction)
+        return
+    command = instruction.command
+    test = (["CMD", *command.exec_form] if command.exec_form is not None
+            else ["CMD-SHELL", command.shell_form or ""])
+    check: dict[str, Any] = {"Test": test}
+    for flag, field_name in (("interval", "Interval"), ("timeout", "Timeout"),
+                             ("start-period", "StartPeriod"), ("start-interval", "StartInterval")):
+        if flag not in instruction.options:
+            continue
+        try:
+            nanoseconds = parse_duration(instruction.options[flag])
+        except InstructionError as error:
+            raise error.at(instruction.flag(flag).location)
+        if 0 < nanoseconds < 1_000_000:
+            raise InstructionError(f"{field_name} {instruction.options[flag]!r} cannot be less "
+                                   "than 1ms", instruction.flag(flag).location)
+        if nanoseconds:
+            check[field_name] = nanoseconds
+    if "retries" in instruction.options:
+        retries = instruction.options["retries"]
+        if not retries.lstrip("-").isdigit():
+            raise InstructionError(f"--retries must be a number, not {retries!r}",
+                                   instruction.flag("retries").location)
+        if int(retries) < 0:
+            raise InstructionError("--retries cannot be negative", instruction.flag("retries").location)
+        if int(retries):
+            check["Retries"] = int(retries)
+    build.stage.config["Healthcheck"] = check
+    build.stage.record(instruction)
+
+
+def dispatch_shell(build: Build, instruction: Shell) -> None:
+    build.stage.config["Shell"] = list(instruction.shell)
+    build.stage.record(instruction)
+
+
+def dispatch_onbuild(build: Build, instruction: Onbuild) -> None:
+    build.stage.config.setdefault("OnBuild", []).append(instruction.trigger)
+    build.stage.record(instruction)
+
+
+def parse_port(spec: str) -> list[str]:
+    """'80' -> ['80/tcp']; '53/UDP' -> ['53/udp']; '8000-8002' -> three ports. An IP and a host
+    port before the container port (`ip:host:container`) are accepted and ignored, as Docker does."""
+    port, _, protocol = spec.partition("/")
+    protocol = (protocol or "tcp").lower()
+    if protocol not in PROTOCOLS:
+        raise InstructionError(f"invalid protocol {protocol!r} in EXPOSE {spec} (tcp, udp or sctp)")
+    port = port.rpartition(":")[2]
+    if not port:
+        raise InstructionError(f"invalid port {spec!r}: no port specified")
+    first, sep, last = port.partition("-")
+    if not first.isdigit() or (sep and not last.isdigit()):
+        raise InstructionError(f"invalid port in EXPOSE: {spec}")
+    start, end = int(first), int(last) if sep else int(first)
+    if end > 65535 or start > 65535:
+        raise InstructionError(f"invalid port in EXPOSE: {spec} (ports go up to 65535)")
+    if end < start:
+        raise InstructionError(f"invalid port range in EXPOSE: {spec} (end below start)")
+    return [f"{number}/{protocol}" for number in range(start, end + 1)]
+
+
+def dispatch_expose(build: Build, instruction: Expose) -> None:
+    ports = build.stage.config.setdefault("ExposedPorts", {})
+    for word in instruction.ports:
+        try:
+            for spec in expand_words(word.text, build.stage.scope(), build.escape):
+                for port in parse_port(spec):
+                    ports[port] = {}
+        except InstructionError as error:
+            raise error.at(word.location)
+    build.stage.record(instruction)
+
+
+def dispatch_cmd(build: Build, instruction: Cmd) -> None:
+    build.stage.config["Cmd"] = shell_command(build.stage, instruction.command)
+    build.stage.cmd_set = True
+    build.stage.record(instruction)
+
+
+def dispatch_entrypoint(build: Build, instruction: Entrypoint) -> None:
+    entrypoint = shell_command(build.stage, instruction.command)
+    if entrypoint:
+        build.stage.config["Entrypoint"] = entrypoint
+    else:
+        build.stage.config.pop("Entrypoint", None)  # ENTRYPOINT [] resets it
+    if not build.stage.cmd_set:
+        build.stage.config.pop("Cmd", None)  # an inherited CMD does not survive a new ENTRYPOINT
+    build.stage.record(instruction)
+
+
+def dispatch_workdir(build: Build, instruction: Workdir) -> None:
+    stage = build.stage
+    requested = build.expand(instruction.path)
+    current = stage.config.get("WorkingDir") or "/"
+    workdir = posixpath.normpath(posixpath.join("/", current, requested))
+    stage.config["WorkingDir"] = workdir
+    path = image_path(workdir)
+    if stage.files.is_dir(path):
+        stage.record(instruction)
+        return
+    # Like the classic builder, WORKDIR makes the directory and commits it as a layer.
+    mtime = build.timestamps.file_mtime(None)
+    entries = stage.files.with_parents({path: stage.files.directory(path, 0, 0, mtime)}, 0, 0, mtime)
+    layer = Layer.of(entries, instruction.text, instruction.location)
+    stage.files.add(layer.entries)
+    stage.record(instruction, layer)
+
+
+def dispatch_unsupported(build: Build, instruction: Unsupported) -> None:
+    raise InstructionError(
+        "RUN is not supported: pybuild never executes commands. Build the artifact "
+        "beforehand (e.g. a static binary) and COPY it into the image"
+    )
+
+
+HANDLERS: dict[type, Callable[[Build, Any], None]] = {
+    From: dispatch_from,
+    Copy: dispatch_copy,
+    Add: dispatch_copy,
+    Env: dispatch_env,
+    Label: dispatch_label,
+    Arg: dispatch_arg,
+    User: dispatch_user,
+    Volume: dispatch_volume,
+    Stopsignal: dispatch_stopsignal,
+    Maintainer: dispatch_maintainer,
+    Healthcheck: dispatch_healthcheck,
+    Shell: dispatch_shell,
+    Onbuild: dispatch_onbuild,
+    Expose: dispatch_expose,
+    Cmd: dispatch_cmd,
+    Entrypoint: dispatch_entrypoint,
+    Workdir: dispatch_workdir,
+    Unsupported: dispatch_unsupported,
+}
+
+
+def automatic_args(target: Platform) -> dict[str, str]:
+    """The platform arguments BuildKit defines before the first FROM."""
+    build = host_platform()
+    return {
+        "TARGETPLATFORM": str(target), "TARGETOS": target.os,
+        "TARGETARCH": target.architecture, "TARGETVARIANT": target.variant,
+        "BUILDPLATFORM": str(build), "BUILDOS": build.os,
+        "BUILDARCH": build.architecture, "BUILDVARIANT": build.variant,
+    }
+
+
+def split_stages(dockerfile: Dockerfile) -> tuple[list[Instruction], list[list[Instruction]]]:
+    """Instructions before the first FROM (only ARG may be there), then one list per stage."""
+    meta: list[Instruction] = []
+    stages: list[list[Instruction]] = []
+    for instruction in dockerfile.instructions:
+        if isinstance(instruction, From):
+            stages.append([instruction])
+        elif stages:
+            stages[-1].append(instruction)
+        elif isinstance(instruction, Arg):
+            meta.append(instruction)
+        else:
+            raise InstructionError(
+                f"{instruction.keyword.upper()} before FROM: a Dockerfile starts with FROM "
+                "(only ARG may come before it)",
+                instruction.location,
+            )
+    if not stages:
+        raise InstructionError("no FROM: a Dockerfile needs at least one stage",
+                               dockerfile.instructions[0].location)
+    return meta, stages
+
+
+def needed_stages(build: Build, stages: list[list[Instruction]], target: int) -> set[int]:
+    """The target and every stage it builds on or copies from; the rest is not built."""
+    names = [stage[0].stage_name for stage in stages]
+    meta = build.meta_scope()
+
+    def refers_to(reference: str, before: int) -> set[int]:
+        if "$" in reference:  # depends on stage ARGs: keep every earlier stage
+            return set(range(before))
+        try:
+            reference = expand_word(reference, meta, build.escape).lower()
+        except InstructionError:
+            return set(range(before))
+        if reference in names[:before]:
+            return {names.index(reference)}
+        return {int(reference)} if reference.isdigit() and int(reference) < before else set()
+
+    needed, pending = set(), [target]
+    while pending:
+        index = pending.pop()
+        if index in needed:
+            continue
+        needed.add(index)
+        first, *rest = stages[index]
+        pending += refers_to(first.image.text, index)
+        for instruction in rest:
+            if "from" in instruction.options:
+                pending += refers_to(instruction.options["from"], index)
+    return needed
+
+
+def find_target(stages: list[list[Instruction]], target: str | None) -> int:
+    if target is None:
+        return len(stages) - 1
+    for index, stage in enumerate(stages):
+        if stage[0].stage_name == target.lower():
+            return index
+    raise InstructionError(f"target stage {target!r} could not be found")
+
+
+def evaluate(
+    dockerfile: Dockerfile,
+    context: BuildContext,
+    platform: Platform,
+    timestamps: Timestamps,
+    build_args: dict[str, str] | None = None,
+    target: str | None = None,
+    labels: dict[str, str] | None = None,
+    scratch: Path | None = None,
+    trace: list[Step] | None = None,
+    build_contexts: dict[str, str] | None = None,
+    registry_client: Callable[[str], Any] | None = None,
+) -> ImageSpec:
+    """Evaluate the stages the target needs, in order; the target stage is the image.
+    `scratch` is a directory that lives until the image is written (decompressed archives)."""
+    build = Build(context, timestamps, platform, dockerfile.escape, dict(build_args or {}),
+                  scratch_dir=scratch, trace=trace, build_contexts=dict(build_contexts or {}),
+                  registry_client=registry_client)
+    build.meta_args.update(automatic_args(platform))
+    meta, stages = split_stages(dockerfile)
+    for instruction in meta:
+        run_instruction(build, instruction)
+    target_index = find_target(stages, target)
+    needed = needed_stages(build, stages, target_index)
+    for index, stage in enumerate(stages[: target_index + 1]):
+        if index not in needed:
+            build.stages.append(None)
+            continue
+        for instruction in stage:
+            run_instruction(build, instruction)
+    final = build.stages[target_index]
+    assert final is not None
+    if labels:
+        final.config.setdefault("Labels", {}).update(labels)
+    if trace is not None:
+        trace[:] = [replace(step, in_image=step.stage is not None and
+                            _ancestry(build, target_index, step.stage)) for step in trace]
+    unused = sorted(set(build.build_args) - build.declared - PREDEFINED_ARGS)
+    warnings = tuple(f"build argument {name} was not consumed: no ARG declares it" for name in unused)
+    return ImageSpec(
+        layers=tuple(final.layers),
+        config=final.config,
+        history=tuple(final.history),
+        platform=final.platform,
+        created=timestamps.created,
+        author=final.author,
+        warnings=warnings,
+        fetched=tuple(build.fetched),
+    )
+
+
+def _ancestry(build: Build, target: int, stage: int) -> bool:
+    """Whether `stage` is the target or a stage the target was built FROM (its layers and
+    history are in the image)."""
+    current: Stage | None = build.stages[target]
+    while current is not None:
+        if current.index == stage:
+            return True
+        current = current.base
+    return False
+
+
+def run_instruction(build: Build, instruction: Instruction) -> None:
+    before = _snapshot(build) if build.trace is not None else None
+    excluded_before = len(build.context.excluded)
+    try:
+        HANDLERS[type(instruction)](build, instruction)
+    except InstructionError as error:
+        raise error.at(instruction.location)
+    if build.trace is not None and before is not None:
+        stage = build.stages[-1] if build.stages else None
+        after = _snapshot(build)
+        if isinstance(instruction, From):  # FROM sets the whole starting config, adds nothing
+            before = ({}, "", after[2], after[3], after[4])
+        added_layer = stage is not None and len(stage.layers) > before[3]
+        added_history = stage is not None and len(stage.history) > before[4]
+        build.trace.append(Step(
+            instruction, stage.index if stage else None, stage.name if stage else None,
+            before[0], after[0], before[1], after[1], after[2],
+            stage.layers[-1] if added_layer else None,
+            stage.history[-1] if added_history else None,
+            tuple(build.context.excluded[excluded_before:]),
+        ))
+
+
+def _snapshot(build: Build) -> tuple[dict[str, Any], str, dict[str, str], int, int]:
+    stage = build.stages[-1] if build.stages else None
+    if stage is None:
+        return {}, "", build.meta_scope(), 0, 0
+    return copy.deepcopy(stage.config), stage.author, stage.scope(), len(stage.layers), len(stage.history)

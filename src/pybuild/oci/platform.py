@@ -1,0 +1,46 @@
+"""Target platforms (os/arch[/variant]) in the OCI vocabulary; the host's is the default."""
+
+from __future__ import annotations
+
+import platform as host
+from dataclasses import dataclass
+
+from ..errors import UsageError
+
+# uname -m -> (GOARCH, variant), as Docker names them.
+MACHINE_ARCH = {
+    "x86_64": ("amd64", ""),
+    "amd64": ("amd64", ""),
+    "aarch64": ("arm64", ""),
+    "arm64": ("arm64", ""),
+    "armv7l": ("arm", "v7"),
+    "armv6l": ("arm", "v6"),
+    "i386": ("386", ""),
+    "i686": ("386", ""),
+    "ppc64le": ("ppc64le", ""),
+    "s390x": ("s390x", ""),
+    "riscv64": ("riscv64", ""),
+}
+
+
+@dataclass(frozen=True)
+class Platform:
+    os: str
+    architecture: str
+    variant: str = ""
+
+    def __str__(self) -> str:
+        return "/".join(part for part in (self.os, self.architecture, self.variant) if part)
+
+
+def host_platform() -> Platform:
+    arch, variant = MACHINE_ARCH.get(host.machine().lower(), (host.machine().lower(), ""))
+    return Platform("linux", arch, variant)
+
+
+def parse_platform(text: str) -> Platform:
+    """`os/arch[/variant]`, e.g. linux/amd64 or linux/arm/v7."""
+    parts = text.strip().lower().split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise UsageError(f"invalid platform {text!r}: expected os/arch[/variant], e.g. linux/amd64")
+    return Platform(*parts)

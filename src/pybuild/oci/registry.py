@@ -1,0 +1,256 @@
+"""Pushing to a registry with the distribution (OCI) HTTP API v2.
+
+Each blob is checked with HEAD and skipped when the registry has it (so a push that was cut
+off and is run again sends only what is missing); small blobs go up in one PUT, large ones in
+chunked PATCHes closed by a PUT; the manifest goes last. Auth: anonymous, Basic, or the Bearer
+token flow driven by the WWW-Authenticate challenge; credentials from --creds, the
+PYBUILD_REGISTRY_CREDS environment variable, or $DOCKER_CONFIG/config.json `auths`. Plain HTTP
+for loopback registries (and with --insecure); HTTPS otherwise. 5xx, 429 and dropped
+connections are retried with backoff, a bounded number of times."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import re
+import socket
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import PybuildError
+from .reference import Reference
+
+MONOLITHIC_LIMIT = 16 << 20  # blobs up to this size go up in one PUT
+CHUNK = 8 << 20
+RETRIES = 5
+MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MEDIA_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = {"": "application/vnd.docker.image.rootfs.diff.tar",
+                "+gzip": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "+zstd": "application/vnd.docker.image.rootfs.diff.tar.zstd"}
+
+
+class RegistryError(PybuildError):
+    """A push that did not go through; the message names the registry."""
+
+
+def credentials(registry: str, creds: str | None) -> tuple[str, str] | None:
+    """user:password for `registry`: --creds, then PYBUILD_REGISTRY_CREDS, then docker's config."""
+    text = creds or os.environ.get("PYBUILD_REGISTRY_CREDS")
+    if text:
+        user, sep, password = text.partition(":")
+        if not sep:
+            raise RegistryError("--creds must be USER:PASSWORD")
+        return user, password
+    config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    try:
+        auths = json.loads((config_dir / "config.json").read_text()).get("auths", {})
+    except (OSError, ValueError):
+        return None
+    for key in (registry, f"https://{registry}", f"http://{registry}"):
+        encoded = (auths.get(key) or {}).get("auth")
+        if encoded:
+            user, _, password = base64.b64decode(encoded).decode().partition(":")
+            return user, password
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0].strip("[]")
+    return name in ("localhost", "::1") or name.startswith("127.")
+
+
+@dataclass
+class RegistryClient:
+    registry: str  # host[:port]
+    creds: tuple[str, str] | None = None
+    insecure: bool = False
+    requests: list[tuple[str, str, int]] = field(default_factory=list)  # method, path, status
+    sleep: Callable[[float], None] = time.sleep
+    _authorization: dict[str, str] = field(default_factory=dict)  # scope -> header
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.insecure or is_loopback(self.registry) else "https"
+
+    def _connection(self) -> http.client.HTTPConnection:
+        cls = http.client.HTTPConnection if self.scheme == "http" else http.client.HTTPSConnection
+        return cls(self.registry, timeout=120)
+
+    def request(self, method: str, target: str, scope: str, headers: dict[str, str] | None = None,
+                body: Callable[[], BinaryIO | bytes] | None = None,
+                expect: tuple[int, ...] = (200,)) -> http.client.HTTPResponse:
+        """One request, with auth negotiated on a 401 and retries on 5xx, 429 and broken
+        connections. `body` is a callable so a retry can start the body again."""
+        url = urllib.parse.urlsplit(target)
+        path = (url.path + ("?" + url.query if url.query else "")) if url.scheme else target
+        for attempt in range(RETRIES):
+            sent = dict(headers or {})
+            if scope in self._authorization:
+                sent["Authorization"] = self._authorization[scope]
+            try:
+                connection = self._connection()
+                payload = body() if body is not None else None
+                connection.request(method, path, body=payload, headers=sent)
+                response = connection.getresponse()
+                response.read() if method == "HEAD" else None
+            except OSError as error:
+                if attempt == RETRIES - 1 or isinstance(error, socket.gaierror):  # no such host: final
+                    raise RegistryError(f"cannot reach registry {self.registry}: {error}") from None
+                self.sleep(0.2 * 2 ** attempt)
+                continue
+            self.requests.append((method, path, response.status))
+            if response.status == 401 and scope not in self._authorization:
+                self._authenticate(response.getheader("WWW-Authenticate") or "", scope)
+                response.read()
+                continue
+            if response.status in (429, 500, 502, 503, 504) and attempt < RETRIES - 1:
+                response.read()
+                self.sleep(0.2 * 2 ** attempt)
+                continue
+            if response.status not in expect:
+                detail = response.read().decode(errors="replace").strip()[:300]
+                raise RegistryError(f"registry {self.registry}: {method} {path.split('?')[0]} "
+                                    f"answered {response.status} {response.reason}"
+                                    + (f": {detail}" if detail else "")
+                                    + (" (check --creds, PYBUILD_REGISTRY_CREDS or docker login)"
+                                       if response.status in (401, 403) else ""))
+            return response
+        raise RegistryError(f"registry {self.registry}: {method} {path} kept failing")
+
+    def _authenticate(self, challenge: str, scope: str) -> None:
+        kind, _, params = challenge.partition(" ")
+        if kind.lower() == "basic":
+            if self.creds is None:
+                raise RegistryError(f"registry {self.registry} answered 401 Unauthorized: it needs "
+                                    "credentials (--creds USER:PASSWORD, PYBUILD_REGISTRY_CREDS or docker login)")
+            token = base64.b64encode(":".join(self.creds).encode()).decode()
+            self._authorization[scope] = f"Basic {token}"
+            return
+        if kind.lower() != "bearer":
+            raise RegistryError(f"registry {self.registry} asks for {kind or 'unknown'} auth, "
+                                "which pybuild does not speak")
+        fields = dict(re.findall(r'(\w+)="([^"]*)"', params))
+        realm = urllib.parse.urlsplit(fields.get("realm", ""))
+        query = urllib.parse.urlencode({"service": fields.get("service", ""), "scope": scope})
+        headers = {}
+        if self.creds is not None:
+            headers["Authorization"] = "Basic " + base64.b64encode(":".join(self.creds).encode()).decode()
+        cls = http.client.HTTPConnection if realm.scheme == "http" else http.client.HTTPSConnection
+        try:
+            connection = cls(realm.netloc, timeout=60)
+            connection.request("GET", f"{realm.path}?{query}", headers=headers)
+            answer = connection.getresponse()
+            data = answer.read()
+        except OSError as error:
+            raise RegistryError(f"cannot reach the token service of {self.registry}: {error}") from None
+        if answer.status != 200:
+            raise RegistryError(f"registry {self.registry}: the token service answered "
+                                f"{answer.status} {answer.reason} (check --creds or docker login)")
+        token = json.loads(data).get("token") or json.loads(data).get("access_token")
+        self._authorization[scope] = f"Bearer {token}"
+
+    # --- the push itself -------------------------------------------------------------------
+
+    def has_blob(self, repository: str, digest: str, scope: str) -> bool:
+        response = self.request("HEAD", f"/v2/{repository}/blobs/{digest}", scope, expect=(200, 404))
+        return response.status == 200
+
+    def mount_blob(self, repository: str, digest: str, source: str, scope: str) -> bool:
+        """Cross-repository mount: the registry links a blob it holds for `source`."""
+        answer = self.request("POST", f"/v2/{repository}/blobs/uploads/?mount={urllib.parse.quote(digest)}"
+                              f"&from={urllib.parse.quote(source)}", scope, expect=(201, 202))
+        answer.read()
+        return answer.status == 201
+
+    def upload_blob(self, repository: str, digest: str, size: int, path: Path, scope: str) -> None:
+        start = self.request("POST", f"/v2/{repository}/blobs/uploads/", scope, expect=(202,))
+        location = self._absolute(start.getheader("Location"))
+        start.read()
+        if size <= MONOLITHIC_LIMIT:
+            self.request("PUT", _with_digest(location, digest), scope,
+                         {"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                         lambda: open(path, "rb"), expect=(201,)).read()
+            return
+        offset = 0
+        with open(path, "rb") as blob:
+            while offset < size:
+                blob.seek(offset)
+                chunk = blob.read(CHUNK)
+                end = offset + len(chunk) - 1
+                answer = self.request("PATCH", location, scope,
+                                      {"Content-Type": "application/octet-stream",
+                                       "Content-Range": f"{offset}-{end}",
+                                       "Content-Length": str(len(chunk))},
+                                      lambda chunk=chunk: chunk, expect=(202,))
+                location = self._absolute(answer.getheader("Location") or location)
+                answer.read()
+                offset = end + 1
+        self.request("PUT", _with_digest(location, digest), scope, {"Content-Length": "0"},
+                     expect=(201,)).read()
+
+    def put_manifest(self, repository: str, tag: str, manifest: bytes, media_type: str, scope: str) -> str:
+        answer = self.request("PUT", f"/v2/{repository}/manifests/{tag}", scope,
+                              {"Content-Type": media_type, "Content-Length": str(len(manifest))},
+                              lambda: manifest, expect=(201,))
+        answer.read()
+        return answer.getheader("Docker-Content-Digest") or ""
+
+    def _absolute(self, location: str | None) -> str:
+        if not location:
+            raise RegistryError(f"registry {self.registry} gave no upload location")
+        return urllib.parse.urljoin(f"{self.scheme}://{self.registry}/", location)
+
+
+def _with_digest(location: str, digest: str) -> str:
+    separator = "&" if "?" in location else "?"
+    return f"{location}{separator}digest={urllib.parse.quote(digest)}"
+
+
+def docker_media_types(manifest: dict) -> tuple[bytes, str]:
+    """The same manifest with Docker schema 2 media types (oci-mediatypes=false)."""
+    from .model import canonical_json
+
+    converted = dict(manifest, mediaType=MEDIA_DOCKER_MANIFEST)
+    converted["config"] = dict(manifest["config"], mediaType=MEDIA_DOCKER_CONFIG)
+    converted["layers"] = [
+        dict(layer, mediaType=DOCKER_LAYER[layer["mediaType"].removeprefix(
+            "application/vnd.oci.image.layer.v1.tar")]) for layer in manifest["layers"]]
+    return canonical_json(converted), MEDIA_DOCKER_MANIFEST
+
+
+def push_layout(layout: Path, ref: Reference, client: RegistryClient, oci_media_types: bool = True,
+                report: Callable[[str], None] = lambda line: None, mount_from: str | None = None) -> str:
+    """Push the image in an OCI layout directory to `ref`; return the manifest digest. With
+    `mount_from` (a repository of the same registry that has the blobs), missing blobs are
+    mounted from it instead of sent again."""
+    from .model import MEDIA_OCI_MANIFEST, sha256_digest
+
+    repository = ref.path
+    scope = f"repository:{repository}:pull,push"
+    if mount_from:
+        scope += f" repository:{mount_from}:pull"
+    index = json.loads((layout / "index.json").read_text())
+    manifest_bytes = (layout / "blobs" / index["manifests"][0]["digest"].replace(":", "/")).read_bytes()
+    manifest = json.loads(manifest_bytes)
+    for descriptor in [*manifest["layers"], manifest["config"]]:
+        digest, size = descriptor["digest"], descriptor["size"]
+        if client.has_blob(repository, digest, scope):
+            report(f"{digest}: already in {client.registry}")
+            continue
+        if mount_from and client.mount_blob(repository, digest, mount_from, scope):
+            report(f"{digest}: mounted from {mount_from}")
+            continue
+        client.upload_blob(repository, digest, size, layout / "blobs" / digest.replace(":", "/"), scope)
+        report(f"{digest}: pushed ({size} bytes)")
+    media_type = MEDIA_OCI_MANIFEST
+    if not oci_media_types:
+        manifest_bytes, media_type = docker_media_types(manifest)
+    client.put_manifest(repository, ref.tag, manifest_bytes, media_type, scope)
+    return sha256_digest(manifest_bytes)

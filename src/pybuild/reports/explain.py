@@ -1,0 +1,169 @@
+"""`pybuild explain`: what each instruction produced, for people learning how images work.
+
+For every instruction: where it is, the layer it made (diff_id, digest, size, files with mode,
+owner, size and the context path each came from, and what .dockerignore left out), or the exact
+config change (JSON path, before, after), the variables in scope after ARG and ENV, and the
+history entry it added. Then the config and manifest, each config field with the lines that set
+it, the image ID, and how each digest is computed.
+
+The JSON form is a stable schema (`SCHEMA_VERSION`); see docs/explain.md.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from typing import Any
+
+import click
+
+from ..build.evaluator import Step
+from ..oci.layer import DiscardSink, Layer, LayerBlob, LayerEntry, write_layer
+from ..outputs.write import WrittenImage
+
+SCHEMA_VERSION = 1
+DIGEST_NOTES = {
+    "diff_id": "sha256 of the layer's uncompressed tar; listed in the config's rootfs.diff_ids",
+    "digest": "sha256 of the layer blob as stored (compressed or not); named in the manifest "
+              "and used as the blob's file name (equal to diff_id when uncompressed)",
+    "image_id": "sha256 of the config JSON bytes; what `docker images` shows as IMAGE ID",
+    "manifest_digest": "sha256 of the OCI manifest JSON bytes; what registries call the "
+                       "image's digest (NAME@sha256:...)",
+}
+KIND_CHARS = {"file": "-", "dir": "d", "symlink": "l"}
+
+
+def _file(entry: LayerEntry) -> dict[str, Any]:
+    return {"path": "/" + entry.path, "type": entry.kind, "mode": f"{entry.mode:04o}",
+            "uid": entry.uid, "gid": entry.gid, "size": entry.size if entry.kind == "file" else 0,
+            "link": entry.linkname or None, "source": entry.origin or None}
+
+
+def _layer(layer: Layer, blob: LayerBlob, in_image: bool, media_type: str) -> dict[str, Any]:
+    files = [_file(entry) for entry in layer.entries]
+    return {"diff_id": blob.diff_id, "digest": blob.digest, "size": blob.size,
+            "media_type": media_type, "in_image": in_image,
+            "file_count": sum(1 for entry in layer.entries if entry.kind != "dir"),
+            "files": files}
+
+
+def config_changes(before: dict[str, Any], after: dict[str, Any], prefix: str = "config") -> list[dict]:
+    """JSON paths whose value changed; maps (Labels, ExposedPorts, Volumes) key by key."""
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if (isinstance(old, dict) and old) or (isinstance(new, dict) and new):
+            changes += config_changes(old or {}, new or {}, f"{prefix}.{key}")
+        else:
+            changes.append({"path": f"{prefix}.{key}", "before": old, "after": new})
+    return changes
+
+
+def explanation(steps: list[Step], written: WrittenImage, image_layers: tuple[Layer, ...],
+                media_type: str, dockerfile: str, source: list[str] | None = None) -> dict[str, Any]:
+    """The explain document (schema version 1)."""
+    blobs = {id(layer): blob for layer, blob in zip(image_layers, written.layers)}
+    instructions, set_by = [], {}
+    for step in steps:
+        item: dict[str, Any] = {
+            "line": step.instruction.location.line,
+            "column": step.instruction.location.column,
+            "instruction": step.instruction.keyword.upper(),
+            "text": step.instruction.text,
+            "stage": step.stage,
+            "stage_name": step.stage_name,
+            "layer": None,
+            "config_changes": config_changes(step.config_before, step.config_after),
+            "history": None,
+        }
+        if step.author_before != step.author_after:
+            item["config_changes"].append(
+                {"path": "author", "before": step.author_before or None, "after": step.author_after})
+        if step.layer is not None:
+            blob = blobs.get(id(step.layer)) or write_layer(step.layer, DiscardSink())
+            in_image = id(step.layer) in blobs
+            item["layer"] = _layer(step.layer, blob, in_image,
+                                   media_type if in_image else "application/vnd.oci.image.layer.v1.tar")
+            item["layer"]["excluded_by_dockerignore"] = sorted(set(step.excluded))
+        if step.history is not None:
+            item["history"] = {"created_by": step.history.created_by,
+                               "empty_layer": step.history.empty_layer}
+        if item["instruction"] in ("ARG", "ENV"):
+            item["variables"] = dict(step.scope)
+        if step.in_image:
+            for change in item["config_changes"]:
+                set_by.setdefault(change["path"], []).append(item["line"])
+        instructions.append(item)
+    config = json.loads(written.config)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "dockerfile": dockerfile,
+        "source": source or [],
+        "instructions": instructions,
+        "config": config,
+        "config_set_by": set_by,
+        "image_id": written.image_id,
+        "manifest_digest": written.manifest_digest,
+        "diff_ids": [blob.diff_id for blob in written.layers],
+        "digests": DIGEST_NOTES,
+    }
+
+
+def _mode_string(kind: str, mode: int) -> str:
+    return KIND_CHARS.get(kind, "?") + stat.filemode(mode)[1:]
+
+
+def render_text(document: dict[str, Any], colour: bool = False) -> str:
+    """The explain document for a terminal: one block per instruction, then the image."""
+    def style(text: str, **kwargs) -> str:
+        return click.style(text, **kwargs) if colour else text
+
+    def short(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    lines = []
+    for item in document["instructions"]:
+        where = f"{document['dockerfile']}:{item['line']}:{item['column']}"
+        lines.append(f"{style(where, fg='cyan')}  {style(item['text'], bold=True)}")
+        layer = item["layer"]
+        if layer is not None:
+            note = "" if layer["in_image"] else " (in another stage, not in the image)"
+            lines.append(f"  layer  diff_id {layer['diff_id']}{note}")
+            if layer["digest"] != layer["diff_id"]:
+                lines.append(f"         digest  {layer['digest']}")
+            lines.append(f"         {layer['size']} bytes, {layer['file_count']} files")
+            for entry in layer["files"]:
+                mode = _mode_string(entry["type"], int(entry["mode"], 8))
+                size = f"{entry['size']:>9}" if entry["type"] == "file" else " " * 9
+                target = f" -> {entry['link']}" if entry["link"] else ""
+                source = f"  <- {entry['source']}" if entry["source"] else ""
+                lines.append(f"         {mode} {entry['uid']}:{entry['gid']} {size} "
+                             f"{entry['path']}{target}{style(source, fg='bright_black')}")
+            for path in layer.get("excluded_by_dockerignore", []):
+                lines.append(f"         {style('excluded by .dockerignore: ' + path, fg='bright_black')}")
+        for change in item["config_changes"]:
+            lines.append(f"  {style(change['path'], fg='yellow')}: {short(change['before'])} "
+                         f"-> {short(change['after'])}")
+        if "variables" in item:
+            scope = " ".join(f"{key}={value}" for key, value in sorted(item["variables"].items()))
+            lines.append(f"  variables: {scope or '(none)'}")
+        if item["history"] is not None:
+            empty = ", empty_layer" if item["history"]["empty_layer"] else ""
+            lines.append(f"  history: {short(item['history']['created_by'])}{empty}")
+        lines.append("")
+    lines.append(style("config", bold=True) + " (the lines that set each field):")
+    for key, value in document["config"]["config"].items():
+        set_by = document["config_set_by"].get(f"config.{key}") or sorted(
+            {line for path, found in document["config_set_by"].items()
+             if path.startswith(f"config.{key}.") for line in found})
+        where = f"  # line {', '.join(map(str, set_by))}" if set_by else ""
+        lines.append(f"  {key}: {short(value)}{style(where, fg='bright_black')}")
+    lines.append(f"  rootfs.diff_ids: {len(document['diff_ids'])} layers")
+    lines.append("")
+    lines.append(f"image ID         {document['image_id']}")
+    lines.append(f"manifest digest  {document['manifest_digest']}")
+    for name, sentence in document["digests"].items():
+        lines.append(f"  {name}: {sentence}")
+    return "\n".join(lines) + "\n"

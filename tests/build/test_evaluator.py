@@ -1,0 +1,302 @@
+"""Evaluator: the config and layer entries each instruction produces (docker build semantics)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pybuild.api import parse
+from pybuild.build.context import BuildContext
+from pybuild.errors import InstructionError
+from pybuild.build.evaluator import evaluate, parse_port
+from pybuild.oci.model import SCRATCH_PATH
+from pybuild.oci.platform import Platform
+from pybuild.build.timestamps import Timestamps
+
+PLATFORM = Platform("linux", "amd64")
+
+
+@pytest.fixture
+def context(tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "b.txt").write_text("bb")
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "s.txt").write_text("s")
+    (src / "s.txt").chmod(0o600)
+    (src / "sub").chmod(0o750)
+    os.symlink("s.txt", src / "link")
+    return tmp_path
+
+
+def build(context, text, timestamps=Timestamps()):
+    return evaluate(parse("FROM scratch\n" + text), BuildContext(context), PLATFORM, timestamps)
+
+
+def entries(layer):
+    return {entry.path: (entry.kind, oct(entry.mode), entry.uid, entry.gid) for entry in layer.entries}
+
+
+def test_scratch_starts_with_docker_path_and_no_layers(context):
+    spec = build(context, 'CMD ["x"]\n')
+    assert spec.config == {"Env": [SCRATCH_PATH], "Cmd": ["x"]}
+    assert spec.layers == ()
+    assert [entry.empty_layer for entry in spec.history] == [True]
+
+
+def test_copy_file_creates_parents_0755_root(context):
+    (layer,) = build(context, "COPY a.txt /x/y/\n").layers
+    assert entries(layer) == {
+        "x": ("dir", "0o755", 0, 0),
+        "x/y": ("dir", "0o755", 0, 0),
+        "x/y/a.txt": ("file", "0o644", 0, 0),
+    }
+
+
+def test_copy_directory_copies_contents_keeping_modes_and_links(context):
+    (layer,) = build(context, "COPY src /dst\n").layers
+    assert entries(layer) == {
+        "dst": ("dir", "0o755", 0, 0),
+        "dst/link": ("symlink", "0o777", 0, 0),
+        "dst/s.txt": ("file", "0o600", 0, 0),
+        "dst/sub": ("dir", "0o750", 0, 0),
+    }
+    assert {e.path: e.linkname for e in layer.entries}["dst/link"] == "s.txt"
+
+
+def test_chown_owns_files_and_created_parents(context):
+    (layer,) = build(context, "COPY --chown=7 a.txt /own/deep/a\n").layers
+    assert entries(layer) == {
+        "own": ("dir", "0o755", 7, 7),
+        "own/deep": ("dir", "0o755", 7, 7),
+        "own/deep/a": ("file", "0o644", 7, 7),
+    }
+
+
+def test_existing_directory_destination_without_slash(context):
+    spec = build(context, "COPY a.txt /x/\nCOPY b.txt /x\n")
+    assert "x/b.txt" in entries(spec.layers[1])
+
+
+def test_several_sources_need_a_directory_destination(context):
+    with pytest.raises(InstructionError, match="must be a directory and end with a /") as caught:
+        build(context, "COPY a.txt b.txt /nodir\n")
+    assert caught.value.location.line == 2
+
+
+def test_glob_counts_as_several_sources(context):
+    spec = build(context, "COPY *.txt /g/\n")
+    assert {"g/a.txt", "g/b.txt"} <= set(entries(spec.layers[0]))
+
+
+def test_relative_destination_uses_workdir(context):
+    spec = build(context, "WORKDIR /app\nWORKDIR sub\nCOPY a.txt .\nCOPY b.txt rel/\n")
+    assert spec.config["WorkingDir"] == "/app/sub"
+    assert "app/sub/a.txt" in entries(spec.layers[2])  # layers 0 and 1 are the WORKDIRs
+    assert "app/sub/rel/b.txt" in entries(spec.layers[3])
+
+
+def test_workdir_commits_a_layer_only_for_a_new_directory(context):
+    spec = build(context, "WORKDIR /app\nWORKDIR /app\nWORKDIR /\n")
+    assert len(spec.layers) == 1
+    assert [entry.empty_layer for entry in spec.history] == [False, True, True]
+
+
+def test_env_expands_against_the_values_before_the_line(context):
+    spec = build(context, "ENV A=1\nENV A=2 B=$A\nENV C=${UNSET:-d} A=3\n")
+    assert spec.config["Env"] == [SCRATCH_PATH, "A=3", "B=1", "C=d"]
+
+
+def test_variables_expand_in_copy_and_workdir(context):
+    spec = build(context, "ENV D=/dest F=a.txt\nWORKDIR $D\nCOPY ${F} ./\n")
+    assert "dest/a.txt" in entries(spec.layers[1])
+
+
+def test_expose_forms(context):
+    spec = build(context, "ENV P=9000\nEXPOSE 80 53/UDP 8000-8002 $P/tcp\n")
+    assert sorted(spec.config["ExposedPorts"]) == [
+        "53/udp", "80/tcp", "8000/tcp", "8001/tcp", "8002/tcp", "9000/tcp"]
+
+
+@pytest.mark.parametrize("spec", ["70000", "90-80", "80/xyz", "abc"])
+def test_bad_ports(spec):
+    with pytest.raises(InstructionError):
+        parse_port(spec)
+
+
+def test_shell_form_wraps_in_sh_and_entrypoint_clears_an_earlier_stage_cmd(context):
+    spec = build(context, "CMD echo hi\nENTRYPOINT [\"/e\"]\n")
+    assert spec.config["Cmd"] == ["/bin/sh", "-c", "echo hi"]  # set in this stage: kept
+    spec = build(context, "ENTRYPOINT /e --flag\n")
+    assert spec.config["Entrypoint"] == ["/bin/sh", "-c", "/e --flag"]
+    assert "Cmd" not in spec.config
+
+
+def test_run_explains_that_pybuild_never_executes(context):
+    with pytest.raises(InstructionError, match="never executes commands.*COPY") as caught:
+        build(context, "RUN make\n")
+    assert caught.value.location.line == 2
+
+
+def test_base_images_need_a_source(tmp_path):
+    with pytest.raises(InstructionError, match="not a stage or a --build-context, and pulling is off") as caught:
+        evaluate(parse("FROM alpine:3\n"), BuildContext(tmp_path), PLATFORM, Timestamps())
+    assert caught.value.location.column == 6
+
+
+def make_tar(path, members, compress=None):
+    """members: (name, data or None for a directory or a (type, linkname) pair)."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            if isinstance(data, tuple):
+                info.type, info.linkname = data
+                tar.addfile(info)
+            elif data is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size, info.uid, info.gid = len(data), 10, 20
+                tar.addfile(info, io.BytesIO(data))
+    raw = buffer.getvalue()
+    path.write_bytes(compress(raw) if compress else raw)
+
+
+def test_add_extracts_zstd_and_chown_applies_to_members(context, tmp_path):
+    import zstandard
+
+    make_tar(context / "pkg.tar.zst", [("d", None), ("d/f", b"data")],
+             zstandard.ZstdCompressor().compress)
+    spec = evaluate(parse("FROM scratch\nADD pkg.tar.zst /x/\nADD --chown=7:8 pkg.tar.zst /y/\n"),
+                    BuildContext(context), PLATFORM, Timestamps(), scratch=tmp_path)
+    assert entries(spec.layers[0])["x/d/f"] == ("file", "0o644", 10, 20)
+    assert entries(spec.layers[1])["y/d/f"] == ("file", "0o644", 7, 8)
+
+
+def test_add_never_extracts_outside_the_destination(context, tmp_path):
+    make_tar(context / "evil.tar", [("../escape", b"x")])
+    with pytest.raises(InstructionError, match="outside the destination"):
+        evaluate(parse("FROM scratch\nADD evil.tar /x/\n"), BuildContext(context), PLATFORM,
+                 Timestamps(), scratch=tmp_path)
+    import tarfile
+
+    make_tar(context / "through.tar", [("l", (tarfile.SYMTYPE, "/etc")), ("l/passwd", b"x")])
+    with pytest.raises(InstructionError, match="through the symlink l"):
+        evaluate(parse("FROM scratch\nADD through.tar /x/\n"), BuildContext(context), PLATFORM,
+                 Timestamps(), scratch=tmp_path)
+
+
+def test_hard_links_stay_hard_links_in_a_layer(context, tmp_path):
+    import tarfile
+
+    make_tar(context / "links.tar", [("a", b"same"), ("b", (tarfile.LNKTYPE, "a"))])
+    archive = tmp_path / "out.tar"
+    (context / "Dockerfile").write_text("FROM scratch\nADD links.tar /l/\n")
+    from pybuild import api
+    from pybuild.oci.validate import validate_archive
+
+    api.build(api.BuildOptions(context=context, tags=("l:1",), output=str(archive)))
+    (members,) = validate_archive(archive).layer_members.values()
+    kinds = {m.name: (m.type, m.linkname) for m in members}
+    assert kinds["l/a"] == (tarfile.REGTYPE, "") and kinds["l/b"] == (tarfile.LNKTYPE, "l/a")
+
+
+def test_copy_refuses_urls_and_add_refuses_git(context):
+    with pytest.raises(InstructionError, match="source can't be a URL for COPY"):
+        build(context, "COPY https://example.com/x /x\n")
+    with pytest.raises(InstructionError, match="git repository is not supported yet"):
+        build(context, "ADD https://example.com/repo.git /x\n")
+    spec = build(context, "ADD a.txt /plain\n")
+    assert "plain" in entries(spec.layers[0])
+
+
+def test_source_date_epoch_clamps_file_times(context):
+    os.utime(context / "a.txt", (2_000_000_000, 2_000_000_000))
+    (layer,) = build(context, "COPY a.txt /a\n", Timestamps(1_000, keep_file_times=True)).layers
+    assert {entry.path: entry.mtime for entry in layer.entries}["a"] == 1_000
+    (layer,) = build(context, "COPY a.txt /a\n").layers
+    assert {entry.path: entry.mtime for entry in layer.entries}["a"] == 0
+
+
+def test_directory_over_a_file_is_an_error_as_in_docker(context):
+    with pytest.raises(InstructionError, match="cannot make directory /d: it is a file") as caught:
+        build(context, "COPY a.txt /d/.\nWORKDIR /d\n")
+    assert caught.value.location.line == 3
+    with pytest.raises(InstructionError, match="cannot make directory /f"):
+        build(context, "COPY a.txt /f\nCOPY b.txt /f/g/\n")
+
+
+def test_dot_destination_takes_one_source_but_not_several(context):
+    spec = build(context, "WORKDIR /w\nCOPY a.txt .\n")
+    assert "w/a.txt" in entries(spec.layers[1])
+    with pytest.raises(InstructionError, match="must be a directory and end with a /") as caught:
+        build(context, "WORKDIR /w\nCOPY a.txt b.txt .\n")
+    assert caught.value.location.column == 18  # the "."
+
+
+def test_chmod_octal_and_symbolic_apply_to_copied_files_and_dirs_not_parents(context):
+    (layer,) = build(context, "COPY --chmod=0750 src /p/q/\n").layers
+    modes = {path: mode for path, (_, mode, _, _) in entries(layer).items()}
+    assert modes["p"] == "0o755"  # a created parent
+    assert modes["p/q/s.txt"] == modes["p/q/sub"] == "0o750"
+    assert modes["p/q/link"] == "0o777"  # symlinks have no mode of their own
+    (layer,) = build(context, "COPY --chmod=u+x,go-rwx a.txt /a\n").layers
+    assert entries(layer)["a"][1] == "0o700"
+    (layer,) = build(context, "COPY --chmod=a+X src /d\n").layers
+    assert entries(layer)["d/sub"][1] == "0o751" and entries(layer)["d/s.txt"][1] == "0o600"
+
+
+def test_bad_chmod_is_an_error(context):
+    with pytest.raises(InstructionError, match="invalid --chmod=u\\+q"):
+        build(context, "COPY --chmod=u+q a.txt /a\n")
+
+
+def test_exclude_patterns_are_relative_to_each_source(context):
+    (layer,) = build(context, "COPY --exclude=*.txt --exclude=sub src /d/\n").layers
+    assert set(entries(layer)) == {"d", "d/link"}
+    (layer,) = build(context, "COPY --exclude=b.txt *.txt /t/\n").layers
+    assert set(entries(layer)) == {"t", "t/a.txt"}
+
+
+def test_parents_keeps_source_paths_and_the_pivot(context):
+    (layer,) = build(context, "COPY --parents src/s.txt a.txt /out/\n").layers
+    assert {"out/src/s.txt", "out/a.txt"} <= set(entries(layer))
+    (layer,) = build(context, "COPY --parents ./src/./sub /out/\n").layers
+    assert "out/sub" in entries(layer) and "out/src" not in entries(layer)
+
+
+def test_link_is_accepted_and_changes_nothing(context):
+    plain = build(context, "COPY a.txt /a\n").layers[0].entries
+    assert build(context, "COPY --link a.txt /a\n").layers[0].entries == plain
+
+
+def test_chown_by_name_needs_the_image_passwd(context):
+    with pytest.raises(InstructionError, match="has no /etc/passwd"):
+        build(context, "COPY --chown=app a.txt /a\n")
+    (context / "passwd").write_text("app:x:7:8::/:/bin/sh\n")
+    (layer,) = build(context, "COPY passwd /etc/passwd\nCOPY --chown=app a.txt /a\n").layers[1:]
+    assert entries(layer)["a"][2:] == (7, 8)
+    with pytest.raises(InstructionError, match="no user named 'nobody'"):
+        build(context, "COPY passwd /etc/passwd\nCOPY --chown=nobody a.txt /a\n")
+
+
+def test_copy_from_a_stage_reads_files_that_came_from_an_archive(context, tmp_path):
+    make_tar(context / "pkg.tar", [("d", None), ("d/first", b"first bytes"), ("d/second", b"second")])
+    (context / "passwd").write_text("app:x:7:8::/:/bin/sh\n")
+    text = ("FROM scratch AS unpack\nADD pkg.tar /x/\nADD passwd.tar /etc/\n"
+            "FROM scratch\nCOPY --from=unpack /etc/passwd /etc/passwd\n"
+            "COPY --from=unpack /x/d/second /copied\nCOPY --chown=app --from=unpack /x/d/first /owned\n")
+    make_tar(context / "passwd.tar", [("passwd", (context / "passwd").read_bytes())])
+    spec = evaluate(parse(text), BuildContext(context), PLATFORM, Timestamps(), scratch=tmp_path)
+    copied = [e for layer in spec.layers for e in layer.entries if e.path in ("copied", "owned")]
+    for entry in copied:
+        with open(entry.source, "rb") as handle:
+            handle.seek(entry.offset)
+            data = handle.read(entry.size)
+        assert data == (b"second" if entry.path == "copied" else b"first bytes")
+    assert {e.path: (e.uid, e.gid) for e in copied}["owned"] == (7, 8)  # passwd read from inside a tar

@@ -1,0 +1,45 @@
+"""Build checks: each rule fires where BuildKit's would, with its position; skip and error."""
+
+from __future__ import annotations
+
+import pytest
+
+from pybuild.api import parse
+from pybuild.dockerfile.checks import active_warnings, check
+
+
+def rules(text: str) -> list[tuple[str, int]]:
+    return [(warning.rule, warning.location.line) for warning in check(parse(text))]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("FROM scratch\nCMD run it\n", [("JSONArgsRecommended", 2)]),
+        ("FROM scratch\nENTRYPOINT [\"/x\"]\n", []),
+        ("FROM scratch\nENV key value\nLABEL k v\nENV a=b\n",
+         [("LegacyKeyValueFormat", 2), ("LegacyKeyValueFormat", 3)]),
+        ("FROM scratch AS Build\n", [("StageNameCasing", 1)]),
+        ("FROM scratch as build\n", [("FromAsCasing", 1)]),
+        ("from scratch as build\n", []),
+        ("FROM scratch\nMAINTAINER me\n", [("MaintainerDeprecated", 2)]),
+        ("FROM scratch\nWORKDIR app\nWORKDIR more\n", [("WorkdirRelativePath", 2)]),
+        ("FROM scratch\nEXPOSE 53/UDP 127.0.0.1:80:80\n",
+         [("ExposeProtoCasing", 2), ("ExposeInvalidFormat", 2)]),
+        ("FROM scratch\nCMD [\"a\"]\nCMD [\"b\"]\n", [("MultipleInstructionsDisallowed", 2)]),
+        ("FROM scratch\nARG API_TOKEN\nENV DB_PASSWORD=x\n",
+         [("SecretsUsedInArgOrEnv", 2), ("SecretsUsedInArgOrEnv", 3)]),
+        ("FROM scratch\nCoPy a /b\n", [("ConsistentInstructionCasing", 2)]),
+    ],
+)
+def test_rules(text, expected):
+    assert rules(text) == expected
+
+
+def test_skip_and_error_settings():
+    dockerfile = parse("# check=skip=JSONArgsRecommended\nFROM scratch\nCMD x\nMAINTAINER m\n")
+    shown, fatal = active_warnings(dockerfile, None)
+    assert [w.rule for w in shown] == ["MaintainerDeprecated"] and not fatal
+    assert active_warnings(dockerfile, "error")[1] is True
+    assert active_warnings(parse("# check=error=true\nFROM scratch\n"), None) == ([], True)
+    assert active_warnings(dockerfile, "skip=all") == ([], False)

@@ -1,0 +1,34 @@
+"""Image archives made by hand for tests: layers with whiteouts and opaque directories."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+
+
+def synthetic_archive(path):
+    """A docker-archive whose second layer deletes a file and replaces a directory."""
+    def layer(members):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for name, data in members:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return buffer.getvalue()
+
+    layers = [layer([("etc/old.conf", b"old"), ("var/cache/a", b"a"), ("bin/tool", b"v1")]),
+              layer([("etc/.wh.old.conf", b""), ("var/cache/.wh..wh..opq", b""), ("bin/tool", b"v2")])]
+    diff_ids = ["sha256:" + hashlib.sha256(data).hexdigest() for data in layers]
+    config = {"os": "linux", "architecture": "amd64", "config": {"Cmd": ["/bin/tool"]},
+              "rootfs": {"type": "layers", "diff_ids": diff_ids},
+              "history": [{"created_by": "first"}, {"created_by": "second"}]}
+    with tarfile.open(path, "w") as tar:
+        for name, data in [("config.json", json.dumps(config).encode()), ("l1.tar", layers[0]),
+                           ("l2.tar", layers[1]), ("manifest.json", json.dumps(
+                               [{"Config": "config.json", "RepoTags": ["t:1"], "Layers": ["l1.tar", "l2.tar"]}]).encode())]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))

@@ -1,0 +1,235 @@
+"""Push with the distribution API to real registries on 127.0.0.1 (Debian's docker-registry),
+open and with htpasswd auth; pull and run what was pushed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI, SAMPLES
+from servers import free_port  # noqa: F401
+from pybuild import api
+from pybuild.oci import registry
+from pybuild.oci.reference import parse_reference
+from pybuild.oci.registry import RegistryClient, RegistryError, push_layout
+
+
+def push(ref: str, *extra: str, sample: str = "greet") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pybuild", "--push", "-t", ref, *extra,
+                           str(SAMPLES / sample)], capture_output=True, text=True)
+
+
+def manifest(address: str, repository: str, tag: str, auth: str | None = None) -> tuple[str, dict]:
+    request = urllib.request.Request(f"http://{address}/v2/{repository}/manifests/{tag}", headers={
+        "Accept": "application/vnd.oci.image.manifest.v1+json, "
+                  "application/vnd.docker.distribution.manifest.v2+json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.headers["Content-Type"], json.loads(response.read())
+
+
+def test_push_prints_the_digest_and_skopeo_reads_it(open_registry):
+    result = push(f"{open_registry}/demo/greet:1")
+    assert result.returncode == 0, result.stderr
+    line = [l for l in result.stderr.splitlines() if l.startswith("pushed ")][-1]
+    digest = line.rsplit("@", 1)[1]
+    media_type, document = manifest(open_registry, "demo/greet", "1")
+    assert media_type == "application/vnd.oci.image.manifest.v1+json"
+    assert all(layer["mediaType"].endswith("+gzip") for layer in document["layers"])
+    skopeo = shutil.which("skopeo")
+    if skopeo:
+        seen = json.loads(subprocess.run([skopeo, "inspect", "--tls-verify=false",
+                                          f"docker://{open_registry}/demo/greet:1"],
+                                         capture_output=True, text=True, check=True).stdout)
+        assert seen["Digest"] == digest
+
+
+def test_docker_schema2_media_types(open_registry):
+    result = push(f"{open_registry}/demo/greet:schema2", "--no-cache")
+    assert result.returncode == 0
+    subprocess.run([sys.executable, "-m", "pybuild", "-o",
+                    f"type=registry,name={open_registry}/demo/greet:docker,oci-mediatypes=false",
+                    str(SAMPLES / "greet")], check=True, capture_output=True)
+    media_type, document = manifest(open_registry, "demo/greet", "docker")
+    assert media_type == "application/vnd.docker.distribution.manifest.v2+json"
+    assert document["config"]["mediaType"] == "application/vnd.docker.container.image.v1+json"
+
+
+def test_auth_registry_needs_the_right_credentials(auth_registry):
+    ref = f"{auth_registry}/private/greet:1"
+    missing = push(ref)
+    assert missing.returncode == 1 and auth_registry in missing.stderr and "401" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    wrong = push(ref, "--creds", "alice:wrong")
+    assert wrong.returncode == 1 and auth_registry in wrong.stderr and "401" in wrong.stderr
+    good = push(ref, "--creds", "alice:s3cret")
+    assert good.returncode == 0, good.stderr
+
+
+def layout_of(tmp_path: Path, sample: str) -> Path:
+    layout = tmp_path / "layout"
+    api.build(api.BuildOptions(context=SAMPLES / sample, tags=("x:1",), output=f"type=oci-dir,dest={layout}"))
+    return layout
+
+
+class CutOff(RegistryClient):
+    """A client whose connection 'drops' after its first blob upload."""
+
+    def upload_blob(self, *args, **kwargs):
+        if getattr(self, "uploaded", 0) >= 1:
+            raise RegistryError("connection dropped (simulated)")
+        self.uploaded = getattr(self, "uploaded", 0) + 1
+        super().upload_blob(*args, **kwargs)
+
+
+def test_a_cut_off_push_run_again_sends_only_the_missing_blobs(open_registry, tmp_path):
+    layout = layout_of(tmp_path, "webserver")
+    ref = parse_reference(f"{open_registry}/demo/resume:1")
+    with pytest.raises(RegistryError, match="dropped"):
+        push_layout(layout, ref, CutOff(open_registry))
+    second = RegistryClient(open_registry)
+    push_layout(layout, ref, second)
+    heads = [r for r in second.requests if r[0] == "HEAD"]
+    uploads = [r for r in second.requests if r[0] == "POST"]
+    assert len(heads) == 3  # two layers and the config are checked
+    assert len(uploads) == 2  # one blob arrived before the cut: it is not sent again
+    third = RegistryClient(open_registry)
+    push_layout(layout, ref, third)
+    assert [r[0] for r in third.requests] == ["HEAD", "HEAD", "HEAD", "PUT"]
+
+
+def test_large_blobs_go_up_in_chunks(open_registry, tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "MONOLITHIC_LIMIT", 1024)
+    monkeypatch.setattr(registry, "CHUNK", 256 * 1024)
+    layout = layout_of(tmp_path, "webserver")
+    client = RegistryClient(open_registry)
+    push_layout(layout, parse_reference(f"{open_registry}/demo/chunked:1"), client)
+    assert sum(1 for r in client.requests if r[0] == "PATCH") > 2
+    _, document = manifest(open_registry, "demo/chunked", "1")
+    assert len(document["layers"]) == 2
+
+
+@pytest.mark.engine
+def test_docker_pulls_and_runs_what_was_pushed(engine, open_registry):
+    ref = f"{open_registry}/demo/hello:run"
+    assert push(ref, sample="hello").returncode == 0
+    engine.docker("pull", ref)
+    engine.images.add(ref)
+    assert engine.run(ref).stdout == b"Hello from a pybuild image!\n"
+
+
+def test_second_repository_mounts_blobs_instead_of_sending_them(open_registry, tmp_path):
+    layout = layout_of(tmp_path, "greet")
+    push_layout(layout, parse_reference(f"{open_registry}/demo/first:1"), RegistryClient(open_registry))
+    client = RegistryClient(open_registry)
+    push_layout(layout, parse_reference(f"{open_registry}/demo/second:1"), client, mount_from="demo/first")
+    posts = [path for method, path, status in client.requests if method == "POST"]
+    assert posts and all("mount=" in path for path in posts)
+    assert not [r for r in client.requests if r[0] in ("PATCH",) or (r[0] == "PUT" and "/blobs/" in r[1])]
+
+
+class FlakyRegistry:
+    """A loopback server that asks for a Bearer token, issues it, and fails some requests once
+    with 503 and 429 before answering, to exercise auth and retries."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.seen: list[str] = []
+        state = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status, body=b"", headers=()):
+                self.send_response(status)
+                for key, value in headers:
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                state.seen.append(f"GET {self.path}")
+                if self.path.startswith("/token"):
+                    assert "scope=repository" in self.path
+                    self._send(200, json.dumps({"token": "t0k3n"}).encode())
+
+            def do_HEAD(self):
+                state.seen.append(f"HEAD {self.path} {self.headers.get('Authorization')}")
+                if self.headers.get("Authorization") != "Bearer t0k3n":
+                    port = self.server.server_address[1]
+                    self._send(401, headers=[("WWW-Authenticate",
+                                              f'Bearer realm="http://127.0.0.1:{port}/token",service="test"')])
+                elif sum(1 for s in state.seen if s.startswith("HEAD")) == 2:
+                    self._send(503)  # once
+                elif sum(1 for s in state.seen if s.startswith("HEAD")) == 3:
+                    self._send(429)  # once more
+                else:
+                    self._send(200)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+
+
+def test_bearer_token_flow_and_retries_on_503_and_429():
+    server = FlakyRegistry()
+    try:
+        client = RegistryClient(server.address, sleep=lambda seconds: None)
+        assert client.has_blob("demo/x", "sha256:" + "0" * 64, "repository:demo/x:pull,push")
+        assert [r[2] for r in client.requests] == [401, 503, 429, 200]
+        assert any(seen.startswith("GET /token") for seen in server.seen)
+        assert server.seen[-1].endswith("Bearer t0k3n")
+    finally:
+        server.server.shutdown()
+
+
+@pytest.mark.engine
+def test_docker_pulls_from_the_auth_registry_after_login(engine, auth_registry, tmp_path):
+    ref = f"{auth_registry}/private/hello:1"
+    assert push(ref, "--creds", "alice:s3cret", sample="hello").returncode == 0
+    own_config = {"DOCKER_CONFIG": str(tmp_path / "docker-config")}  # not the user's login
+    engine.docker("login", "-u", "alice", "--password-stdin", auth_registry, input=b"s3cret",
+                  extra_env=own_config)
+    engine.docker("pull", ref, extra_env=own_config)
+    engine.images.add(ref)
+    assert engine.run(ref).stdout == b"Hello from a pybuild image!\n"
+
+
+def test_a_killed_push_run_again_sends_only_what_is_missing(open_registry, tmp_path):
+    import os
+    import signal
+
+    context = tmp_path / "big"
+    context.mkdir()
+    (context / "small.txt").write_text("first layer\n")
+    with open(context / "big.bin", "wb") as big:
+        big.write(os.urandom(150 << 20))  # incompressible: its upload takes a while
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY small.txt /small.txt\nCOPY big.bin /big.bin\n")
+    ref = f"{open_registry}/demo/killed:1"
+    command = [sys.executable, "-m", "pybuild", "--push", "--progress", "plain", "--no-cache", "-t", ref,
+               str(context)]
+    first = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in first.stderr:  # wait until the first blob has arrived, then kill
+        lines.append(line)
+        if ": pushed (" in line:
+            first.send_signal(signal.SIGKILL)
+            break
+    first.wait(timeout=60)
+    assert first.returncode == -signal.SIGKILL, "".join(lines)
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    already = [l for l in again.stderr.splitlines() if ": already in " in l]
+    sent = [l for l in again.stderr.splitlines() if ": pushed (" in l]
+    assert len(already) == 1 and len(sent) == 2  # the blob that arrived is not sent again

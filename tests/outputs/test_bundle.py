@@ -1,0 +1,110 @@
+"""Runtime bundles: runc runs them; layers apply with whiteouts, never outside rootfs; the
+config carries the image's process; as non-root nothing needs chown."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import uuid
+
+import pytest
+
+from conftest import IN_CI, SAMPLES
+from pybuild import api
+from pybuild.errors import ContextError, UsageError
+from pybuild.outputs.bundle import apply_layer, runtime_config
+
+
+def layer(*members) -> io.BytesIO:
+    """members: (name, data) for files, (name, None) for directories, (name, '->target') links."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data, *mode in members:
+            info = tarfile.TarInfo(name)
+            info.mode = mode[0] if mode else 0o644
+            if data is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            elif isinstance(data, str):
+                info.type, info.linkname = tarfile.SYMTYPE, data[2:]
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+def test_layers_apply_in_order_with_whiteouts_and_opaque_directories(tmp_path):
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    apply_layer(layer(("etc", None), ("etc/old", b"old"), ("cache", None), ("cache/a", b"a"),
+                      ("bin/tool", b"v1", 0o755)), rootfs, as_root=os.geteuid() == 0)
+    apply_layer(layer(("etc/.wh.old", b""), ("cache/.wh..wh..opq", b""), ("cache/b", b"b"),
+                      ("bin/tool", b"v2", 0o755)), rootfs, as_root=os.geteuid() == 0)
+    assert not (rootfs / "etc" / "old").exists()
+    assert sorted(p.name for p in (rootfs / "cache").iterdir()) == ["b"]
+    assert (rootfs / "bin" / "tool").read_bytes() == b"v2"
+    assert (rootfs / "bin" / "tool").stat().st_mode & 0o777 == 0o755
+
+
+def test_nothing_is_written_through_a_symlink_or_outside(tmp_path):
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    apply_layer(layer(("escape", f"->{outside}")), rootfs, as_root=False)
+    with pytest.raises(ContextError, match="through the symlink /escape"):
+        apply_layer(layer(("escape/file", b"x")), rootfs, as_root=False)
+    apply_layer(layer(("../../up", b"x")), rootfs, as_root=False)  # `..` cannot climb out
+    assert (rootfs / "up").exists() and list(outside.iterdir()) == []
+
+
+def test_as_non_root_setuid_bits_are_dropped_and_nothing_is_chowned(tmp_path):
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    apply_layer(layer(("su", b"x", 0o4755)), rootfs, as_root=False)
+    assert (rootfs / "su").stat().st_mode & 0o7777 == 0o755
+
+
+def test_runtime_config_runs_entrypoint_and_cmd_as_the_image_user(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "passwd").write_text("app:x:1000:1001::/home/app:/bin/sh\n")
+    config = runtime_config({"Entrypoint": ["/e"], "Cmd": ["a"], "Env": ["A=1"],
+                             "WorkingDir": "/w", "User": "app"}, tmp_path)
+    process = config["process"]
+    assert process["args"] == ["/e", "a"] and process["env"] == ["A=1"] and process["cwd"] == "/w"
+    assert process["user"] == {"uid": 1000, "gid": 1001} and process["terminal"] is False
+    assert {m["destination"] for m in config["mounts"]} >= {"/proc", "/dev", "/sys"}
+    with pytest.raises(UsageError, match="neither ENTRYPOINT nor CMD"):
+        runtime_config({}, tmp_path)
+
+
+def runc() -> str:
+    found = shutil.which("runc")
+    if found is None or os.geteuid() != 0:
+        if IN_CI:
+            pytest.fail("CI runs as root with runc (docker.io brings it)")
+        pytest.skip("runc run needs runc and root here")
+    return found
+
+
+@pytest.mark.parametrize("sample", ["hello", "greet"])
+def test_runc_runs_the_bundle(tmp_path, sample):
+    binary = runc()
+    bundle = tmp_path / "bundle"
+    result = api.build(api.BuildOptions(context=SAMPLES / sample, tags=(f"{sample}:1",),
+                                        output=f"type=bundle,dest={bundle}"))
+    assert json.loads((bundle / "config.json").read_text())["process"]["args"]
+    assert result.image_id == api.build(api.BuildOptions(
+        context=SAMPLES / sample, tags=(f"{sample}:1",), output=str(tmp_path / "a.tar"))).image_id
+    name = f"pybuild-{uuid.uuid4().hex[:12]}"
+    run = subprocess.run([binary, "run", "--bundle", str(bundle), name], capture_output=True,
+                         timeout=60)
+    subprocess.run([binary, "delete", "-f", name], capture_output=True)
+    assert run.returncode == 0, run.stderr.decode()
+    assert run.stdout.decode() == (SAMPLES / sample / "expected-output").read_text()

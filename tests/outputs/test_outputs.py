@@ -1,0 +1,156 @@
+"""Every output type and compression: valid when reopened, the same image everywhere, byte-
+identical across builds and umasks, and accepted by the real tools (skopeo, umoci,
+oci-image-tool, podman, docker)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI, SAMPLES
+from pybuild import api
+from pybuild.oci.compression import Compression
+from pybuild.errors import UsageError
+from pybuild.outputs.spec import parse_output
+from pybuild.oci.validate import validate_archive
+
+COMBINATIONS = [(kind, compression) for kind in ("docker", "oci", "oci-dir")
+                for compression in ("uncompressed", "gzip", "zstd")]
+
+
+def build(tmp_path: Path, output: str, sample: str = "webserver", tags=("web:1",)) -> api.BuildResult:
+    return api.build(api.BuildOptions(context=SAMPLES / sample, tags=tags, output=output,
+                                      platform="linux/amd64", source_date_epoch=None))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def busybox():
+    if not (SAMPLES / "webserver" / "busybox").exists():
+        subprocess.run(["make", "-C", str(SAMPLES), "webserver/busybox"], check=True)
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        if IN_CI:
+            pytest.fail(f"CI needs {name} (.ci/run installs it)")
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+def test_parse_output():
+    assert parse_output("x.tar") == parse_output("type=docker,dest=x.tar")
+    spec = parse_output("type=oci,dest=o.tar,compression=zstd,compression-level=9")
+    assert (spec.type, spec.dest, spec.compression) == ("oci", "o.tar", Compression("zstd", 9))
+    assert parse_output("type=oci-dir,dest=d").compression == Compression("gzip")
+    assert parse_output("-").dest == "-"
+    for bad in ("type=zip,dest=x", "type=oci-dir", "type=oci,dest=x,compression=lz4",
+                "type=oci,dest=x,colour=red", "type=oci,dest=x,compression=gzip,compression-level=99"):
+        with pytest.raises(UsageError):
+            parse_output(bad)
+    with pytest.raises(UsageError, match="--load needs type=docker"):
+        parse_output("type=oci,dest=x.tar", load=True)
+
+
+@pytest.mark.parametrize("kind, compression", COMBINATIONS)
+def test_every_type_and_compression_is_valid_and_the_same_image(tmp_path, kind, compression):
+    dest = tmp_path / ("out" if kind == "oci-dir" else "out.tar")
+    result = build(tmp_path, f"type={kind},dest={dest},compression={compression}")
+    contents = validate_archive(dest)
+    assert (contents.manifest is not None) == (kind == "docker")
+    assert result.image_id == build(tmp_path, str(tmp_path / "plain.tar")).image_id
+    media = {layer["mediaType"] for layer in contents.oci_manifest["layers"]}
+    suffix = {"uncompressed": "", "gzip": "+gzip", "zstd": "+zstd"}[compression]
+    assert media == {"application/vnd.oci.image.layer.v1.tar" + suffix}
+    annotations = contents.index["manifests"][0]["annotations"]
+    assert annotations["org.opencontainers.image.ref.name"] == "1"
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_compressed_outputs_are_byte_identical_across_builds(tmp_path, compression):
+    first, second = tmp_path / "a.tar", tmp_path / "b.tar"
+    build(tmp_path, f"type=oci,dest={first},compression={compression}")
+    build(tmp_path, f"type=oci,dest={second},compression={compression}")
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_umask_does_not_leak_into_the_image(tmp_path):
+    outputs = []
+    for umask in ("022", "077"):
+        out = tmp_path / f"{umask}.tar"
+        subprocess.run(["sh", "-c", f'umask {umask} && "$0" -m pybuild -q -t w:1 -o "$1" "$2"',
+                        sys.executable, str(out), str(SAMPLES / "greet")], check=True)
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+def test_oci_dir_replaces_an_earlier_layout_but_nothing_else(tmp_path):
+    dest = tmp_path / "layout"
+    build(tmp_path, f"type=oci-dir,dest={dest}")
+    build(tmp_path, f"type=oci-dir,dest={dest},compression=zstd")
+    assert validate_archive(dest).oci_manifest["layers"][0]["mediaType"].endswith("+zstd")
+    assert [p.name for p in tmp_path.iterdir()] == ["layout"]  # no partial directory left
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "precious").write_text("keep")
+    with pytest.raises(UsageError, match="not an OCI layout"):
+        build(tmp_path, f"type=oci-dir,dest={other}")
+    assert (other / "precious").read_text() == "keep"
+
+
+def test_skopeo_copies_the_oci_archive(tmp_path):
+    skopeo = tool("skopeo")
+    archive = tmp_path / "web.tar"
+    build(tmp_path, f"type=oci,dest={archive}")
+    subprocess.run([skopeo, "copy", "-q", f"oci-archive:{archive}:1", f"oci:{tmp_path / 'copy'}:copied"],
+                   check=True, capture_output=True)
+    assert validate_archive(tmp_path / "copy").index["manifests"]
+
+
+def test_umoci_unpacks_and_oci_image_tool_validates(tmp_path):
+    umoci, image_tool = tool("umoci"), tool("oci-image-tool")
+    layout = tmp_path / "layout"
+    build(tmp_path, f"type=oci-dir,dest={layout}")  # gzip: Debian's umoci has no zstd
+    checked = subprocess.run([image_tool, "validate", "--type", "image", "--ref", "name=1", str(layout)],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    bundle = tmp_path / "bundle"
+    subprocess.run([umoci, "unpack", "--image", f"{layout}:1", str(bundle)], check=True, capture_output=True)
+    assert (bundle / "rootfs" / "www" / "index.html").read_text().startswith("<!doctype html>")
+    assert (bundle / "rootfs" / "bin" / "busybox").stat().st_mode & 0o111
+
+
+@pytest.mark.parametrize("kind", ["docker", "oci"])
+def test_podman_loads_both_archive_types(tmp_path, kind):
+    podman = tool("podman")
+    archive = tmp_path / "image.tar"
+    build(tmp_path, f"type={kind},dest={archive},compression=gzip", tags=(f"pybuild-podman-{kind}:1",))
+    loaded = subprocess.run([podman, "load", "-i", str(archive)], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert f"pybuild-podman-{kind}:1" in loaded.stdout
+    subprocess.run([podman, "rmi", f"pybuild-podman-{kind}:1"], capture_output=True)
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_docker_loads_and_runs_compressed_layers(engine, tmp_path, compression):
+    archive = tmp_path / "image.tar"
+    build(tmp_path, f"type=docker,dest={archive},compression={compression}", sample="hello",
+          tags=(f"pybuild-{compression}:1",))
+    engine.load(archive)
+    assert engine.run(f"pybuild-{compression}:1").stdout == b"Hello from a pybuild image!\n"
+
+
+@pytest.mark.engine
+def test_load_streams_into_docker_and_leaves_no_file(engine, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pybuild", "--load", "-q", "-t", "pybuild-load:1",
+                             str(SAMPLES / "hello")], cwd=tmp_path, capture_output=True,
+                            env=engine.env, text=True)
+    assert result.returncode == 0, result.stderr
+    engine.images.add("pybuild-load:1")
+    assert list(tmp_path.iterdir()) == []
+    assert engine.inspect("pybuild-load:1")["Id"] == result.stdout.strip()
