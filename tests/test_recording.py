@@ -11,6 +11,7 @@ import time
 import pytest
 
 from pybuild import api, entry, recording
+from pybuild.outputs.spec import parse_output
 from pybuild.oci.validate import validate_archive
 
 from conftest import SAMPLES
@@ -163,11 +164,12 @@ def test_outputs_other_than_one_archive_file_always_build(run, context, tmp_path
     for _ in range(2):
         assert run("--cache-dir", str(tmp_path / "cache"), "-t", "g:1", "-o", layout, str(context))[2]
     argv = ["--cache-dir", str(tmp_path / "cache"), str(context)]
-    for kind in ({"output": "-"}, {"output": f"type=bundle,dest={tmp_path / 'b'}"}, {"load": True},
-                 {"push": True}, {"output": "type=oci,dest=x.tar"}):
-        options = api.BuildOptions(context=context, tags=("g:1",), cache_dir=tmp_path / "cache", **kind)
+    for text, load, push in (("-", False, False), (f"type=bundle,dest={tmp_path / 'b'}", False, False),
+                             (None, True, False), (None, False, True), ("type=oci,dest=x.tar", False, False)):
+        options = api.BuildOptions(context=context, tags=("g:1",), cache_dir=tmp_path / "cache",
+                                   output=parse_output(text, load, push))
         watch = api.start_recording(options, argv)
-        assert (watch is not None) == (kind == {"output": "type=oci,dest=x.tar"})
+        assert (watch is not None) == (text == "type=oci,dest=x.tar")
 
 
 def test_an_output_inside_the_context_is_answered_once_it_stops_changing(run, context, monkeypatch):

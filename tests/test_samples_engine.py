@@ -13,6 +13,7 @@ import pytest
 from conftest import SAMPLES
 from servers import free_port
 from pybuild import api
+from pybuild.outputs.spec import parse_output
 from pybuild.oci.validate import validate_archive
 
 RUNNABLE = ["hello", "greet"]
@@ -20,7 +21,7 @@ RUNNABLE = ["hello", "greet"]
 
 def build(name: str, out: Path) -> api.BuildResult:
     return api.build(api.BuildOptions(context=SAMPLES / name, tags=(f"pybuild-sample-{name}:test",),
-                                      output=str(out)))
+                                      output=parse_output(str(out))))
 
 
 @pytest.mark.engine

@@ -1,35 +1,38 @@
-"""Library entry points, used by the CLI and the tests: parse a Dockerfile, build an image."""
+"""Library entry points, used by the CLI and the tests: parse a Dockerfile, build an image,
+explain a build. Options come in as one typed BuildOptions; progress goes out to a Reporter;
+errors are raised as PybuildErrors. Nothing here prints."""
 
 from __future__ import annotations
 
 import json
 import os
-from functools import partial
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
-from .oci.blobstore import LayerCache, default_cache_dir
 from . import recording
-from .dockerfile.checks import CheckFailed, active_warnings
 from .build.context import BuildContext
-from .dockerfile.dump import dump
-from .errors import DockerfileSyntaxError, Location, PybuildError, UsageError
-from .build.evaluator import evaluate
+from .build.evaluator import Evaluation, evaluate
 from .build.ignore import load_ignore_rules
-from .oci.model import ImageSpec
+from .build.timestamps import Timestamps
+from .dockerfile.checks import CheckFailed, active_warnings
+from .dockerfile.dump import dump
 from .dockerfile.instructions import Dockerfile
-from .oci.layer import DiscardSink
 from .dockerfile.lower import lower
 from .dockerfile.parser import normalise_text, parse_dockerfile
-from .progress import make_progress
+from .errors import DockerfileSyntaxError, Location, PybuildError, UsageError
+from .events import QUIET, Reporter
+from .oci.blobstore import BlobStore, default_cache_path
+from .oci.model import MEDIA_OCI_LAYER, WrittenImage
 from .oci.platform import Platform, host_platform, parse_platform
-from .oci.reference import Reference, parse_reference
-from .build.timestamps import Timestamps
-from .outputs.write import WrittenImage
-from .outputs.spec import emit, parse_output
+from .oci.reference import parse_reference
+from .oci.registry import RegistryAccess
+from .oci.sinks import DiscardSink
+from .outputs.export import Exporting, export
+from .outputs.spec import STDOUT, OutputSpec
 
 
 @dataclass(frozen=True)
@@ -39,30 +42,37 @@ class BuildOptions:
     context: Path
     dockerfile: Path | None = None  # default: CONTEXT/Dockerfile
     tags: tuple[str, ...] = ()
-    output: str | None = None  # a path, "-", or type=...,dest=... (writers/output.py)
-    load: bool = False  # also (or only) load the image into docker or podman
-    push: bool = False  # push to the registry of every tag (-o type=registry)
-    creds: str | None = None  # USER:PASSWORD for registries
-    insecure: bool = False  # plain HTTP to a registry that is not on loopback
+    output: OutputSpec = OutputSpec()  # -o, --load and --push, parsed (outputs/spec.py)
+    registry: RegistryAccess = RegistryAccess()  # credentials, --insecure
     build_contexts: tuple[str, ...] = ()  # NAME=docker-archive:PATH|oci-archive:PATH|oci-layout:DIR
     platform: str | None = None
     build_args: tuple[str, ...] = ()  # K=V, or K to take K from the environment
     labels: tuple[str, ...] = ()  # K=V, added to the image's labels
     target: str | None = None
-    check: str | None = None
+    check: str | None = None  # "error", or like the directive: "skip=Rule,...;error=true"
     timestamp: str | None = None  # "now", or seconds like SOURCE_DATE_EPOCH
-    cache_dir: Path | None = field(default_factory=default_cache_dir)  # None: no layer cache
-    progress: str = "quiet"  # auto, plain, tty, quiet or json (progress.py)  # "error", or like the directive: "skip=Rule,...;error=true"
+    cache_dir: Path | None = field(default_factory=default_cache_path)  # None: no layer cache
     source_date_epoch: str | None = field(default_factory=lambda: os.environ.get("SOURCE_DATE_EPOCH"))
 
 
 @dataclass(frozen=True)
 class BuildResult:
-    image_id: str
-    output: str | None  # where the image was written: a path, "-", or None (only loaded)
-    spec: ImageSpec
+    """A finished build: what each instruction did and the image (`evaluation`), what was
+    written (`written`), where (`output`, its dest resolved), and warnings for the user."""
+
+    evaluation: Evaluation
     written: WrittenImage
+    output: OutputSpec
     warnings: tuple[str, ...] = ()
+
+    @property
+    def image_id(self) -> str:
+        return self.written.image_id
+
+    @property
+    def dest(self) -> str | None:
+        """Where the image was written: a path, "-", or None (only loaded or pushed)."""
+        return self.output.dest
 
 
 def key_values(items: tuple[str, ...], flag: str, from_environment: bool) -> dict[str, str]:
@@ -121,18 +131,10 @@ def describe(dockerfile: Path, fmt: str) -> str:
     return "".join(f"{i.location.line}:{i.location.column}\t{i.text}\n" for i in instructions)
 
 
-def default_output(refs: list[Reference]) -> str:
-    """`hello:1.0` -> `hello-1.0.tar`, in the current directory."""
-    if not refs:
-        raise UsageError("say where to write the image: -o PATH (or - for stdout), or -t NAME:TAG")
-    name = refs[0].familiar.replace("/", "_").replace(":", "-")
-    return f"{name}.tar"
-
-
-def build(options: BuildOptions, stdout: BinaryIO | None = None,
-          trace: list | None = None) -> BuildResult:
-    """Build the image and write the archive; nothing is left behind when anything fails.
-    With `trace`, every instruction's effect is appended to it (`pybuild explain`)."""
+def build(options: BuildOptions, *, stdout: BinaryIO | None = None,
+          reporter: Reporter = QUIET) -> BuildResult:
+    """Build the image and write it as `options.output` says; nothing is left behind when
+    anything fails. `stdout` receives an image written to "-"."""
     context_dir = Path(options.context)
     if not context_dir.is_dir():
         raise UsageError(f"build context is not a directory: {context_dir}")
@@ -142,9 +144,7 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None,
     refs = [parse_reference(tag) for tag in options.tags]
     platform: Platform = parse_platform(options.platform) if options.platform else host_platform()
     timestamps = Timestamps.from_environment(options.source_date_epoch, options.timestamp)
-    output = parse_output(options.output, options.load, options.push)
-    dest = (output.dest if output.dest is not None or output.load or output.type == "registry"
-            else default_output(refs))
+    output = options.output.with_default_dest(refs)
 
     parsed = parse(read_dockerfile(dockerfile), str(dockerfile))
     lint, fatal = active_warnings(parsed, options.check)
@@ -154,34 +154,34 @@ def build(options: BuildOptions, stdout: BinaryIO | None = None,
         raise CheckFailed(f"{first.rule}: {first.message}{more}; build checks are errors here "
                           "(--check=error or # check=error=true)", first.location)
     context = BuildContext(context_dir, load_ignore_rules(context_dir, dockerfile))
-    # Decompressed ADD archives live here until their layers are written, then go.
+    # Decompressed ADD archives and base layers live here until the image is written, then go.
     with tempfile.TemporaryDirectory(prefix="pybuild-") as scratch:
-        spec = evaluate(parsed, context, platform, timestamps, build_args, options.target,
-                        labels, Path(scratch), trace,
-                        key_values(options.build_contexts, "--build-context", from_environment=False),
-                        partial(_registry_client, creds=options.creds, insecure=options.insecure))
-        written = emit(spec, refs, output, dest, stdout or sys.stdout.buffer,
-                       LayerCache(options.cache_dir), make_progress(options.progress),
-                       options.creds, options.insecure)
-    warnings = tuple(str(warning) for warning in lint) + spec.warnings
-    return BuildResult(written.image_id, dest, spec, written, warnings)
+        evaluation = evaluate(
+            parsed, context, platform=platform, timestamps=timestamps, build_args=build_args,
+            target=options.target, labels=labels, scratch=Path(scratch),
+            build_contexts=key_values(options.build_contexts, "--build-context", from_environment=False),
+            registry_client=options.registry.client, reporter=reporter)
+        using = Exporting(BlobStore(options.cache_dir), reporter,
+                          stdout or sys.stdout.buffer, options.registry)
+        written = export(evaluation.image, refs, output, using)
+    warnings = tuple(str(warning) for warning in lint) + evaluation.warnings
+    return BuildResult(evaluation, written, output, warnings)
 
 
-def explain(options: BuildOptions) -> tuple[dict, BuildResult]:
-    """Build as `build` does, recording what each instruction produced; the archive is written
-    only when `options.output` asks for one."""
-    steps: list = []
-    wanted = options.output is not None or options.load
-    run = options if wanted else replace(options, output="-", tags=options.tags or ("explain:latest",))
-    result = build(run, stdout=None if wanted else DiscardSink(), trace=steps)
-    output = parse_output(run.output, run.load)
+def explain(options: BuildOptions) -> tuple[dict[str, Any], BuildResult]:
+    """Build as `build` does and say what each instruction produced; the image is written
+    only when `options.output` asks for it (a dest, or --load)."""
+    wanted = options.output.dest is not None or options.output.load
+    run = options if wanted else replace(options, output=replace(options.output, dest=STDOUT),
+                                         tags=options.tags or ("explain:latest",))
+    result = build(run, stdout=None if wanted else cast(BinaryIO, DiscardSink()))
     from .reports.explain import explanation  # the teaching module loads only when asked for
-    from .oci.model import MEDIA_OCI_LAYER
 
     dockerfile = options.dockerfile or default_dockerfile(Path(options.context))
     source = normalise_text(read_dockerfile(dockerfile))[:-1].split("\n")
-    document = explanation(steps, result.written, result.spec.layers,
-                           MEDIA_OCI_LAYER + output.compression.media_suffix, str(dockerfile), source)
+    document = explanation(result.evaluation, result.written,
+                           MEDIA_OCI_LAYER + result.output.compression.media_suffix,
+                           str(dockerfile), source)
     return document, result
 
 
@@ -200,23 +200,22 @@ def local_inputs(options: BuildOptions) -> list[str]:
 def start_recording(options: BuildOptions, argv: list[str]) -> recording.Recording | None:
     """Watch a build whose outcome can be answered from the stat of local files next time: one
     that writes an archive file, loads and pushes nothing, and keeps reproducible times."""
-    if options.cache_dir is None or options.load or options.push or \
-            (options.timestamp or "").lower() == "now":
+    output = options.output
+    if (options.cache_dir is None or output.load or output.type not in ("docker", "oci")
+            or output.to_stdout or (options.timestamp or "").lower() == "now"):
         return None
     try:
-        output = parse_output(options.output)
         cache_dir = recording.cache_dir_from_argv(argv)
-        if (output.type not in ("docker", "oci") or output.dest == "-" or cache_dir is None
-                or Path(cache_dir).resolve() != Path(options.cache_dir).resolve()):
+        if cache_dir is None or Path(cache_dir).resolve() != Path(options.cache_dir).resolve():
             return None
         keeps_times = options.timestamp is not None or bool(options.source_date_epoch)
         return recording.Recording(argv, cache_dir, local_inputs(options), keeps_times,
-                                  _wholly_ignored(options))
+                                   _wholly_ignored(options))
     except (OSError, PybuildError):  # the build itself will say what is wrong
         return None
 
 
-def _wholly_ignored(options: BuildOptions):
+def _wholly_ignored(options: BuildOptions) -> Callable[[str], bool] | None:
     """Whether a directory is one that .dockerignore leaves out with all it holds (no `!` rule
     could bring anything below it back): its contents cannot change the image."""
     context = os.path.abspath(options.context)
@@ -230,21 +229,14 @@ def finish_recording(watch: recording.Recording, options: BuildOptions, result: 
                      lines: list[tuple[str, str]]) -> None:
     """Record the build for `pybuild` to answer next time (recording.py), unless it fetched
     anything from the network. The record is an optimisation: failing to write it is silent."""
-    if result.spec.fetched or result.output is None:
+    if result.evaluation.fetched or result.dest is None:
         return
     consulted = ["SOURCE_DATE_EPOCH"] + [item for item in options.build_args if "=" not in item]
     env = {name: os.environ.get(name) for name in consulted}
     try:
-        watch.finish(result.output, env, lines)
+        watch.finish(result.dest, env, lines)
     except OSError:
         pass
-
-
-def _registry_client(host: str, creds: str | None, insecure: bool):
-    from .oci.registry import RegistryClient, credentials
-
-    api_host = "registry-1.docker.io" if host == "docker.io" else host
-    return RegistryClient(api_host, credentials(host, creds), insecure)
 
 
 def default_dockerfile(context_dir: Path) -> Path:

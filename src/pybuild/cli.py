@@ -1,5 +1,6 @@
-"""The command line: click flags -> BuildOptions -> api.build(). Errors become one message and
-exit code 1; this module formats, it does not decide."""
+"""The command line: click flags -> BuildOptions -> api.build(). The one module that knows
+click and the terminal: it picks the progress renderer, prints results and warnings, and turns
+every PybuildError into one message and exit code 1. It formats; it does not decide."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from . import api
+from . import __version__, api
 from .errors import PybuildError
-from .outputs.spec import STDOUT
+from .oci.registry import RegistryAccess
+from .outputs.spec import STDOUT, parse_output
+from .progress import make_progress
 
 
 class DefaultToBuild(click.Group):
@@ -78,17 +80,18 @@ def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output:
           insecure: bool, timestamp: str | None,
           cache_dir: Path | None, no_cache: bool, progress: str, quiet: bool) -> None:
     """Build the Dockerfile in CONTEXT into an image archive (docker-archive + OCI layout)."""
-    options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags, output=output,
+    options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags,
+                               output=run(lambda: parse_output(output, load, push)),
+                               registry=RegistryAccess(creds, insecure),
                                platform=platform, build_args=build_args, labels=labels,
-                               target=target, check=check, load=load, timestamp=timestamp,
-                               push=push, creds=creds, insecure=insecure,
+                               target=target, check=check, timestamp=timestamp,
                                build_contexts=build_contexts,
-                               progress="quiet" if quiet else progress,
                                **({"cache_dir": None} if no_cache else
                                   {"cache_dir": cache_dir} if cache_dir else {}))
     argv = (click.get_current_context().find_root().obj or {}).get("argv")
     recording = api.start_recording(options, argv) if argv is not None else None
-    result = run(lambda: api.build(options))
+    reporter = make_progress("quiet" if quiet else progress)
+    result = run(lambda: api.build(options, reporter=reporter))
     for stream, text in outcome_lines(result, quiet, result.written.up_to_date):
         click.echo(text, err=stream == "err")
     if recording is not None:  # what an unchanged rebuild of this command will print
@@ -98,15 +101,15 @@ def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output:
 def outcome_lines(result: api.BuildResult, quiet: bool, up_to_date: bool) -> list[tuple[str, str]]:
     """What a build prints, as (stream, text) pairs: warnings, then the image ID and where the
     image went (only the ID with -q, on stdout unless the image itself goes there)."""
-    to_stdout = result.output == STDOUT
+    to_stdout = result.dest == STDOUT
     lines = [("err", f"warning: {warning}") for warning in result.warnings]
     if quiet:
         return lines + [("err" if to_stdout else "out", result.image_id)]
     if up_to_date:
-        lines.append(("err", f"{result.output} already holds this image; nothing written"))
+        lines.append(("err", f"{result.dest} already holds this image; nothing written"))
     lines.append(("err", f"image {result.image_id}"))
-    if result.output is not None and not to_stdout:
-        lines.append(("out", result.output))
+    if result.dest is not None and not to_stdout:
+        lines.append(("out", result.dest))
     return lines
 
 
@@ -130,7 +133,8 @@ def explain(context: Path, dockerfile: Path | None, fmt: str, report: Path | Non
             target: str | None, platform: str | None, build_contexts: tuple[str, ...]) -> None:
     """Show what each instruction of the Dockerfile in CONTEXT produces: layers, files,
     config changes, history, digests. Builds without writing an archive unless --image."""
-    options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags, output=image,
+    options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags,
+                               output=run(lambda: parse_output(image)),
                                build_args=build_args, target=target, platform=platform,
                                build_contexts=build_contexts)
     document, result = run(lambda: api.explain(options))

@@ -19,3 +19,4 @@ def file_stat(path: "str | os.PathLike[str]") -> list[int] | None:
     except OSError:
         return None
     return [info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns, info.st_dev]
+

@@ -1,33 +1,33 @@
-"""Progress of a build on stderr, as buildx names the modes: `tty` (one line redrawn, at most
-ten times a second), `plain` (a line per layer), `json` (one event per line, for tools) and
-`quiet`. `auto` is tty on a terminal, else plain."""
+"""What the CLI shows of a build's events (events.py) on stderr, in the modes buildx names:
+`tty` (one line redrawn, at most ten times a second), `plain` (a line per layer), `json` (one
+event per line, for tools) and `quiet`. `auto` is tty on a terminal, else plain. Notes (a blob
+pushed, what `docker load` said) are shown in every mode; json wraps them as events."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
+
+from .events import Reporter
 
 MODES = ("auto", "plain", "tty", "quiet", "json")
 
 
-class Progress:
-    """Receives layer events; this base class shows nothing (quiet)."""
+class QuietProgress(Reporter):
+    """No progress; notes only."""
 
-    def layer_started(self, number: int, total: int, created_by: str, files: int, size: int) -> None:
-        pass
-
-    def advanced(self, files: int, size: int) -> None:
-        pass
-
-    def layer_finished(self, diff_id: str, digest: str, stored: int, cached: bool) -> None:
-        pass
-
-
-class PlainProgress(Progress):
     def __init__(self, out: TextIO):
         self.out = out
+
+    def note(self, text: str) -> None:
+        print(text, file=self.out)
+
+
+class PlainProgress(QuietProgress):
+    def __init__(self, out: TextIO):
+        super().__init__(out)
         self.number = self.total = 0
         self.started = 0.0
         self.created_by = ""
@@ -73,13 +73,22 @@ class TtyProgress(PlainProgress):
         print("\r\x1b[K", end="", file=self.out)
         super().layer_finished(diff_id, digest, stored, cached)
 
+    def download(self, url: str, done: int, total: int) -> None:
+        name = url.rstrip("/").rpartition("/")[2] or url
+        shown = f"{done * 100 // total:3d}%" if total else f"{done // 1024} KiB"
+        end = "\n" if total and done >= total else ""
+        print(f"\r\x1b[KADD {name}: {shown}", end=end, file=self.out, flush=True)
 
-class JsonProgress(Progress):
+
+class JsonProgress(Reporter):
     def __init__(self, out: TextIO):
         self.out = out
 
-    def _emit(self, **event) -> None:
+    def _emit(self, **event: Any) -> None:
         print(json.dumps(event), file=self.out, flush=True)
+
+    def note(self, text: str) -> None:
+        self._emit(event="note", text=text)
 
     def layer_started(self, number, total, created_by, files, size) -> None:
         self._emit(event="layer_started", layer=number, layers=total, created_by=created_by,
@@ -90,8 +99,9 @@ class JsonProgress(Progress):
                    cached=cached)
 
 
-def make_progress(mode: str, out: TextIO = sys.stderr) -> Progress:
+def make_progress(mode: str, out: TextIO = sys.stderr) -> Reporter:
     if mode == "auto":
         mode = "tty" if out.isatty() else "plain"
-    return {"plain": PlainProgress, "tty": TtyProgress, "json": JsonProgress}.get(
-        mode, lambda _: Progress())(out)
+    renderers: dict[str, type[Reporter]] = {"plain": PlainProgress, "tty": TtyProgress,
+                                            "json": JsonProgress, "quiet": QuietProgress}
+    return renderers[mode](out)  # type: ignore[call-arg]

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import SAMPLES
 from pybuild import api
+from pybuild.outputs.spec import parse_output
 from pybuild.errors import InstructionError
 from pybuild.oci.validate import validate_archive
 from images import synthetic_archive
@@ -19,7 +20,7 @@ from images import synthetic_archive
 
 def base_archive(tmp_path: Path, output: str = "type=docker") -> Path:
     dest = tmp_path / ("base-dir" if "oci-dir" in output else "base.tar")
-    api.build(api.BuildOptions(context=SAMPLES / "greet", tags=("base:1",), output=f"{output},dest={dest}"))
+    api.build(api.BuildOptions(context=SAMPLES / "greet", tags=("base:1",), output=parse_output(f"{output},dest={dest}")))
     return dest
 
 
@@ -30,7 +31,7 @@ def child(tmp_path: Path, dockerfile: str, contexts: tuple[str, ...], output: st
     (context / "a.txt").write_text("added\n")
     (context / "Dockerfile").write_text(dockerfile)
     out = tmp_path / "child.tar"
-    result = api.build(api.BuildOptions(context=context, tags=("child:1",), output=output or str(out),
+    result = api.build(api.BuildOptions(context=context, tags=("child:1",), output=parse_output(output or str(out)),
                                         build_contexts=contexts, **extra))
     return result, out
 
@@ -68,7 +69,7 @@ def test_chown_names_and_copy_from_resolve_against_the_base(tmp_path):
     (base_context / "passwd").write_text("app:x:1234:4321::/:/bin/sh\n")
     (base_context / "tool").write_text("tool\n")
     (base_context / "Dockerfile").write_text("FROM scratch\nCOPY passwd /etc/passwd\nCOPY tool /usr/bin/tool\n")
-    api.build(api.BuildOptions(context=base_context, tags=("b:1",), output=str(tmp_path / "b.tar")))
+    api.build(api.BuildOptions(context=base_context, tags=("b:1",), output=parse_output(str(tmp_path / "b.tar"))))
     _, out = child(tmp_path, "FROM b\nCOPY --chown=app a.txt /home/a.txt\n"
                              "FROM scratch\nCOPY --from=b /usr/bin/tool /tool\n",
                    (f"b=docker-archive:{tmp_path / 'b.tar'}",), target=None)

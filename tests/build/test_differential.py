@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pybuild import api
+from pybuild.outputs.spec import parse_output
 
 # PYBUILD_DIFFERENTIAL_EXTRA names a folder of more *.Dockerfile cases kept outside the project.
 EXTRA = os.environ.get("PYBUILD_DIFFERENTIAL_EXTRA")
@@ -117,7 +118,7 @@ def test_pybuild_matches_docker_classic_builder(engine, context, tmp_path, docke
         else:
             options[flag.lstrip("-").replace("-", "_") + "s"].append(value)
     api.build(api.BuildOptions(context=context, dockerfile=dockerfile, tags=(ours_tag,),
-                               output=str(archive), build_args=tuple(options["build_args"]),
+                               output=parse_output(str(archive)), build_args=tuple(options["build_args"]),
                                labels=tuple(options["labels"]), target=options["target"]))
     engine.load(archive)
 
@@ -155,7 +156,7 @@ def test_add_from_url_matches_docker(engine, context, tmp_path):
         assert built.returncode == 0, built.stderr.decode()
         archive = tmp_path / "image.tar"
         api.build(api.BuildOptions(context=context, dockerfile=dockerfile,
-                                   tags=("pybuild-diff-ours:url",), output=str(archive)))
+                                   tags=("pybuild-diff-ours:url",), output=parse_output(str(archive))))
     finally:
         httpd.shutdown()
     engine.load(archive)

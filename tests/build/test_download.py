@@ -15,7 +15,7 @@ import pytest
 from pybuild.api import parse
 from pybuild.build.context import BuildContext
 from pybuild.errors import InstructionError
-from pybuild.build.evaluator import evaluate
+from evaluation import evaluated
 from pybuild.oci.platform import Platform
 from pybuild.build.timestamps import Timestamps
 
@@ -43,7 +43,7 @@ def server(tmp_path_factory):
 
 def build(tmp_path, text, epoch=None):
     timestamps = Timestamps(epoch, keep_file_times=True) if epoch else Timestamps()
-    return evaluate(parse("FROM scratch\n" + text), BuildContext(tmp_path), PLATFORM, timestamps,
+    return evaluated(parse("FROM scratch\n" + text), BuildContext(tmp_path), PLATFORM, timestamps,
                     scratch=tmp_path)
 
 

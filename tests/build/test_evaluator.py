@@ -9,7 +9,8 @@ import pytest
 from pybuild.api import parse
 from pybuild.build.context import BuildContext
 from pybuild.errors import InstructionError
-from pybuild.build.evaluator import evaluate, parse_port
+from evaluation import evaluated
+from pybuild.build.evaluator import parse_port
 from pybuild.oci.model import SCRATCH_PATH
 from pybuild.oci.platform import Platform
 from pybuild.build.timestamps import Timestamps
@@ -31,7 +32,7 @@ def context(tmp_path):
 
 
 def build(context, text, timestamps=Timestamps()):
-    return evaluate(parse("FROM scratch\n" + text), BuildContext(context), PLATFORM, timestamps)
+    return evaluated(parse("FROM scratch\n" + text), BuildContext(context), PLATFORM, timestamps)
 
 
 def entries(layer):
@@ -141,7 +142,7 @@ def test_run_explains_that_pybuild_never_executes(context):
 
 def test_base_images_need_a_source(tmp_path):
     with pytest.raises(InstructionError, match="not a stage or a --build-context, and pulling is off") as caught:
-        evaluate(parse("FROM alpine:3\n"), BuildContext(tmp_path), PLATFORM, Timestamps())
+        evaluated(parse("FROM alpine:3\n"), BuildContext(tmp_path), PLATFORM, Timestamps())
     assert caught.value.location.column == 6
 
 
@@ -172,7 +173,7 @@ def test_add_extracts_zstd_and_chown_applies_to_members(context, tmp_path):
 
     make_tar(context / "pkg.tar.zst", [("d", None), ("d/f", b"data")],
              zstandard.ZstdCompressor().compress)
-    spec = evaluate(parse("FROM scratch\nADD pkg.tar.zst /x/\nADD --chown=7:8 pkg.tar.zst /y/\n"),
+    spec = evaluated(parse("FROM scratch\nADD pkg.tar.zst /x/\nADD --chown=7:8 pkg.tar.zst /y/\n"),
                     BuildContext(context), PLATFORM, Timestamps(), scratch=tmp_path)
     assert entries(spec.layers[0])["x/d/f"] == ("file", "0o644", 10, 20)
     assert entries(spec.layers[1])["y/d/f"] == ("file", "0o644", 7, 8)
@@ -181,13 +182,13 @@ def test_add_extracts_zstd_and_chown_applies_to_members(context, tmp_path):
 def test_add_never_extracts_outside_the_destination(context, tmp_path):
     make_tar(context / "evil.tar", [("../escape", b"x")])
     with pytest.raises(InstructionError, match="outside the destination"):
-        evaluate(parse("FROM scratch\nADD evil.tar /x/\n"), BuildContext(context), PLATFORM,
+        evaluated(parse("FROM scratch\nADD evil.tar /x/\n"), BuildContext(context), PLATFORM,
                  Timestamps(), scratch=tmp_path)
     import tarfile
 
     make_tar(context / "through.tar", [("l", (tarfile.SYMTYPE, "/etc")), ("l/passwd", b"x")])
     with pytest.raises(InstructionError, match="through the symlink l"):
-        evaluate(parse("FROM scratch\nADD through.tar /x/\n"), BuildContext(context), PLATFORM,
+        evaluated(parse("FROM scratch\nADD through.tar /x/\n"), BuildContext(context), PLATFORM,
                  Timestamps(), scratch=tmp_path)
 
 
@@ -198,9 +199,10 @@ def test_hard_links_stay_hard_links_in_a_layer(context, tmp_path):
     archive = tmp_path / "out.tar"
     (context / "Dockerfile").write_text("FROM scratch\nADD links.tar /l/\n")
     from pybuild import api
+    from pybuild.outputs.spec import parse_output
     from pybuild.oci.validate import validate_archive
 
-    api.build(api.BuildOptions(context=context, tags=("l:1",), output=str(archive)))
+    api.build(api.BuildOptions(context=context, tags=("l:1",), output=parse_output(str(archive))))
     (members,) = validate_archive(archive).layer_members.values()
     kinds = {m.name: (m.type, m.linkname) for m in members}
     assert kinds["l/a"] == (tarfile.REGTYPE, "") and kinds["l/b"] == (tarfile.LNKTYPE, "l/a")
@@ -292,7 +294,7 @@ def test_copy_from_a_stage_reads_files_that_came_from_an_archive(context, tmp_pa
             "FROM scratch\nCOPY --from=unpack /etc/passwd /etc/passwd\n"
             "COPY --from=unpack /x/d/second /copied\nCOPY --chown=app --from=unpack /x/d/first /owned\n")
     make_tar(context / "passwd.tar", [("passwd", (context / "passwd").read_bytes())])
-    spec = evaluate(parse(text), BuildContext(context), PLATFORM, Timestamps(), scratch=tmp_path)
+    spec = evaluated(parse(text), BuildContext(context), PLATFORM, Timestamps(), scratch=tmp_path)
     copied = [e for layer in spec.layers for e in layer.entries if e.path in ("copied", "owned")]
     for entry in copied:
         with open(entry.source, "rb") as handle:

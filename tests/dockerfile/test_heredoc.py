@@ -8,14 +8,14 @@ import pytest
 from pybuild.api import parse
 from pybuild.build.context import BuildContext
 from pybuild.errors import DockerfileSyntaxError
-from pybuild.build.evaluator import evaluate
+from evaluation import evaluated
 from pybuild.dockerfile.parser import parse_dockerfile
 from pybuild.oci.platform import Platform
 from pybuild.build.timestamps import Timestamps
 
 
 def files_of(tmp_path, text):
-    spec = evaluate(parse(text), BuildContext(tmp_path), Platform("linux", "amd64"), Timestamps())
+    spec = evaluated(parse(text), BuildContext(tmp_path), Platform("linux", "amd64"), Timestamps())
     return {e.path: e.data for layer in spec.layers for e in layer.entries if e.kind == "file"}
 
 

@@ -7,13 +7,14 @@ import os
 import shutil
 
 from pybuild import api
+from pybuild.outputs.spec import parse_output
 from pybuild.oci.validate import validate_archive
 
 from conftest import SAMPLES
 
 
 def build(context, out, cache, output=None):
-    return api.build(api.BuildOptions(context=context, tags=("c:1",), output=output or str(out),
+    return api.build(api.BuildOptions(context=context, tags=("c:1",), output=parse_output(output or str(out)),
                                       cache_dir=cache, source_date_epoch=None))
 
 

@@ -14,7 +14,8 @@ import pytest
 
 from pybuild.oci.compression import Compression
 from pybuild.errors import ContextError
-from pybuild.oci.layer import CHUNK, Layer, LayerEntry, write_layer_tar
+from pybuild.oci.layer import BuiltLayer, LayerEntry
+from pybuild.oci.sinks import CHUNK
 
 
 def tarfile_header(entry: LayerEntry, hard_link_to: str | None = None) -> bytes:
@@ -64,7 +65,7 @@ def test_random_headers_are_tarfiles_bytes():
         assert entry.header() == tarfile_header(entry), entry
 
 
-def make_layer(tmp_path: Path) -> Layer:
+def make_layer(tmp_path: Path) -> BuiltLayer:
     rng = random.Random(3)
     entries = {}
     for number in range(300):
@@ -82,13 +83,13 @@ def make_layer(tmp_path: Path) -> Layer:
     for name in ("hard1", "hard2"):
         entries[name] = LayerEntry(name, "file", 0o644, size=linked.stat().st_size, source=linked,
                                    link_group="inode:7")
-    return Layer.of(entries, "COPY test")
+    return BuiltLayer.of(entries, "COPY test")
 
 
 def test_a_layer_is_the_tar_tarfile_writes_for_its_members(tmp_path):
     layer = make_layer(tmp_path)
     ours = io.BytesIO()
-    write_layer_tar(layer, ours)
+    layer.write_tar(ours)
     theirs = io.BytesIO()
     with tarfile.open(fileobj=theirs, mode="w", format=tarfile.PAX_FORMAT) as archive:
         first: dict[str, str] = {}
@@ -113,16 +114,16 @@ def test_a_file_that_changed_size_since_it_was_planned_is_an_error(tmp_path, siz
     path = tmp_path / "f"
     path.write_bytes(b"x" * size)
     for wrong in (size - 1, size + 1):
-        layer = Layer.of({"f": LayerEntry("f", "file", 0o644, size=wrong, source=path)}, "COPY f /")
+        layer = BuiltLayer.of({"f": LayerEntry("f", "file", 0o644, size=wrong, source=path)}, "COPY f /")
         with pytest.raises(ContextError, match="changed while it was being read"):
-            write_layer_tar(layer, io.BytesIO())
+            layer.write_tar(io.BytesIO())
 
 
 def test_an_unreadable_source_is_an_error_naming_it(tmp_path):
-    layer = Layer.of({"f": LayerEntry("f", "file", 0o644, size=1, source=tmp_path / "gone",
+    layer = BuiltLayer.of({"f": LayerEntry("f", "file", 0o644, size=1, source=tmp_path / "gone",
                                       origin="gone")}, "COPY gone /")
     with pytest.raises(ContextError, match="cannot read gone"):
-        write_layer_tar(layer, io.BytesIO())
+        layer.write_tar(io.BytesIO())
 
 
 @pytest.mark.parametrize("name", ["gzip", "zstd"])

@@ -17,6 +17,7 @@ import pytest
 from conftest import IN_CI, SAMPLES
 from servers import free_port  # noqa: F401
 from pybuild import api
+from pybuild.outputs.spec import parse_output
 from pybuild.oci import registry
 from pybuild.oci.reference import parse_reference
 from pybuild.oci.registry import RegistryClient, RegistryError, push_layout
@@ -75,7 +76,7 @@ def test_auth_registry_needs_the_right_credentials(auth_registry):
 
 def layout_of(tmp_path: Path, sample: str) -> Path:
     layout = tmp_path / "layout"
-    api.build(api.BuildOptions(context=SAMPLES / sample, tags=("x:1",), output=f"type=oci-dir,dest={layout}"))
+    api.build(api.BuildOptions(context=SAMPLES / sample, tags=("x:1",), output=parse_output(f"type=oci-dir,dest={layout}")))
     return layout
 
 

@@ -15,8 +15,12 @@ import pytest
 
 from conftest import IN_CI, SAMPLES
 from pybuild import api
+from pybuild.outputs.spec import parse_output
 from pybuild.errors import ContextError, UsageError
-from pybuild.outputs.bundle import apply_layer, runtime_config
+from pybuild.oci.layer import read_entries
+from pybuild.oci.model import RunConfig
+from pybuild.oci.rootfs import union
+from pybuild.outputs.bundle import runtime_config, write_rootfs
 
 
 def layer(*members) -> io.BytesIO:
@@ -39,13 +43,26 @@ def layer(*members) -> io.BytesIO:
     return buffer
 
 
-def test_layers_apply_in_order_with_whiteouts_and_opaque_directories(tmp_path):
+def write(tmp_path, *layers, as_root: bool):
+    """Each layer (a tar in memory) saved to a file and read back as entries, their union
+    written into tmp_path/rootfs, which is returned."""
+    read = []
+    for number, data in enumerate(layers):
+        path = tmp_path / f"layer{number}.tar"
+        path.write_bytes(data.getvalue())
+        read.append(read_entries(path, "test"))
     rootfs = tmp_path / "rootfs"
-    rootfs.mkdir()
-    apply_layer(layer(("etc", None), ("etc/old", b"old"), ("cache", None), ("cache/a", b"a"),
-                      ("bin/tool", b"v1", 0o755)), rootfs, as_root=os.geteuid() == 0)
-    apply_layer(layer(("etc/.wh.old", b""), ("cache/.wh..wh..opq", b""), ("cache/b", b"b"),
-                      ("bin/tool", b"v2", 0o755)), rootfs, as_root=os.geteuid() == 0)
+    rootfs.mkdir(exist_ok=True)
+    write_rootfs(union(read), rootfs, as_root)
+    return rootfs
+
+
+def test_layers_apply_in_order_with_whiteouts_and_opaque_directories(tmp_path):
+    rootfs = write(tmp_path,
+                   layer(("etc", None), ("etc/old", b"old"), ("cache", None), ("cache/a", b"a"),
+                         ("bin/tool", b"v1", 0o755)),
+                   layer(("etc/.wh.old", b""), ("cache/.wh..wh..opq", b""), ("cache/b", b"b"),
+                         ("bin/tool", b"v2", 0o755)), as_root=os.geteuid() == 0)
     assert not (rootfs / "etc" / "old").exists()
     assert sorted(p.name for p in (rootfs / "cache").iterdir()) == ["b"]
     assert (rootfs / "bin" / "tool").read_bytes() == b"v2"
@@ -53,35 +70,33 @@ def test_layers_apply_in_order_with_whiteouts_and_opaque_directories(tmp_path):
 
 
 def test_nothing_is_written_through_a_symlink_or_outside(tmp_path):
-    rootfs = tmp_path / "rootfs"
-    rootfs.mkdir()
     outside = tmp_path / "outside"
     outside.mkdir()
-    apply_layer(layer(("escape", f"->{outside}")), rootfs, as_root=False)
     with pytest.raises(ContextError, match="through the symlink /escape"):
-        apply_layer(layer(("escape/file", b"x")), rootfs, as_root=False)
-    apply_layer(layer(("../../up", b"x")), rootfs, as_root=False)  # `..` cannot climb out
-    assert (rootfs / "up").exists() and list(outside.iterdir()) == []
+        write(tmp_path, layer(("escape", f"->{outside}")), layer(("escape/file", b"x")), as_root=False)
+    second = tmp_path / "second"
+    second.mkdir()
+    rootfs = write(second, layer(("../../up", b"x"), ("inside", b"y")), as_root=False)
+    assert not (rootfs / "up").exists() and (rootfs / "inside").exists()  # `..` cannot climb out
+    assert list(outside.iterdir()) == []
 
 
 def test_as_non_root_setuid_bits_are_dropped_and_nothing_is_chowned(tmp_path):
-    rootfs = tmp_path / "rootfs"
-    rootfs.mkdir()
-    apply_layer(layer(("su", b"x", 0o4755)), rootfs, as_root=False)
+    rootfs = write(tmp_path, layer(("su", b"x", 0o4755)), as_root=False)
     assert (rootfs / "su").stat().st_mode & 0o7777 == 0o755
 
 
 def test_runtime_config_runs_entrypoint_and_cmd_as_the_image_user(tmp_path):
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "passwd").write_text("app:x:1000:1001::/home/app:/bin/sh\n")
-    config = runtime_config({"Entrypoint": ["/e"], "Cmd": ["a"], "Env": ["A=1"],
-                             "WorkingDir": "/w", "User": "app"}, tmp_path)
+    config = runtime_config(RunConfig(entrypoint=("/e",), cmd=("a",), env=("A=1",),
+                                      working_dir="/w", user="app"), tmp_path)
     process = config["process"]
     assert process["args"] == ["/e", "a"] and process["env"] == ["A=1"] and process["cwd"] == "/w"
     assert process["user"] == {"uid": 1000, "gid": 1001} and process["terminal"] is False
     assert {m["destination"] for m in config["mounts"]} >= {"/proc", "/dev", "/sys"}
     with pytest.raises(UsageError, match="neither ENTRYPOINT nor CMD"):
-        runtime_config({}, tmp_path)
+        runtime_config(RunConfig(), tmp_path)
 
 
 def runc() -> str:
@@ -98,10 +113,10 @@ def test_runc_runs_the_bundle(tmp_path, sample):
     binary = runc()
     bundle = tmp_path / "bundle"
     result = api.build(api.BuildOptions(context=SAMPLES / sample, tags=(f"{sample}:1",),
-                                        output=f"type=bundle,dest={bundle}"))
+                                        output=parse_output(f"type=bundle,dest={bundle}")))
     assert json.loads((bundle / "config.json").read_text())["process"]["args"]
     assert result.image_id == api.build(api.BuildOptions(
-        context=SAMPLES / sample, tags=(f"{sample}:1",), output=str(tmp_path / "a.tar"))).image_id
+        context=SAMPLES / sample, tags=(f"{sample}:1",), output=parse_output(str(tmp_path / "a.tar")))).image_id
     name = f"pybuild-{uuid.uuid4().hex[:12]}"
     run = subprocess.run([binary, "run", "--bundle", str(bundle), name], capture_output=True,
                          timeout=60)

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import IN_CI, SAMPLES
 from pybuild import api
+from pybuild.outputs.spec import parse_output
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def inspect(skopeo: str, reference: str, raw: bool = False) -> dict:
 def test_skopeo_reads_both_transports(skopeo, tmp_path):
     archive = tmp_path / "greet.tar"
     result = api.build(api.BuildOptions(context=SAMPLES / "greet", tags=("greet:1.0",),
-                                        output=str(archive), platform="linux/arm64/v8"))
+                                        output=parse_output(str(archive)), platform="linux/arm64/v8"))
     docker_view = inspect(skopeo, f"docker-archive:{archive}")
     oci_view = inspect(skopeo, f"oci-archive:{archive}:1.0")
     diff_ids = [layer.digest for layer in result.written.layers]

@@ -23,7 +23,7 @@ COMBINATIONS = [(kind, compression) for kind in ("docker", "oci", "oci-dir")
 
 
 def build(tmp_path: Path, output: str, sample: str = "webserver", tags=("web:1",)) -> api.BuildResult:
-    return api.build(api.BuildOptions(context=SAMPLES / sample, tags=tags, output=output,
+    return api.build(api.BuildOptions(context=SAMPLES / sample, tags=tags, output=parse_output(output),
                                       platform="linux/amd64", source_date_epoch=None))
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from conftest import IN_CI, REPO, SAMPLES
 from pybuild import api
+from pybuild.outputs.spec import parse_output
 from pybuild.oci.validate import validate_archive
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -30,7 +31,7 @@ def busybox():
 def explain_with_archive(tmp_path: Path, sample: str) -> tuple[dict, dict]:
     archive = tmp_path / "image.tar"
     document, _ = api.explain(api.BuildOptions(context=SAMPLES / sample, tags=(f"{sample}:1",),
-                                               output=str(archive)))
+                                               output=parse_output(str(archive))))
     with tarfile.open(archive) as tar:  # the image ID is the sha256 of the config bytes
         config_path = json.loads(tar.extractfile("manifest.json").read())[0]["Config"]
         assert document["image_id"] == "sha256:" + hashlib.sha256(tar.extractfile(config_path).read()).hexdigest()

@@ -15,6 +15,7 @@ import pytest
 from conftest import SAMPLES
 from images import synthetic_archive
 from pybuild import api
+from pybuild.outputs.spec import parse_output
 from pybuild.reports.inspect import InspectError, read_image, render_text
 
 
@@ -22,7 +23,7 @@ from pybuild.reports.inspect import InspectError, read_image, render_text
 def test_reads_pybuild_outputs(tmp_path, output):
     dest = tmp_path / ("dir" if "oci-dir" in output else "image.tar")
     result = api.build(api.BuildOptions(context=SAMPLES / "greet", tags=("greet:2",),
-                                        output=f"{output},dest={dest}"))
+                                        output=parse_output(f"{output},dest={dest}")))
     document = read_image(dest)
     assert [layer["diff_id"] for layer in document["layers"]] == [b.diff_id for b in result.written.layers]
     assert document["image_id"] == result.image_id

@@ -4,48 +4,15 @@ into the build's scratch directory; every member then points at its bytes inside
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import lzma
 import posixpath
 import shutil
-import sys
 import tarfile
 import tempfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
 
 from ..errors import ContextError
-
-COMPRESSIONS = (
-    (b"\x1f\x8b", "gzip"),
-    (b"BZh", "bzip2"),
-    (b"\xfd7zXZ\x00", "xz"),
-    (b"\x28\xb5\x2f\xfd", "zstd"),
-)
-DECOMPRESSORS: dict[str, Callable[[Path], BinaryIO]] = {
-    "gzip": lambda path: gzip.open(path, "rb"),
-    "bzip2": lambda path: bz2.open(path, "rb"),
-    "xz": lambda path: lzma.open(path, "rb"),
-    "zstd": lambda path: _zstd().ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True),
-}
-
-
-def _zstd():
-    import zstandard  # only ADD of a zstd archive needs it
-
-    return zstandard
-
-
-class _ZstdError(Exception):
-    """Stands for zstandard.ZstdError until zstandard is imported."""
-
-
-def _decompression_errors() -> tuple[type[BaseException], ...]:
-    zstd_error = _zstd().ZstdError if "zstandard" in sys.modules else _ZstdError
-    return (OSError, EOFError, lzma.LZMAError, zlib.error, zstd_error)
+from ..oci.compression import decompressed, decompression_errors, sniff
 
 
 def _is_tar_header(block: bytes) -> bool:
@@ -58,13 +25,6 @@ def _is_tar_header(block: bytes) -> bool:
     return True
 
 
-def _compression(head: bytes) -> str | None:
-    for magic, kind in COMPRESSIONS:
-        if head.startswith(magic):
-            return kind
-    return None
-
-
 def archive_kind(path: Path) -> str | None:
     """'tar', 'gzip', 'bzip2', 'xz' or 'zstd' (the tar's compression) when ADD would extract the
     file; None when it would copy it."""
@@ -72,13 +32,13 @@ def archive_kind(path: Path) -> str | None:
         return None
     with open(path, "rb") as handle:
         head = handle.read(tarfile.BLOCKSIZE)
-    kind = _compression(head)
+    kind = sniff(head)
     if kind is None:
         return "tar" if _is_tar_header(head) else None
     try:
-        with DECOMPRESSORS[kind](path) as stream:
+        with decompressed(open(path, "rb"), kind) as stream:
             return kind if _is_tar_header(stream.read(tarfile.BLOCKSIZE)) else None
-    except _decompression_errors():
+    except decompression_errors():
         return None
 
 
@@ -88,9 +48,9 @@ def uncompressed_tar(path: Path, kind: str, scratch: Path) -> Path:
         return path
     with tempfile.NamedTemporaryFile(dir=scratch, suffix=".tar", delete=False) as out:
         try:
-            with DECOMPRESSORS[kind](path) as stream:
+            with decompressed(open(path, "rb"), kind) as stream:
                 shutil.copyfileobj(stream, out, 1 << 20)
-        except _decompression_errors() as error:
+        except decompression_errors() as error:
             raise ContextError(f"cannot decompress {path.name} ({kind}): {error}") from None
     return Path(out.name)
 

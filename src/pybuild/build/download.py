@@ -1,12 +1,11 @@
 """ADD's downloads: streamed to the build's scratch directory while hashed, checked against
---checksum, with a progress line on a terminal. As in Docker, the file is not unpacked, has
+--checksum, with progress reported as events (a line on a terminal). As in Docker, the file is not unpacked, has
 mode 0600 and takes its mtime from Last-Modified."""
 
 from __future__ import annotations
 
 import hashlib
 import posixpath
-import sys
 import tempfile
 import urllib.parse
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import ContextError
+from ..events import QUIET, Reporter
 
 CHUNK = 1 << 16
 
@@ -41,7 +41,8 @@ def file_name(url: str) -> str:
     return urllib.parse.unquote(name) or "download"
 
 
-def download(url: str, scratch: Path, checksum: str | None = None, timeout: float = 60) -> Download:
+def download(url: str, scratch: Path, checksum: str | None = None, timeout: float = 60,
+             reporter: Reporter = QUIET) -> Download:
     """Fetch `url` into `scratch`; a failed request or a checksum mismatch is an error."""
     import urllib.error
     import urllib.request
@@ -60,21 +61,15 @@ def download(url: str, scratch: Path, checksum: str | None = None, timeout: floa
     sha256 = hashlib.sha256()
     total = int(response.headers.get("Content-Length") or 0)
     size = 0
-    show = sys.stderr.isatty()
     with response, tempfile.NamedTemporaryFile(dir=scratch, delete=False) as out:
         try:
             while chunk := response.read(CHUNK):
                 out.write(chunk)
                 sha256.update(chunk)
                 size += len(chunk)
-                if show:
-                    done = f"{size * 100 // total:3d}%" if total else f"{size // 1024} KiB"
-                    print(f"\rADD {file_name(url)}: {done}", end="", file=sys.stderr, flush=True)
+                reporter.download(url, size, total)
         except OSError as error:
             raise ContextError(f"ADD {url}: download from {host} broke off: {error}") from None
-        finally:
-            if show:
-                print(file=sys.stderr)
     digest = "sha256:" + sha256.hexdigest()
     if checksum is not None and checksum.lower() != digest:
         raise ContextError(f"ADD {url}: checksum mismatch: expected {checksum}, got {digest}")

@@ -1,20 +1,20 @@
-"""Instructions -> ImageSpec, with `docker build` semantics.
+"""Instructions -> an Image (oci/model.py), with `docker build` semantics.
 
-One small function per instruction, chosen by a dispatch table; each reads and updates the
-current stage. Helpers raise plain InstructionErrors; `evaluate` adds the instruction's location.
+One small function per instruction, chosen by a dispatch table; each reads the current stage
+and replaces its (immutable) run config, or adds a layer. Helpers raise plain InstructionErrors;
+`run_instruction` adds the instruction's location. Every instruction leaves a `Step` saying what
+it did, which `pybuild explain` shows.
 """
 
 from __future__ import annotations
 
-import copy
 import posixpath
-from dataclasses import replace
-from pathlib import Path
 import re
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
 from .archives import archive_kind, uncompressed_tar
 from .context import SourceFile
@@ -24,9 +24,11 @@ from .copying import CopyOptions, ResolvedSource, SourceTree, plan_copy, resolve
 from .ignore import IgnoreRules
 from .permissions import parse_chmod, parse_chown
 from ..errors import InstructionError, PybuildError
+from ..events import QUIET, Reporter
 from ..dockerfile.expand import expand_heredoc, expand_word, expand_words
 from .filesystem import ImageFiles, image_path
-from ..oci.model import SCRATCH_PATH, HistoryEntry, ImageSpec
+from ..oci.model import SCRATCH_PATH, HistoryEntry, Image, ImageConfig, RunConfig
+from ..oci.model import Healthcheck as HealthcheckConfig
 from ..dockerfile.instructions import (
     Add,
     Arg,
@@ -52,12 +54,11 @@ from ..dockerfile.instructions import (
     Word,
     Workdir,
 )
-from ..oci.layer import Layer
+from ..oci.layer import BuiltLayer, Layer
 from ..oci.platform import Platform, host_platform, parse_platform
+from ..oci.registry import RegistryClient
+from .bases import BaseImage
 from .timestamps import Timestamps
-
-if TYPE_CHECKING:
-    from .bases import BaseImage
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 PROTOCOLS = ("tcp", "udp", "sctp")
@@ -79,7 +80,7 @@ class Stage:
     name: str | None
     index: int
     platform: Platform
-    config: dict[str, Any] = field(default_factory=lambda: {"Env": [SCRATCH_PATH]})
+    run: RunConfig = field(default_factory=lambda: RunConfig(env=(SCRATCH_PATH,)))
     layers: list[Layer] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     files: ImageFiles = field(default_factory=ImageFiles)
@@ -89,37 +90,26 @@ class Stage:
     base: "Stage | None" = None  # the stage this one was built FROM, if any
 
     @staticmethod
-    def from_image(image: "BaseImage", name: str | None, index: int) -> "Stage":
+    def from_image(base: BaseImage, name: str | None, index: int) -> "Stage":
         """A stage that starts from a base image: its config, history, layers and files."""
-        return Stage(name, index, image.platform, copy.deepcopy(image.config.get("config") or {}),
-                     list(image.layers), list(image.history), image.files.copy(name or f"stage {index}"),
-                     image.config.get("author", ""))
+        config = base.image.config
+        return Stage(name, index, config.platform, config.run, list(base.image.layers),
+                     list(config.history), ImageFiles(name or f"stage {index}", base.files.copy()),
+                     config.author)
 
     def based_on(self, name: str | None, index: int) -> "Stage":
         """A new stage that starts from this one's image (`FROM earlier-stage`)."""
-        return Stage(name, index, self.platform, copy.deepcopy(self.config), list(self.layers),
+        return Stage(name, index, self.platform, self.run, list(self.layers),
                      list(self.history), self.files.copy(name or f"stage {index}"), self.author,
                      base=self)
 
     @property
     def shell(self) -> list[str]:
-        return list(self.config.get("Shell") or DEFAULT_SHELL)
-
-    def env(self) -> dict[str, str]:
-        pairs = (item.partition("=") for item in self.config.get("Env", []))
-        return {key: value for key, _, value in pairs}
+        return list(self.run.shell or DEFAULT_SHELL)
 
     def scope(self) -> dict[str, str]:
         """What `$VAR` sees: the stage's ARGs, overridden by ENV of the same name."""
-        return {**self.args, **self.env()}
-
-    def set_env(self, key: str, value: str) -> None:
-        env = self.config.setdefault("Env", [])
-        for index, item in enumerate(env):
-            if item.partition("=")[0] == key:
-                env[index] = f"{key}={value}"
-                return
-        env.append(f"{key}={value}")
+        return {**self.args, **self.run.env_pairs()}
 
     def record(self, instruction: Instruction, layer: Layer | None = None) -> None:
         if layer is not None:
@@ -129,14 +119,14 @@ class Stage:
 
 @dataclass(frozen=True)
 class Step:
-    """What one instruction did, for `pybuild explain`: the stage's config before and after,
-    the variables in scope after it, and the layer and history entry it added (if any)."""
+    """What one instruction did, for `pybuild explain`: the stage's run config before and
+    after, the variables in scope after it, and the layer and history entry it added (if any)."""
 
     instruction: Instruction
     stage: int | None  # None for ARG before the first FROM
     stage_name: str | None
-    config_before: dict[str, Any]
-    config_after: dict[str, Any]
+    config_before: RunConfig
+    config_after: RunConfig
     author_before: str
     author_after: str
     scope: dict[str, str]
@@ -144,6 +134,18 @@ class Step:
     history: HistoryEntry | None
     excluded: tuple[str, ...] = ()  # context paths .dockerignore hid from this instruction
     in_image: bool = False  # set once the target stage is known
+    layer_number: int | None = None  # 1-based place of `layer` in the image, when it is there
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What evaluating a Dockerfile gives: the image, what each instruction did, warnings for
+    the user, and what came from the network (images pulled, URLs downloaded)."""
+
+    image: Image
+    steps: tuple[Step, ...]
+    warnings: tuple[str, ...] = ()
+    fetched: tuple[str, ...] = ()
 
 
 @dataclass
@@ -157,13 +159,14 @@ class Build:
     declared: set[str] = field(default_factory=set)
     stages: list[Stage | None] = field(default_factory=list)  # None: a stage not needed
     scratch_dir: Path | None = None  # where compressed ADD archives are decompressed
-    trace: list[Step] | None = None  # filled for `pybuild explain`
+    steps: list[Step] = field(default_factory=list)  # what each instruction did (explain)
     build_contexts: dict[str, str] = field(default_factory=dict)  # NAME -> docker-archive:PATH ...
-    registry_client: Callable[[str], Any] | None = None  # host -> RegistryClient (for pulls)
-    images: dict[str, "BaseImage"] = field(default_factory=dict)  # base images loaded so far
+    registry_client: Callable[[str], RegistryClient] | None = None  # host -> client (for pulls)
+    images: dict[str, BaseImage] = field(default_factory=dict)  # base images loaded so far
+    reporter: Reporter = QUIET  # told of downloads
     fetched: list[str] = field(default_factory=list)  # images pulled and URLs downloaded
 
-    def base_image(self, name: str, location: Any) -> "BaseImage":
+    def base_image(self, name: str, location: Any) -> BaseImage:
         """A named --build-context, else an image pulled from its registry (loaded once)."""
         if name not in self.images:
             from .bases import load_local, pull
@@ -267,7 +270,7 @@ def source_tree(build: Build, instruction: Copy) -> SourceTree:
         raise InstructionError(f"COPY --from={name}: there is no earlier stage {name}",
                                instruction.flag("from").location)
     try:
-        return build.base_image(name, instruction.flag("from").location).files
+        return ImageFiles(name, build.base_image(name, instruction.flag("from").location).files)
     except InstructionError as error:
         raise error.at(instruction.flag("from").location)
 
@@ -306,9 +309,9 @@ def dispatch_copy(build: Build, instruction: Copy) -> None:
         sources = [with_archive(build, source) for source in sources]
         sources += [downloaded(build, word, checksum) for word in urls]
     dest = Word(build.expand(instruction.dest), instruction.dest.location)
-    workdir = build.stage.config.get("WorkingDir") or "/"
+    workdir = build.stage.run.working_dir or "/"
     entries = plan_copy(build.stage.files, sources, dest, workdir, options, build.timestamps)
-    layer = Layer.of(entries, instruction.text, instruction.location)
+    layer = BuiltLayer.of(entries, instruction.text, instruction.location)
     build.stage.files.add(layer.entries)
     build.stage.record(instruction, layer)
 
@@ -345,7 +348,7 @@ def downloaded(build: Build, word: Word, checksum: str | None) -> ResolvedSource
     from .download import download  # urllib loads only for builds that download
 
     try:
-        fetched = download(word.text, build.scratch(), checksum)
+        fetched = download(word.text, build.scratch(), checksum, reporter=build.reporter)
     except InstructionError as error:
         raise error.at(word.location)
     build.fetched.append(word.text)
@@ -384,14 +387,12 @@ def expanded_pairs(build: Build, pairs) -> list[tuple[str, str]]:
 
 def dispatch_env(build: Build, instruction: Env) -> None:
     for key, value in expanded_pairs(build, instruction.pairs):
-        build.stage.set_env(key, value)
+        build.stage.run = build.stage.run.with_env(key, value)
     build.stage.record(instruction)
 
 
 def dispatch_label(build: Build, instruction: Label) -> None:
-    labels = build.stage.config.setdefault("Labels", {})
-    for key, value in expanded_pairs(build, instruction.pairs):
-        labels[key] = value
+    build.stage.run = build.stage.run.with_labels(dict(expanded_pairs(build, instruction.pairs)))
     build.stage.record(instruction)
 
 
@@ -416,17 +417,18 @@ def dispatch_arg(build: Build, instruction: Arg) -> None:
 
 
 def dispatch_user(build: Build, instruction: User) -> None:
-    build.stage.config["User"] = build.expand(instruction.user)
+    build.stage.run = replace(build.stage.run, user=build.expand(instruction.user))
     build.stage.record(instruction)
 
 
 def dispatch_volume(build: Build, instruction: Volume) -> None:
-    volumes = build.stage.config.setdefault("Volumes", {})
+    volumes = []
     for word in instruction.paths:
         path = build.expand(word)
         if not path:
             raise InstructionError("VOLUME specified can not be an empty string", word.location)
-        volumes[path] = {}
+        volumes.append(path)
+    build.stage.run = build.stage.run.with_volumes(volumes)
     build.stage.record(instruction)
 
 
@@ -434,7 +436,7 @@ def dispatch_stopsignal(build: Build, instruction: Stopsignal) -> None:
     value = build.expand(instruction.signal)
     if not is_signal(value):
         raise InstructionError(f"Invalid signal: {value}", instruction.signal.location)
-    build.stage.config["StopSignal"] = value
+    build.stage.run = replace(build.stage.run, stop_signal=value)
     build.stage.record(instruction)
 
 
@@ -474,13 +476,13 @@ def parse_duration(text: str) -> int:
 
 def dispatch_healthcheck(build: Build, instruction: Healthcheck) -> None:
     if instruction.command is None:
-        build.stage.config["Healthcheck"] = {"Test": ["NONE"]}
+        build.stage.run = replace(build.stage.run, healthcheck=HealthcheckConfig(("NONE",)))
         build.stage.record(instruction)
         return
     command = instruction.command
-    test = (["CMD", *command.exec_form] if command.exec_form is not None
-            else ["CMD-SHELL", command.shell_form or ""])
-    check: dict[str, Any] = {"Test": test}
+    test = (("CMD", *command.exec_form) if command.exec_form is not None
+            else ("CMD-SHELL", command.shell_form or ""))
+    durations: dict[str, int] = {}
     for flag, field_name in (("interval", "Interval"), ("timeout", "Timeout"),
                              ("start-period", "StartPeriod"), ("start-interval", "StartInterval")):
         if flag not in instruction.options:
@@ -492,28 +494,27 @@ def dispatch_healthcheck(build: Build, instruction: Healthcheck) -> None:
         if 0 < nanoseconds < 1_000_000:
             raise InstructionError(f"{field_name} {instruction.options[flag]!r} cannot be less "
                                    "than 1ms", instruction.flag(flag).location)
-        if nanoseconds:
-            check[field_name] = nanoseconds
+        durations[flag.replace("-", "_")] = nanoseconds
+    retries = 0
     if "retries" in instruction.options:
-        retries = instruction.options["retries"]
-        if not retries.lstrip("-").isdigit():
-            raise InstructionError(f"--retries must be a number, not {retries!r}",
+        text = instruction.options["retries"]
+        if not text.lstrip("-").isdigit():
+            raise InstructionError(f"--retries must be a number, not {text!r}",
                                    instruction.flag("retries").location)
-        if int(retries) < 0:
+        retries = int(text)
+        if retries < 0:
             raise InstructionError("--retries cannot be negative", instruction.flag("retries").location)
-        if int(retries):
-            check["Retries"] = int(retries)
-    build.stage.config["Healthcheck"] = check
+    build.stage.run = replace(build.stage.run, healthcheck=HealthcheckConfig(test, retries=retries, **durations))
     build.stage.record(instruction)
 
 
 def dispatch_shell(build: Build, instruction: Shell) -> None:
-    build.stage.config["Shell"] = list(instruction.shell)
+    build.stage.run = replace(build.stage.run, shell=tuple(instruction.shell))
     build.stage.record(instruction)
 
 
 def dispatch_onbuild(build: Build, instruction: Onbuild) -> None:
-    build.stage.config.setdefault("OnBuild", []).append(instruction.trigger)
+    build.stage.run = replace(build.stage.run, on_build=(*(build.stage.run.on_build or ()), instruction.trigger))
     build.stage.record(instruction)
 
 
@@ -539,40 +540,38 @@ def parse_port(spec: str) -> list[str]:
 
 
 def dispatch_expose(build: Build, instruction: Expose) -> None:
-    ports = build.stage.config.setdefault("ExposedPorts", {})
+    ports: list[str] = []
     for word in instruction.ports:
         try:
             for spec in expand_words(word.text, build.stage.scope(), build.escape):
-                for port in parse_port(spec):
-                    ports[port] = {}
+                ports += parse_port(spec)
         except InstructionError as error:
             raise error.at(word.location)
+    build.stage.run = build.stage.run.with_ports(ports)
     build.stage.record(instruction)
 
 
 def dispatch_cmd(build: Build, instruction: Cmd) -> None:
-    build.stage.config["Cmd"] = shell_command(build.stage, instruction.command)
+    build.stage.run = replace(build.stage.run, cmd=tuple(shell_command(build.stage, instruction.command)))
     build.stage.cmd_set = True
     build.stage.record(instruction)
 
 
 def dispatch_entrypoint(build: Build, instruction: Entrypoint) -> None:
-    entrypoint = shell_command(build.stage, instruction.command)
-    if entrypoint:
-        build.stage.config["Entrypoint"] = entrypoint
-    else:
-        build.stage.config.pop("Entrypoint", None)  # ENTRYPOINT [] resets it
+    entrypoint = tuple(shell_command(build.stage, instruction.command))
+    run = replace(build.stage.run, entrypoint=entrypoint or None)  # ENTRYPOINT [] resets it
     if not build.stage.cmd_set:
-        build.stage.config.pop("Cmd", None)  # an inherited CMD does not survive a new ENTRYPOINT
+        run = replace(run, cmd=None)  # an inherited CMD does not survive a new ENTRYPOINT
+    build.stage.run = run
     build.stage.record(instruction)
 
 
 def dispatch_workdir(build: Build, instruction: Workdir) -> None:
     stage = build.stage
     requested = build.expand(instruction.path)
-    current = stage.config.get("WorkingDir") or "/"
+    current = stage.run.working_dir or "/"
     workdir = posixpath.normpath(posixpath.join("/", current, requested))
-    stage.config["WorkingDir"] = workdir
+    stage.run = replace(stage.run, working_dir=workdir)
     path = image_path(workdir)
     if stage.files.is_dir(path):
         stage.record(instruction)
@@ -580,7 +579,7 @@ def dispatch_workdir(build: Build, instruction: Workdir) -> None:
     # Like the classic builder, WORKDIR makes the directory and commits it as a layer.
     mtime = build.timestamps.file_mtime(None)
     entries = stage.files.with_parents({path: stage.files.directory(path, 0, 0, mtime)}, 0, 0, mtime)
-    layer = Layer.of(entries, instruction.text, instruction.location)
+    layer = BuiltLayer.of(entries, instruction.text, instruction.location)
     stage.files.add(layer.entries)
     stage.record(instruction, layer)
 
@@ -690,21 +689,22 @@ def find_target(stages: list[list[Instruction]], target: str | None) -> int:
 def evaluate(
     dockerfile: Dockerfile,
     context: BuildContext,
+    *,
     platform: Platform,
     timestamps: Timestamps,
     build_args: dict[str, str] | None = None,
     target: str | None = None,
     labels: dict[str, str] | None = None,
     scratch: Path | None = None,
-    trace: list[Step] | None = None,
     build_contexts: dict[str, str] | None = None,
-    registry_client: Callable[[str], Any] | None = None,
-) -> ImageSpec:
+    registry_client: Callable[[str], RegistryClient] | None = None,
+    reporter: Reporter = QUIET,
+) -> Evaluation:
     """Evaluate the stages the target needs, in order; the target stage is the image.
     `scratch` is a directory that lives until the image is written (decompressed archives)."""
     build = Build(context, timestamps, platform, dockerfile.escape, dict(build_args or {}),
-                  scratch_dir=scratch, trace=trace, build_contexts=dict(build_contexts or {}),
-                  registry_client=registry_client)
+                  scratch_dir=scratch, build_contexts=dict(build_contexts or {}),
+                  registry_client=registry_client, reporter=reporter)
     build.meta_args.update(automatic_args(platform))
     meta, stages = split_stages(dockerfile)
     for instruction in meta:
@@ -720,22 +720,20 @@ def evaluate(
     final = build.stages[target_index]
     assert final is not None
     if labels:
-        final.config.setdefault("Labels", {}).update(labels)
-    if trace is not None:
-        trace[:] = [replace(step, in_image=step.stage is not None and
-                            _ancestry(build, target_index, step.stage)) for step in trace]
+        final.run = final.run.with_labels(labels)
+    steps = tuple(_placed(step, final, build, target_index) for step in build.steps)
     unused = sorted(set(build.build_args) - build.declared - PREDEFINED_ARGS)
     warnings = tuple(f"build argument {name} was not consumed: no ARG declares it" for name in unused)
-    return ImageSpec(
-        layers=tuple(final.layers),
-        config=final.config,
-        history=tuple(final.history),
-        platform=final.platform,
-        created=timestamps.created,
-        author=final.author,
-        warnings=warnings,
-        fetched=tuple(build.fetched),
-    )
+    config = ImageConfig(final.platform, timestamps.created, final.run, tuple(final.history), final.author)
+    return Evaluation(Image(tuple(final.layers), config), steps, warnings, tuple(build.fetched))
+
+
+def _placed(step: Step, final: Stage, build: Build, target: int) -> Step:
+    """The step, told whether its stage is in the image and where its layer stands there."""
+    number = next((place for place, layer in enumerate(final.layers, start=1)
+                   if step.layer is not None and layer is step.layer), None)
+    in_image = step.stage is not None and _ancestry(build, target, step.stage)
+    return replace(step, in_image=in_image, layer_number=number if in_image else None)
 
 
 def _ancestry(build: Build, target: int, stage: int) -> bool:
@@ -750,30 +748,38 @@ def _ancestry(build: Build, target: int, stage: int) -> bool:
 
 
 def run_instruction(build: Build, instruction: Instruction) -> None:
-    before = _snapshot(build) if build.trace is not None else None
+    """Dispatch one instruction, add its location to any error, and record what it did."""
+    stage = build.stages[-1] if build.stages else None
+    before = _snapshot(build, stage)
     excluded_before = len(build.context.excluded)
     try:
         HANDLERS[type(instruction)](build, instruction)
     except InstructionError as error:
         raise error.at(instruction.location)
-    if build.trace is not None and before is not None:
-        stage = build.stages[-1] if build.stages else None
-        after = _snapshot(build)
-        if isinstance(instruction, From):  # FROM sets the whole starting config, adds nothing
-            before = ({}, "", after[2], after[3], after[4])
-        added_layer = stage is not None and len(stage.layers) > before[3]
-        added_history = stage is not None and len(stage.history) > before[4]
-        build.trace.append(Step(
-            instruction, stage.index if stage else None, stage.name if stage else None,
-            before[0], after[0], before[1], after[1], after[2],
-            stage.layers[-1] if added_layer else None,
-            stage.history[-1] if added_history else None,
-            tuple(build.context.excluded[excluded_before:]),
-        ))
-
-
-def _snapshot(build: Build) -> tuple[dict[str, Any], str, dict[str, str], int, int]:
     stage = build.stages[-1] if build.stages else None
+    after = _snapshot(build, stage)
+    if isinstance(instruction, From):  # FROM sets the whole starting config, adds nothing
+        before = _Snapshot(RunConfig(), "", after.scope, after.layers, after.history)
+    build.steps.append(Step(
+        instruction, stage.index if stage else None, stage.name if stage else None,
+        before.run, after.run, before.author, after.author, after.scope,
+        stage.layers[-1] if stage is not None and after.layers > before.layers else None,
+        stage.history[-1] if stage is not None and after.history > before.history else None,
+        tuple(build.context.excluded[excluded_before:]),
+    ))
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    run: RunConfig
+    author: str
+    scope: dict[str, str]
+    layers: int
+    history: int
+
+
+def _snapshot(build: Build, stage: Stage | None) -> _Snapshot:
+    """The current stage's state; cheap, since its run config is immutable."""
     if stage is None:
-        return {}, "", build.meta_scope(), 0, 0
-    return copy.deepcopy(stage.config), stage.author, stage.scope(), len(stage.layers), len(stage.history)
+        return _Snapshot(RunConfig(), "", build.meta_scope(), 0, 0)
+    return _Snapshot(stage.run, stage.author, stage.scope(), len(stage.layers), len(stage.history))

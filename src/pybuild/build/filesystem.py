@@ -1,6 +1,7 @@
-"""What the image's file system holds so far, as metadata only, and the directory rules that
-COPY and WORKDIR share: missing parents are created 0755 (owned like the copied files), existing
-ones go into a new layer unchanged."""
+"""What a stage's file system holds so far, as metadata only (the union of its layers,
+oci/rootfs.py), seen as a source tree for `COPY --from`; and the directory rules that COPY and
+WORKDIR share: missing parents are created 0755 (owned like the copied files), existing ones go
+into a new layer unchanged."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from .context import GLOB_CHARS, SourceFile, follow_symlinks, glob_match
 from ..errors import ContextError, InstructionError
 from ..oci.layer import LayerEntry, path_key
+from ..oci.rootfs import RootFS
 
 NEW_DIRECTORY_MODE = 0o755
 
@@ -20,28 +22,26 @@ def image_path(absolute: str) -> str:
 
 
 class ImageFiles:
-    """Path -> entry for everything the layers so far put into the image. It is also a source
-    tree for `COPY --from=stage`, with the same match/stat_source/walk as the build context."""
+    """A stage's files (the union of its layers) as a source tree for `COPY --from`, with the
+    same match/stat_source/walk as the build context."""
 
-    def __init__(self, name: str = "stage") -> None:
-        self.entries: dict[str, LayerEntry] = {}
+    def __init__(self, name: str = "stage", rootfs: RootFS | None = None) -> None:
+        self.rootfs = rootfs if rootfs is not None else RootFS()  # shared, not copied
         self.name = name
+
+    @property
+    def entries(self) -> dict[str, LayerEntry]:
+        return self.rootfs.entries
 
     def read_text(self, path: str) -> str | None:
         """A small file of the image (like /etc/passwd), or None when there is none."""
         entry = self.entries.get(path)
-        if entry is not None and entry.data is not None:
-            return entry.data.decode("utf-8", errors="replace")
-        if entry is None or entry.kind != "file" or entry.source is None:
+        if entry is None or entry.kind != "file" or (entry.source is None and entry.data is None):
             return None
-        with open(entry.source, "rb") as handle:  # the file, or a member inside a tar
-            handle.seek(entry.offset)
-            return handle.read(entry.size).decode("utf-8", errors="replace")
+        return entry.read().decode("utf-8", errors="replace")
 
     def copy(self, name: str) -> "ImageFiles":
-        other = ImageFiles(name)
-        other.entries = dict(self.entries)
-        return other
+        return ImageFiles(name, self.rootfs.copy())
 
     def match(self, source: str) -> list[str]:
         path = image_path(source)
@@ -78,8 +78,8 @@ class ImageFiles:
         return path == "" or path in self.entries
 
     def add(self, entries: Iterable[LayerEntry]) -> None:
-        for entry in entries:
-            self.entries[entry.path] = entry
+        """A new layer's entries go on top."""
+        self.rootfs.apply(entries)
 
     def directory(self, path: str, uid: int, gid: int, mtime: int) -> LayerEntry:
         """The entry for directory `path` in a new layer: as it is, or new. A file or symlink

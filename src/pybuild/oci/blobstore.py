@@ -1,4 +1,4 @@
-"""The layer cache (`--cache-dir`, default ~/.cache/pybuild; `--no-cache` to skip).
+"""The blob store: pybuild's layer cache (`--cache-dir`, default ~/.cache/pybuild; `--no-cache` to skip).
 
 A layer's key is the sha256 of everything that decides its bytes: each entry's path, type,
 mode, owner, size, time and link, where its bytes come from with a cheap stat of that file
@@ -19,19 +19,26 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
-from ..filestat import default_cache_dir as default_cache_path, file_stat
+from ..filestat import default_cache_dir, file_stat
 from .compression import Compression
-from .layer import Layer, LayerBlob
+from .layout import blob_path
+from .model import LayerBlob
+from .sinks import CHUNK, Sink, Tee
+
+if TYPE_CHECKING:
+    from .layer import LayerEntry
 
 # Bump when what a key covers, or the bytes a key stands for, change. 2: compressors are handed
 # even writes (compression.py), so gzip blobs cached by version 1 hold other bytes.
 FORMAT = 2
 
 
-def default_cache_dir() -> Path:
-    return Path(default_cache_path())
+def default_cache_path() -> Path:
+    return Path(default_cache_dir())
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -41,8 +48,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(out.name, path)
 
 
-class LayerCache:
-    """A cache directory; `LayerCache(None)` is a cache that never hits and never stores."""
+class BlobStore:
+    """A cache directory; `BlobStore(None)` is a cache that never hits and never stores."""
 
     def __init__(self, root: Path | None):
         self.root = root
@@ -51,12 +58,18 @@ class LayerCache:
     def enabled(self) -> bool:
         return self.root is not None
 
-    def key(self, layer: Layer, compression: Compression) -> str | None:
-        """The layer's cache key, or None when it cannot be cached (a source vanished)."""
-        if self.root is None or not isinstance(layer, Layer):
-            return None  # a base image's layer is copied as it is, not cached
+    def keeps(self, compression: Compression) -> bool:
+        """Whether blobs of this compression are kept (uncompressed ones are cheaper to write)."""
+        return self.root is not None and compression.name != "uncompressed"
+
+    def layer_key(self, entries: Iterable[LayerEntry], compression: Compression) -> str | None:
+        """The key of a layer made of `entries`, or None when it cannot be cached (a source
+        vanished, or the cache is off)."""
+        if self.root is None:
+            return None
         digest = hashlib.sha256(f"pybuild-layer-v{FORMAT}|{compression.name}|{compression.level}".encode())
-        for entry in layer.entries:
+        groups = []
+        for entry in entries:
             source: object = None
             if entry.data is not None:
                 source = hashlib.sha256(entry.data).hexdigest()
@@ -68,7 +81,8 @@ class LayerCache:
             record = [entry.path, entry.kind, entry.mode, entry.uid, entry.gid, entry.size,
                       entry.mtime, entry.linkname, entry.link_group != "", source]
             digest.update(json.dumps(record).encode() + b"\n")
-        groups = [entry.link_group for entry in layer.entries if entry.link_group]
+            if entry.link_group:
+                groups.append(entry.link_group)
         digest.update(json.dumps([groups.index(g) for g in groups]).encode())  # link structure
         return digest.hexdigest()
 
@@ -88,23 +102,69 @@ class LayerCache:
         _atomic_write(self.root / "layers" / f"{key}.json", json.dumps(record).encode())
 
     def blob_file(self, digest: str) -> Path | None:
-        if self.root is None:
-            return None
-        return self.root / "blobs" / digest.replace(":", "/")
+        return None if self.root is None else self.root / blob_path(digest)
 
-    def blob_sink(self):
-        """A temporary file in the cache for a blob being written, or None when disabled."""
+    @staticmethod
+    def copy_verified(path: Path, sink: Sink, expected: LayerBlob) -> bool:
+        """Copy a blob file into `sink`; whether it held exactly the expected bytes."""
+        digest, size = hashlib.sha256(), 0
+        try:
+            with open(path, "rb") as blob:
+                while chunk := blob.read(CHUNK):
+                    sink.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+        except OSError:
+            return False
+        return "sha256:" + digest.hexdigest() == expected.digest and size == expected.size
+
+    def copy_cached(self, key: str | None, compression: Compression, sink: BinaryIO) -> LayerBlob | None:
+        """Copy the layer's cached blob into `sink` when it is kept and intact. A corrupt one is
+        never used: what was copied is cut off again and the file deleted."""
+        hit = self.lookup(key)
+        cached = self.blob_file(hit.digest) if hit is not None and self.keeps(compression) else None
+        if hit is None or cached is None or not cached.is_file():
+            return None
+        start = sink.tell()
+        if self.copy_verified(cached, sink, hit):
+            return hit
+        sink.seek(start)
+        sink.truncate()
+        cached.unlink(missing_ok=True)
+        return None
+
+    def write_through(self, key: str | None, compression: Compression, sink: Sink,
+                      make: Callable[[Sink], LayerBlob]) -> LayerBlob:
+        """`make` the blob into `sink`, keeping a copy in the cache on the way when blobs of
+        this compression are kept, and remember its digests under `key`."""
+        spare = None
+        if self.root is not None and self.keeps(compression):
+            directory = self.root / Path(blob_path("sha256:x")).parent
+            directory.mkdir(parents=True, exist_ok=True)
+            spare = tempfile.NamedTemporaryFile(dir=directory, prefix=".partial-", delete=False)
+        try:
+            blob = make(Tee(sink, spare) if spare is not None else sink)
+            if spare is not None:
+                spare.close()
+                os.replace(spare.name, self.root / blob_path(blob.digest))  # type: ignore[operator]
+        except BaseException:
+            if spare is not None:
+                spare.close()
+                Path(spare.name).unlink(missing_ok=True)
+            raise
+        self.remember(key, blob)
+        return blob
+
+    def _output_record(self, dest: Path) -> Path | None:
         if self.root is None:
             return None
-        directory = self.root / "blobs" / "sha256"
-        directory.mkdir(parents=True, exist_ok=True)
-        return tempfile.NamedTemporaryFile(dir=directory, prefix=".partial-", delete=False)
+        return self.root / "outputs" / hashlib.sha256(str(dest.resolve()).encode()).hexdigest()
 
     def output_holds(self, dest: Path, manifest_digest: str) -> bool:
         """Whether `dest` is still the file a build wrote with this manifest."""
-        if self.root is None:
+        record_path = self._output_record(dest)
+        if record_path is None:
             return False
-        record_path = self.root / "outputs" / hashlib.sha256(str(dest.resolve()).encode()).hexdigest()
         try:
             record = json.loads(record_path.read_text())
         except (OSError, ValueError):
@@ -112,8 +172,10 @@ class LayerCache:
         return record.get("manifest") == manifest_digest and record.get("stat") == file_stat(dest)
 
     def remember_output(self, dest: Path, manifest_digest: str) -> None:
-        if self.root is None:
-            return
-        record_path = self.root / "outputs" / hashlib.sha256(str(dest.resolve()).encode()).hexdigest()
-        record = {"manifest": manifest_digest, "stat": file_stat(dest), "path": str(dest.resolve())}
-        _atomic_write(record_path, json.dumps(record).encode())
+        record_path = self._output_record(dest)
+        if record_path is not None:
+            record = {"manifest": manifest_digest, "stat": file_stat(dest), "path": str(dest.resolve())}
+            _atomic_write(record_path, json.dumps(record).encode())
+
+
+NO_CACHE = BlobStore(None)

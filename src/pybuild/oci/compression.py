@@ -6,14 +6,23 @@ library's zlib is the fallback; both write no name and mtime 0, but their bytes 
 gzip digest is reproducible for a given compressor. zstd uses `zstandard` in multi-threaded mode,
 whose output is the same for any number of threads. Uncompressed layers (the default for
 docker-archive output) are byte-identical everywhere.
+
+Reading is the other half: `sniff` is the one place that tells a compression from a stream's
+first bytes (gzip, zstd, and for ADD's archives bzip2 and xz), and `decompressed` the one
+reader that undoes it.
 """
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 import os
+import sys
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO, Any, BinaryIO
 
 from ..errors import UsageError
 
@@ -117,3 +126,108 @@ class _Unclosable:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# Magic numbers, by what they begin with.
+MAGIC = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh", "bzip2"),
+         (b"\xfd7zXZ\x00", "xz"))
+SNIFF_BYTES = 6  # enough for every magic number above
+
+
+def sniff(head: bytes) -> str | None:
+    """The compression a stream beginning with `head` uses, or None for none known."""
+    for magic, kind in MAGIC:
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+def sniff_file(path: str | os.PathLike[str]) -> str | None:
+    with open(path, "rb") as handle:
+        return sniff(handle.read(SNIFF_BYTES))
+
+
+def _zstd_reader(stream: IO[bytes]) -> IO[bytes]:
+    import zstandard  # only zstd input needs it
+
+    reader: IO[bytes] = zstandard.ZstdDecompressor().stream_reader(stream, closefd=True)
+    return reader
+
+
+DECOMPRESSORS: dict[str, Callable[[IO[bytes]], IO[bytes]]] = {
+    "gzip": lambda stream: gzip.GzipFile(fileobj=stream, mode="rb"),
+    "bzip2": lambda stream: bz2.BZ2File(stream, "rb"),
+    "xz": lambda stream: lzma.LZMAFile(stream, "rb"),
+    "zstd": _zstd_reader,
+}
+
+
+class _ZstdError(Exception):
+    """Stands for zstandard.ZstdError until zstandard is imported."""
+
+
+def decompression_errors() -> tuple[type[BaseException], ...]:
+    """What a broken compressed stream raises, whichever library reads it."""
+    zstd_error: type[BaseException] = _ZstdError
+    if "zstandard" in sys.modules:
+        zstd_error = sys.modules["zstandard"].ZstdError
+    return (OSError, EOFError, lzma.LZMAError, zlib.error, zstd_error)
+
+
+class _Prefixed:
+    """A stream whose first bytes were already read (to sniff the compression)."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]):
+        self.head, self.rest = head, rest
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            if size < 0:
+                data, self.head = self.head + self.rest.read(), b""
+                return data
+            data, self.head = self.head[:size], self.head[size:]
+            return data + (self.rest.read(size - len(data)) if len(data) < size else b"")
+        return self.rest.read(size)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.rest.close()
+
+
+class _Decompressing:
+    """A decompressing reader that closes the stream beneath it too (GzipFile and BZ2File
+    leave a stream they were handed open)."""
+
+    def __init__(self, reader: IO[bytes], inner: IO[bytes]):
+        self.reader, self.inner = reader, inner
+
+    def read(self, size: int = -1) -> bytes:
+        return self.reader.read(size)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.reader.close()
+        self.inner.close()
+
+    def __enter__(self) -> _Decompressing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def decompressed(stream: IO[bytes], kind: str | None = None) -> Any:
+    """`stream` uncompressed, as a readable that closes `stream` with itself: as `kind` says,
+    or as its first bytes show (then the stream need not be seekable). An unknown or absent
+    compression passes the bytes through."""
+    if kind is None:
+        head = stream.read(SNIFF_BYTES)
+        kind = sniff(head)
+        prefixed: Any = _Prefixed(head, stream)
+        stream = prefixed
+    opener = DECOMPRESSORS.get(kind or "")
+    return _Decompressing(opener(stream) if opener is not None else stream, stream)

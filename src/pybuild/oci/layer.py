@@ -1,36 +1,49 @@
-"""Layers: what files a COPY/ADD adds, and the deterministic tar stream they become.
+"""Layers. One protocol, two kinds:
 
-A layer is described by its entries (metadata plus where the bytes live); its tar is produced
-only when a writer streams it, and its diff_id and size are computed while it streams, so every
-source byte is read once and no file is held in memory.
+- `BuiltLayer`: what a COPY/ADD/WORKDIR adds, described by its entries (metadata plus where the
+  bytes live). Its tar is produced only when it is written, and its diff_id and digest are
+  computed while it streams, so every source byte is read once and no file is held in memory.
+- `StoredLayer`: a layer that exists as a blob already (a base image's), written as it is, or
+  recompressed when the output asks for another compression.
+
+Both describe their files as `LayerEntry`s; `tar_entries` is the one reader that turns a layer
+tar's members into entries (whiteouts and opaque markers included), and `rootfs.RootFS` the one
+place that stacks them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
+import posixpath
 import struct
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO, Protocol
 
-from .compression import Compression
 from ..errors import ContextError, Location
+from ..events import QUIET, Reporter
+from .blobstore import BlobStore
+from .compression import Compression
+from .model import LayerBlob
+from .sinks import CHUNK, SMALL, Coalesced, HashingWriter, Sink
 
 BLOCK = 512
-CHUNK = 1 << 20
-SMALL = 64 << 10  # files up to this size go out in one write with their header
 TAR_KINDS = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE}
 # The ustar header as tarfile lays it out: name, mode, uid, gid, size, mtime, checksum, type,
 # linkname, magic+version, uname, gname, devmajor, devminor, prefix, padding to 512 bytes.
 USTAR = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s12x")
 POSIX_MAGIC = b"ustar\x0000"
+WHITEOUT = ".wh."  # `.wh.NAME` deletes NAME of lower layers
+OPAQUE = ".wh..wh..opq"  # hides what lower layers put in its directory
 
 
 @dataclass(frozen=True)
 class LayerEntry:
-    """One file, directory or symlink of a layer. `path` is relative to / (no leading slash)."""
+    """One file, directory or symlink of a layer; `path` is relative to / (no leading slash).
+    Entries read from a stored layer's tar may also be a `hardlink` (to `linkname`), a
+    `whiteout` (deleting `path`) or `opaque` (hiding lower contents of directory `path`)."""
 
     path: str
     kind: str
@@ -74,6 +87,28 @@ class LayerEntry:
         info.type, info.size, info.linkname = kind, size, link
         return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
+    def read(self) -> bytes:
+        """A (small) file's bytes: an inline file's, or read from its source at its offset."""
+        if self.data is not None:
+            return self.data
+        if self.source is None or self.kind != "file":
+            return b""
+        with open(self.source, "rb") as handle:
+            handle.seek(self.offset)
+            return handle.read(self.size)
+
+    def copy_to(self, out: Sink) -> None:
+        """Stream a file's bytes into `out`, a chunk at a time."""
+        if self.data is not None or self.source is None:
+            out.write(self.read())
+            return
+        with open(self.source, "rb") as handle:
+            handle.seek(self.offset)
+            remaining = self.size
+            while remaining and (chunk := handle.read(min(CHUNK, remaining))):
+                out.write(chunk)
+                remaining -= len(chunk)
+
 
 def ustar_header(name: str, kind: bytes, mode: int, uid: int, gid: int, size: int, mtime: int,
                  linkname: str) -> bytes | None:
@@ -96,8 +131,68 @@ def path_key(path: str) -> tuple[str, ...]:
     return tuple(path.split("/"))
 
 
+def member_path(name: str) -> str | None:
+    """A tar member's name as a clean path relative to / ('' for the root itself), or None for
+    a name that climbs above the root. Only `/` and `./` prefixes go: `.hidden` and a root-level
+    whiteout `.wh.NAME` keep their dots."""
+    if posixpath.normpath(name).startswith("../") or posixpath.normpath(name) == "..":
+        return None
+    return posixpath.normpath("/" + name).lstrip("/")
+
+
+def tar_entries(tar: tarfile.TarFile, source: Path | None, origin: str) -> Iterator[LayerEntry]:
+    """A layer tar's members as entries, in tar order. With `source` (the uncompressed tar on
+    disk) files point at their bytes in it; `origin` names the image for messages. Devices and
+    FIFOs are left out: COPY --from does not copy them, and runtimes make /dev themselves."""
+    for member in tar:
+        path = member_path(member.name)
+        mode = member.mode & 0o7777  # Docker's own layers carry the file-type bits here too
+        if not path:
+            continue
+        base, parent = posixpath.basename(path), posixpath.dirname(path)
+        where = f"{origin}:/{path}"
+        if base == OPAQUE:
+            yield LayerEntry(parent, "opaque", 0, origin=where)
+        elif base.startswith(WHITEOUT):
+            yield LayerEntry(posixpath.join(parent, base[len(WHITEOUT):]), "whiteout", 0, origin=where)
+        elif member.islnk():
+            target = member_path(member.linkname)
+            if target:
+                yield LayerEntry(path, "hardlink", mode, member.uid, member.gid,
+                                 mtime=int(member.mtime), linkname=target, origin=where)
+        elif member.isreg():
+            yield LayerEntry(path, "file", mode, member.uid, member.gid, member.size,
+                             int(member.mtime), source=source, offset=member.offset_data,
+                             origin=where,
+                             link_group=f"tar:{source}:{member.offset_data}" if source else "")
+        elif member.isdir() or member.issym():
+            yield LayerEntry(path, "dir" if member.isdir() else "symlink", mode, member.uid,
+                             member.gid, mtime=int(member.mtime), linkname=member.linkname,
+                             origin=where)
+
+
+class Layer(Protocol):
+    """What an image needs of a layer, whether built here or stored already."""
+
+    @property
+    def created_by(self) -> str: ...
+
+    @property
+    def entries(self) -> tuple[LayerEntry, ...]: ...
+
+    def known_blob(self, compression: Compression, cache: BlobStore) -> LayerBlob | None:
+        """The blob's digests when they are known without writing it (cached, or stored)."""
+
+    def write_blob(self, sink: BinaryIO, compression: Compression, cache: BlobStore,
+                   reporter: Reporter = QUIET) -> LayerBlob:
+        """Write the blob, compressed as asked, into `sink` (a seekable file)."""
+
+    def write_tar(self, out: Sink, reporter: Reporter = QUIET) -> None:
+        """Write the layer as an uncompressed tar."""
+
+
 @dataclass(frozen=True)
-class Layer:
+class BuiltLayer:
     """The entries of one layer, sorted, and the instruction text that made it."""
 
     entries: tuple[LayerEntry, ...]
@@ -105,45 +200,64 @@ class Layer:
     location: Location | None = None
 
     @staticmethod
-    def of(entries: dict[str, LayerEntry], created_by: str, location: Location | None = None) -> "Layer":
+    def of(entries: dict[str, LayerEntry], created_by: str,
+           location: Location | None = None) -> BuiltLayer:
         ordered = tuple(entries[key] for key in sorted(entries, key=path_key))
-        return Layer(ordered, created_by, location)
+        return BuiltLayer(ordered, created_by, location)
+
+    def known_blob(self, compression: Compression, cache: BlobStore) -> LayerBlob | None:
+        return cache.lookup(cache.layer_key(self.entries, compression))
+
+    def write_blob(self, sink: BinaryIO, compression: Compression, cache: BlobStore,
+                   reporter: Reporter = QUIET) -> LayerBlob:
+        """Copied from the cache when it holds the blob intact, else built from the sources
+        (and, when compressed, kept in the cache on the way)."""
+        key = cache.layer_key(self.entries, compression)
+        hit = cache.copy_cached(key, compression, sink)
+        if hit is not None:
+            reporter.layer_finished(hit.diff_id, hit.digest, hit.size, cached=True)
+            return hit
+        blob = cache.write_through(key, compression, sink,
+                                   lambda out: self._write(out, compression, reporter))
+        reporter.layer_finished(blob.diff_id, blob.digest, blob.size, cached=False)
+        return blob
+
+    def _write(self, sink: Sink, compression: Compression, reporter: Reporter) -> LayerBlob:
+        stored = HashingWriter(sink)
+        compressor = compression.writer(stored)
+        tar = HashingWriter(compressor)
+        self.write_tar(tar, reporter)
+        compressor.close()
+        return LayerBlob(tar.digest, stored.digest, stored.size)
+
+    def write_tar(self, out: Sink, reporter: Reporter = QUIET) -> None:
+        """Stream the layer as an uncompressed PAX tar into `out`, telling `reporter` about each
+        file done."""
+        first_of_group: dict[str, str] = {}
+        gathered = Coalesced(out)
+        for entry in self.entries:
+            if entry.kind != "dir":
+                reporter.advanced(1, entry.size)
+            if entry.link_group and entry.link_group in first_of_group:
+                gathered.write(entry.header(hard_link_to=first_of_group[entry.link_group]))
+                continue
+            if entry.link_group:
+                first_of_group[entry.link_group] = entry.path
+            header = entry.header()
+            if entry.data is not None:
+                gathered.write(header + entry.data + b"\0" * (-len(entry.data) % BLOCK))
+            elif entry.kind == "file" and entry.size:
+                try:
+                    _copy_file(entry, header, gathered)
+                except ContextError as error:
+                    raise error.at(self.location) if self.location else error from None
+            else:
+                gathered.write(header)
+        gathered.write(b"\0" * (2 * BLOCK))
+        gathered.flush()
 
 
-class HashingWriter:
-    """Passes bytes to `sink` while counting them and computing their sha256."""
-
-    def __init__(self, sink: BinaryIO):
-        self.sink = sink
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> None:
-        self.sink.write(data)
-        self.sha256.update(data)
-        self.size += len(data)
-
-    def flush(self) -> None:
-        flush = getattr(self.sink, "flush", None)
-        if flush is not None:
-            flush()
-
-    @property
-    def digest(self) -> str:
-        return "sha256:" + self.sha256.hexdigest()
-
-
-class DiscardSink:
-    """A sink that keeps nothing: for digests of bytes nobody needs to store."""
-
-    def write(self, data) -> int:
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-
-def _copy_file(entry: LayerEntry, header: bytes, out) -> None:
+def _copy_file(entry: LayerEntry, header: bytes, out: Sink) -> None:
     """The header, the file's bytes and the padding after them. A small file goes out in one
     write with its header; a larger one streams in chunks. Either way a file whose size is not
     what was planned is an error, never a silently different layer."""
@@ -176,73 +290,54 @@ def _copy_file(entry: LayerEntry, header: bytes, out) -> None:
     out.write(b"".join(pieces))
 
 
-class _Coalesced:
-    """Gathers small writes into writes of about CHUNK bytes: a layer of many small files
-    otherwise pays for every header and file passing through the hashing and compressing
-    writers one by one. Larger writes go straight on, uncopied."""
-
-    def __init__(self, out):
-        self.out = out
-        self.pending = bytearray()
-
-    def write(self, data) -> None:
-        if len(data) > SMALL:
-            self.flush()
-            self.out.write(data)
-            return
-        self.pending += data
-        if len(self.pending) >= CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.pending:
-            self.out.write(bytes(self.pending))
-            self.pending.clear()
-
-
 @dataclass(frozen=True)
-class LayerBlob:
-    """A written layer: diff_id (sha256 of the tar) and digest and size of the stored blob."""
+class StoredLayer:
+    """A layer that is a blob already (a base image's): `blob` as stored, `tar` the same layer
+    uncompressed (the blob itself when it is not compressed), both verified when read."""
 
     diff_id: str
+    blob: Path
     digest: str
     size: int
+    compression: str  # the stored blob's: uncompressed, gzip or zstd
+    tar: Path
+    entries: tuple[LayerEntry, ...]
+    created_by: str = ""
 
+    def known_blob(self, compression: Compression, cache: BlobStore) -> LayerBlob | None:
+        if compression.name == self.compression:
+            return LayerBlob(self.diff_id, self.digest, self.size)
+        return None
 
-def write_layer_tar(layer: Layer, out, progress=None) -> None:
-    """Stream `layer` as an uncompressed PAX tar into `out` (anything with write()); tell
-    `progress` (progress.Progress) about each file done."""
-    first_of_group: dict[str, str] = {}
-    out = _Coalesced(out)
-    for entry in layer.entries:
-        if progress is not None and entry.kind != "dir":
-            progress.advanced(1, entry.size)
-        if entry.link_group and entry.link_group in first_of_group:
-            out.write(entry.header(hard_link_to=first_of_group[entry.link_group]))
-            continue
-        if entry.link_group:
-            first_of_group[entry.link_group] = entry.path
-        header = entry.header()
-        if entry.data is not None:
-            out.write(header + entry.data + b"\0" * (-len(entry.data) % BLOCK))
-        elif entry.kind == "file" and entry.size:
-            try:
-                _copy_file(entry, header, out)
-            except ContextError as error:
-                raise error.at(layer.location) if layer.location else error
+    def write_blob(self, sink: BinaryIO, compression: Compression, cache: BlobStore,
+                   reporter: Reporter = QUIET) -> LayerBlob:
+        """The blob as it is when it is stored as asked, else its tar compressed so."""
+        if compression.name == self.compression:
+            blob = LayerBlob(self.diff_id, self.digest, self.size)
+            if not cache.copy_verified(self.blob, sink, blob):
+                raise ContextError(f"base layer {self.digest} changed on disk during the build")
         else:
-            out.write(header)
-    out.write(b"\0" * (2 * BLOCK))
-    out.flush()
+            stored = HashingWriter(sink)
+            writer = compression.writer(stored)
+            self.write_tar(writer, reporter)
+            writer.close()
+            blob = LayerBlob(self.diff_id, stored.digest, stored.size)
+        reporter.layer_finished(blob.diff_id, blob.digest, blob.size, cached=False)
+        return blob
+
+    def write_tar(self, out: Sink, reporter: Reporter = QUIET) -> None:
+        with open(self.tar, "rb") as tar:
+            while chunk := tar.read(CHUNK):
+                out.write(chunk)
 
 
-def write_layer(layer: Layer, sink: BinaryIO, compression: Compression = Compression(),
-                progress=None) -> LayerBlob:
-    """Stream `layer` into `sink`, compressed as asked, computing the diff_id (of the tar) and
-    the digest (of the blob) on the way: every source byte is read once."""
-    stored = HashingWriter(sink)
-    compressor = compression.writer(stored)
-    tar = HashingWriter(compressor)
-    write_layer_tar(layer, tar, progress)
-    compressor.close()
-    return LayerBlob(tar.digest, stored.digest, stored.size)
+def read_entries(tar_path: Path, origin: str) -> tuple[LayerEntry, ...]:
+    """The entries of an uncompressed layer tar on disk, pointing at their bytes in it."""
+    with tarfile.open(tar_path, "r:") as tar:
+        return tuple(tar_entries(tar, tar_path, origin))
+
+
+def stream_entries(stream: IO[bytes], origin: str) -> Iterator[LayerEntry]:
+    """The entries of a layer read as a stream (any compression); their bytes are not kept."""
+    with tarfile.open(fileobj=stream, mode="r|") as tar:
+        yield from tar_entries(tar, None, origin)

@@ -1,64 +1,67 @@
-"""Where blobs go: into one tar (docker-archive / OCI archive) or into a directory (oci-dir).
+"""The OCI image layout, written: blobs named by digest, `index.json`, `oci-layout`, and for a
+docker-archive also `manifest.json`, which `docker load` reads (one tar can serve both, as
+Docker 25's `docker save` shows). This module is the one place that knows where a blob lives.
 
 Blobs are named by digest, but a layer's digest is known only after its bytes went by:
-- TarStore writes a placeholder header, streams the layer, then rewrites the header in place
+- TarLayout writes a placeholder header, streams the layer, then rewrites the header in place
   (the sink is a seekable file). Headers use the GNU format so a header is always 512 bytes,
   even for a layer over 8 GiB (base-256 size). Every member has mtime 0, uid/gid 0 and no
   owner names, so equal images give equal archives.
-- DirStore streams into a temporary file beside the blobs and renames it to its digest.
+- DirLayout streams into a temporary file beside the blobs and renames it to its digest.
 Both store a blob once, however often it is referenced (a repeated layer is dropped again).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from ..errors import UsageError
-from .model import sha256_digest
-from .layer import BLOCK, LayerBlob
+from ..events import QUIET, Reporter
+from .compression import Compression
+from .model import (
+    MEDIA_OCI_CONFIG,
+    MEDIA_OCI_LAYER,
+    MEDIA_OCI_MANIFEST,
+    Descriptor,
+    Image,
+    LayerBlob,
+    Manifest,
+    WrittenImage,
+    canonical_json,
+    sha256_digest,
+    tagged_index,
+)
+from .reference import Reference
 
+if TYPE_CHECKING:
+    from .blobstore import BlobStore
 
-@contextmanager
-def directory_in_place(path: Path, marker: str, kind: str) -> Iterator[Path]:
-    """A fresh directory beside `path` to build in; when the block succeeds it replaces `path`,
-    which may be missing, empty, or an earlier output of the same kind (it holds `marker`).
-    On any failure or interruption the half-built directory goes and `path` is untouched."""
-    if path.exists() and not (path / marker).is_file() and any(path.iterdir()):
-        raise UsageError(f"{path} exists and is not {kind}; choose another dest")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"output directory does not exist: {parent}")
-    building = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.", suffix=".partial"))
-    try:
-        yield building
-        os.chmod(building, 0o755 & ~current_umask())
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(building, path)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
-
-
-def current_umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+BLOCK = 512
+BLOBS = "blobs"
+OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 
 
 def blob_path(digest: str) -> str:
+    """Where a blob lives in a layout (and in the blob store): `blobs/ALGORITHM/HEX`."""
     algorithm, hex_digest = digest.split(":", 1)
-    return f"blobs/{algorithm}/{hex_digest}"
+    return f"{BLOBS}/{algorithm}/{hex_digest}"
 
 
-class BlobStore(Protocol):
+def blob_digest(path: str) -> str | None:
+    """The digest a layout path names, or None for a path that is not a blob's."""
+    parts = path.split("/")
+    if len(parts) == 3 and parts[0] == BLOBS:
+        return f"{parts[1]}:{parts[2]}"
+    return None
+
+
+class LayoutWriter(Protocol):
     def streamed_blob(self, produce: Callable[[BinaryIO], LayerBlob]) -> LayerBlob: ...
 
     def blob(self, data: bytes) -> str: ...
@@ -68,14 +71,14 @@ class BlobStore(Protocol):
     def close(self) -> None: ...
 
 
-class TarStore:
+class TarLayout:
     """Members of one tar, written to a seekable binary file."""
 
     def __init__(self, out: BinaryIO):
         self.out = out
         self.names: set[str] = set()
-        self._directory("blobs/")
-        self._directory("blobs/sha256/")
+        self._directory(f"{BLOBS}/")
+        self._directory(f"{Path(blob_path('sha256:x')).parent}/")
 
     @staticmethod
     def header(name: str, size: int, kind: bytes = tarfile.REGTYPE) -> bytes:
@@ -121,12 +124,12 @@ class TarStore:
         self.out.write(b"\0" * (2 * BLOCK))
 
 
-class DirStore:
+class DirLayout:
     """An OCI image layout as a directory."""
 
     def __init__(self, root: Path):
         self.root = root
-        self.blobs = root / "blobs" / "sha256"
+        self.blobs = root / Path(blob_path("sha256:x")).parent
         self.blobs.mkdir(parents=True, exist_ok=True)
 
     def file(self, name: str, data: bytes) -> None:
@@ -139,9 +142,73 @@ class DirStore:
 
     def streamed_blob(self, produce: Callable[[BinaryIO], LayerBlob]) -> LayerBlob:
         with tempfile.NamedTemporaryFile(dir=self.blobs, prefix=".partial-", delete=False) as out:
-            written = produce(out)
+            written = produce(out)  # type: ignore[arg-type]
         os.replace(out.name, self.root / blob_path(written.digest))
         return written
 
     def close(self) -> None:
         pass
+
+
+@dataclass(frozen=True)
+class Documents:
+    """The JSON documents of an image whose layer blobs are known."""
+
+    config: bytes
+    manifest: bytes
+    files: dict[str, bytes]  # index.json, oci-layout and (docker type) manifest.json
+
+    @property
+    def image_id(self) -> str:
+        return sha256_digest(self.config)
+
+    @property
+    def manifest_digest(self) -> str:
+        return sha256_digest(self.manifest)
+
+    def written(self, layers: list[LayerBlob], up_to_date: bool = False) -> WrittenImage:
+        return WrittenImage(self.image_id, self.manifest_digest, tuple(layers), self.config, up_to_date)
+
+
+def documents(image: Image, refs: list[Reference], layers: list[LayerBlob],
+              compression: Compression, docker: bool) -> Documents:
+    config = image.config.to_json([layer.diff_id for layer in layers])
+    config_descriptor = Descriptor(MEDIA_OCI_CONFIG, sha256_digest(config), len(config))
+    layer_type = MEDIA_OCI_LAYER + compression.media_suffix
+    manifest = Manifest(config_descriptor,
+                        tuple(Descriptor(layer_type, layer.digest, layer.size) for layer in layers)).to_json()
+    manifest_descriptor = Descriptor(MEDIA_OCI_MANIFEST, sha256_digest(manifest), len(manifest))
+    files = {"index.json": tagged_index(manifest_descriptor, refs).to_json(), "oci-layout": OCI_LAYOUT}
+    if docker:
+        files["manifest.json"] = canonical_json([{
+            "Config": blob_path(config_descriptor.digest),
+            "RepoTags": [ref.familiar for ref in refs],
+            "Layers": [blob_path(layer.digest) for layer in layers],
+        }])
+    return Documents(config, manifest, files)
+
+
+def known_blobs(image: Image, compression: Compression, cache: BlobStore) -> list[LayerBlob] | None:
+    """Every layer's blob as known without writing it, or None when any is not."""
+    found = [layer.known_blob(compression, cache) for layer in image.layers]
+    return None if any(blob is None for blob in found) else found  # type: ignore[return-value]
+
+
+def write_image(image: Image, refs: list[Reference], layout: LayoutWriter,
+                compression: Compression, docker: bool, cache: BlobStore,
+                reporter: Reporter = QUIET) -> WrittenImage:
+    """Write every layer blob, then the config, the manifest and the layout's files."""
+    layers = []
+    for number, layer in enumerate(image.layers, start=1):
+        files = [entry for entry in layer.entries if entry.kind not in ("dir", "whiteout", "opaque")]
+        reporter.layer_started(number, len(image.layers), layer.created_by, len(files),
+                               sum(entry.size for entry in files))
+        layers.append(layout.streamed_blob(
+            partial(layer.write_blob, compression=compression, cache=cache, reporter=reporter)))
+    docs = documents(image, refs, layers, compression, docker)
+    layout.blob(docs.config)
+    layout.blob(docs.manifest)
+    for name, data in docs.files.items():
+        layout.file(name, data)
+    layout.close()
+    return docs.written(layers)

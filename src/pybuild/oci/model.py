@@ -1,24 +1,48 @@
-"""The image model and its JSON documents: config, OCI manifest and index, docker manifest.json.
+"""The image model: typed OCI documents (descriptor, manifest, index, image config) and the image
+a build makes before it is written.
 
-JSON is canonical (sorted keys, no spaces) so the same image always has the same digests.
+Foreign documents (a base image's config, a registry's manifest) are read here, once, by the
+`from_json` constructors: a `null` or missing field becomes an empty value and unknown fields
+are dropped (as BuildKit drops them when it decodes into the OCI types), so nothing downstream
+sees `null`. Every document is written as canonical JSON (sorted keys, no spaces), so the same
+image always has the same digests.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
-from .layer import Layer
+from ..errors import PybuildError
 from .platform import Platform
 from .reference import Reference
+
+if TYPE_CHECKING:
+    from .layer import Layer
 
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MEDIA_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+# Docker schema 2 layer types by the OCI layer type's suffix (oci-mediatypes=false).
+DOCKER_LAYER = {
+    "": "application/vnd.docker.image.rootfs.diff.tar",
+    "+gzip": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "+zstd": "application/vnd.docker.image.rootfs.diff.tar.zstd",
+}
+INDEX_TYPES = (MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST)
+MANIFEST_TYPES = (MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST)
 SCRATCH_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class InvalidDocument(PybuildError):
+    """A manifest, index or config that is not what its type says."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -29,91 +53,347 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def _object(data: bytes | Mapping[str, Any], what: str) -> Mapping[str, Any]:
+    """A JSON object from bytes (or an already decoded one); anything else is an error."""
+    if isinstance(data, (bytes, bytearray)):
+        try:
+            data = json.loads(data)
+        except ValueError as error:
+            raise InvalidDocument(f"{what} is not JSON: {error}") from None
+    if not isinstance(data, Mapping):
+        raise InvalidDocument(f"{what} is not a JSON object")
+    return data
+
+
+def _strings(value: Any) -> tuple[str, ...] | None:
+    """A JSON list of strings as a tuple; null or missing as None."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise InvalidDocument(f"expected a list of strings, got {value!r}")
+    return tuple(str(item) for item in value)
+
+
+def _keys(value: Any) -> tuple[str, ...] | None:
+    """A JSON set (`{"80/tcp": {}}`) as its sorted keys; null, missing or empty as None."""
+    if not value:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidDocument(f"expected an object, got {value!r}")
+    return tuple(sorted(value))
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """What a manifest or index says of a blob: its type, digest and size."""
+
+    media_type: str
+    digest: str
+    size: int
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    platform: Platform | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        value: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+        if self.annotations:
+            value["annotations"] = dict(self.annotations)
+        if self.platform is not None:
+            value["platform"] = self.platform.to_json()
+        return value
+
+    @staticmethod
+    def from_json(value: Any) -> Descriptor:
+        item = _object(value, "a descriptor")
+        digest, size = item.get("digest"), item.get("size")
+        if not isinstance(digest, str) or not digest.startswith("sha256:"):
+            raise InvalidDocument(f"a descriptor without a sha256 digest: {dict(item)}")
+        if not isinstance(size, int) or size < 0:
+            raise InvalidDocument(f"descriptor {digest} has no valid size")
+        platform = item.get("platform")
+        return Descriptor(str(item.get("mediaType") or ""), digest, size,
+                          dict(item.get("annotations") or {}),
+                          Platform.from_json(platform) if isinstance(platform, Mapping) else None)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """An image manifest (OCI, or Docker schema 2): the config and the layers, in order."""
+
+    config: Descriptor
+    layers: tuple[Descriptor, ...]
+    media_type: str = MEDIA_OCI_MANIFEST
+
+    def to_json(self) -> bytes:
+        return canonical_json({"schemaVersion": 2, "mediaType": self.media_type,
+                               "config": self.config.to_json(),
+                               "layers": [layer.to_json() for layer in self.layers]})
+
+    def with_docker_media_types(self) -> Manifest:
+        """The same manifest with Docker schema 2 media types (oci-mediatypes=false)."""
+        layers = tuple(replace(layer, media_type=DOCKER_LAYER[
+            layer.media_type.removeprefix(MEDIA_OCI_LAYER)]) for layer in self.layers)
+        return Manifest(replace(self.config, media_type=MEDIA_DOCKER_CONFIG), layers,
+                        MEDIA_DOCKER_MANIFEST)
+
+    @staticmethod
+    def from_json(data: bytes | Mapping[str, Any]) -> Manifest:
+        value = _object(data, "the manifest")
+        if not isinstance(value.get("config"), Mapping) or not isinstance(value.get("layers"), list):
+            raise InvalidDocument("the manifest has no config or no layers")
+        return Manifest(Descriptor.from_json(value["config"]),
+                        tuple(Descriptor.from_json(layer) for layer in value["layers"]),
+                        str(value.get("mediaType") or MEDIA_OCI_MANIFEST))
+
+
+@dataclass(frozen=True)
+class Index:
+    """An image index (or Docker manifest list): one manifest per platform, or per tag."""
+
+    manifests: tuple[Descriptor, ...]
+
+    def to_json(self) -> bytes:
+        return canonical_json({"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX,
+                               "manifests": [item.to_json() for item in self.manifests]})
+
+    @staticmethod
+    def is_index(data: Mapping[str, Any]) -> bool:
+        return data.get("mediaType") in INDEX_TYPES or "manifests" in data
+
+    @staticmethod
+    def from_json(data: bytes | Mapping[str, Any]) -> Index:
+        value = _object(data, "the index")
+        if not isinstance(value.get("manifests"), list):
+            raise InvalidDocument("the index lists no manifests")
+        return Index(tuple(Descriptor.from_json(item) for item in value["manifests"]))
+
+    def for_platform(self, platform: Platform, name: str) -> Descriptor:
+        """The entry for `platform` (containerd's matching rules, see Platform.matches)."""
+        for entry in self.manifests:
+            if entry.platform is not None and platform.matches(entry.platform):
+                return entry
+        offered = ", ".join(str(entry.platform) for entry in self.manifests if entry.platform)
+        raise InvalidDocument(f"{name} has no image for {platform} (it offers {offered or 'none'})")
+
+
+def tagged_index(manifest: Descriptor, refs: list[Reference]) -> Index:
+    """One index entry per tag, annotated as Docker 25's `docker save` does, so tools find tags."""
+    entries = []
+    for ref in refs or [None]:
+        annotations = {} if ref is None else {"io.containerd.image.name": ref.full,
+                                              "org.opencontainers.image.ref.name": ref.tag}
+        entries.append(Descriptor(manifest.media_type, manifest.digest, manifest.size, annotations))
+    return Index(tuple(entries))
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """HEALTHCHECK as the config stores it; durations in nanoseconds, 0 meaning unset."""
+
+    test: tuple[str, ...]
+    interval: int = 0
+    timeout: int = 0
+    start_period: int = 0
+    start_interval: int = 0
+    retries: int = 0
+
+    FIELDS = (("interval", "Interval"), ("timeout", "Timeout"), ("start_period", "StartPeriod"),
+              ("start_interval", "StartInterval"), ("retries", "Retries"))
+
+    def to_json(self) -> dict[str, Any]:
+        value: dict[str, Any] = {"Test": list(self.test)}
+        for name, key in self.FIELDS:
+            if getattr(self, name):
+                value[key] = getattr(self, name)
+        return value
+
+    @staticmethod
+    def from_json(value: Any) -> Healthcheck | None:
+        if not isinstance(value, Mapping):
+            return None
+        numbers = {name: int(value.get(key) or 0) for name, key in Healthcheck.FIELDS}
+        return Healthcheck(_strings(value.get("Test")) or (), **numbers)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The config's `config` object: how a container of the image runs. None means absent (not
+    written); an empty tuple is written as an empty list (`CMD []`)."""
+
+    env: tuple[str, ...] | None = None
+    cmd: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    working_dir: str | None = None
+    user: str | None = None
+    exposed_ports: tuple[str, ...] | None = None
+    volumes: tuple[str, ...] | None = None
+    labels: Mapping[str, str] | None = None
+    stop_signal: str | None = None
+    healthcheck: Healthcheck | None = None
+    shell: tuple[str, ...] | None = None
+    on_build: tuple[str, ...] | None = None
+    args_escaped: bool | None = None
+
+    def env_pairs(self) -> dict[str, str]:
+        pairs = (item.partition("=") for item in self.env or ())
+        return {key: value for key, _, value in pairs}
+
+    def with_env(self, key: str, value: str) -> RunConfig:
+        """Set `key`, replacing an earlier value in place (as Docker does) or appending."""
+        env = list(self.env or ())
+        for index, item in enumerate(env):
+            if item.partition("=")[0] == key:
+                env[index] = f"{key}={value}"
+                break
+        else:
+            env.append(f"{key}={value}")
+        return replace(self, env=tuple(env))
+
+    def with_labels(self, labels: Mapping[str, str]) -> RunConfig:
+        return replace(self, labels={**(self.labels or {}), **labels})
+
+    def with_ports(self, ports: list[str]) -> RunConfig:
+        return replace(self, exposed_ports=tuple(sorted({*(self.exposed_ports or ()), *ports})))
+
+    def with_volumes(self, paths: list[str]) -> RunConfig:
+        return replace(self, volumes=tuple(sorted({*(self.volumes or ()), *paths})))
+
+    def to_json(self) -> dict[str, Any]:
+        value: dict[str, Any] = {}
+        lists = (("Env", self.env), ("Cmd", self.cmd), ("Entrypoint", self.entrypoint),
+                 ("Shell", self.shell), ("OnBuild", self.on_build))
+        for key, items in lists:
+            if items is not None:
+                value[key] = list(items)
+        for key, text in (("WorkingDir", self.working_dir), ("User", self.user),
+                          ("StopSignal", self.stop_signal)):
+            if text is not None:
+                value[key] = text
+        for key, names in (("ExposedPorts", self.exposed_ports), ("Volumes", self.volumes)):
+            if names is not None:
+                value[key] = {name: {} for name in names}
+        if self.labels is not None:
+            value["Labels"] = dict(self.labels)
+        if self.healthcheck is not None:
+            value["Healthcheck"] = self.healthcheck.to_json()
+        if self.args_escaped is not None:
+            value["ArgsEscaped"] = self.args_escaped
+        return value
+
+    @staticmethod
+    def from_json(value: Any) -> RunConfig:
+        """A foreign `config` object: nulls and empty strings become absent, unknown keys go
+        (Docker writes Hostname, AttachStdin and the like, which BuildKit drops too)."""
+        if not isinstance(value, Mapping):
+            return RunConfig()
+        labels = value.get("Labels")
+
+        def text(key: str) -> str | None:
+            found = value.get(key)
+            return str(found) if found else None
+
+        return RunConfig(
+            env=_strings(value.get("Env")) or None, cmd=_strings(value.get("Cmd")) or None,
+            entrypoint=_strings(value.get("Entrypoint")) or None, working_dir=text("WorkingDir"),
+            user=text("User"), exposed_ports=_keys(value.get("ExposedPorts")),
+            volumes=_keys(value.get("Volumes")),
+            labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) and labels else None,
+            stop_signal=text("StopSignal"), healthcheck=Healthcheck.from_json(value.get("Healthcheck")),
+            shell=_strings(value.get("Shell")) or None, on_build=_strings(value.get("OnBuild")) or None,
+            args_escaped=bool(value["ArgsEscaped"]) if value.get("ArgsEscaped") else None,
+        )
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     created_by: str
     empty_layer: bool
     created: str | None = None  # a base image's own time; None: this build's
 
-@dataclass(frozen=True)
-class ImageSpec:
-    """Everything an image is before it is written: layers still unwritten, config fields set."""
+    def to_json(self, created: str) -> dict[str, Any]:
+        item: dict[str, Any] = {"created": self.created or created, "created_by": self.created_by}
+        if self.empty_layer:
+            item["empty_layer"] = True
+        return item
 
-    layers: tuple[Layer, ...]
-    config: dict[str, Any]
-    history: tuple[HistoryEntry, ...]
+    @staticmethod
+    def from_json(value: Any) -> HistoryEntry:
+        item = value if isinstance(value, Mapping) else {}
+        return HistoryEntry(str(item.get("created_by") or ""), bool(item.get("empty_layer")),
+                            str(item["created"]) if item.get("created") else None)
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """The image config document but for `rootfs`, which is derived from the layers when the
+    image is written; `diff_ids` holds what a read document said."""
+
     platform: Platform
     created: str
+    run: RunConfig = RunConfig()
+    history: tuple[HistoryEntry, ...] = ()
     author: str = ""
-    warnings: tuple[str, ...] = ()  # things the user should know; not part of the image
-    fetched: tuple[str, ...] = ()  # images pulled and URLs downloaded: not known from local files
+    diff_ids: tuple[str, ...] = ()
+
+    def to_json(self, diff_ids: list[str]) -> bytes:
+        """The config document; its sha256 is the image ID."""
+        document: dict[str, Any] = {
+            "architecture": self.platform.architecture,
+            "os": self.platform.os,
+            "created": self.created,
+            "config": self.run.to_json(),
+            "history": [entry.to_json(self.created) for entry in self.history],
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }
+        if self.platform.variant:
+            document["variant"] = self.platform.variant
+        if self.author:
+            document["author"] = self.author
+        return canonical_json(document)
+
+    @staticmethod
+    def from_json(data: bytes | Mapping[str, Any]) -> ImageConfig:
+        value = _object(data, "the image config")
+        rootfs = value.get("rootfs")
+        diff_ids = _strings(rootfs.get("diff_ids")) if isinstance(rootfs, Mapping) else None
+        history = value.get("history")
+        return ImageConfig(
+            Platform(str(value.get("os") or "linux"), str(value.get("architecture") or "amd64"),
+                     str(value.get("variant") or "")),
+            str(value.get("created") or ""),
+            RunConfig.from_json(value.get("config")),
+            tuple(HistoryEntry.from_json(item) for item in history) if isinstance(history, list) else (),
+            str(value.get("author") or ""),
+            diff_ids or (),
+        )
+
+    def layer_history(self) -> list[str]:
+        """`created_by` of the history entries that made layers, in order."""
+        return [entry.created_by for entry in self.history if not entry.empty_layer]
 
 
 @dataclass(frozen=True)
-class Descriptor:
-    media_type: str
+class Image:
+    """An image before it is written: its layers (unwritten, or stored blobs) and its config."""
+
+    layers: tuple[Layer, ...]
+    config: ImageConfig
+
+
+@dataclass(frozen=True)
+class LayerBlob:
+    """A written layer: diff_id (sha256 of the tar), and digest and size of the stored blob."""
+
+    diff_id: str
     digest: str
     size: int
-    annotations: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        value: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
-        if self.annotations:
-            value["annotations"] = dict(self.annotations)
-        return value
 
 
-def config_document(spec: ImageSpec, diff_ids: list[str]) -> bytes:
-    """The image config; its sha256 is the image ID."""
-    history = []
-    for entry in spec.history:
-        item: dict[str, Any] = {"created": entry.created or spec.created, "created_by": entry.created_by}
-        if entry.empty_layer:
-            item["empty_layer"] = True
-        history.append(item)
-    document: dict[str, Any] = {
-        "architecture": spec.platform.architecture,
-        "os": spec.platform.os,
-        "created": spec.created,
-        "config": spec.config,
-        "history": history,
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    }
-    if spec.platform.variant:
-        document["variant"] = spec.platform.variant
-    if spec.author:
-        document["author"] = spec.author
-    return canonical_json(document)
+@dataclass(frozen=True)
+class WrittenImage:
+    """What writing an image produced: its IDs, each layer's blob and the config bytes."""
 
-
-def oci_manifest(config: Descriptor, layers: list[Descriptor]) -> bytes:
-    return canonical_json(
-        {
-            "schemaVersion": 2,
-            "mediaType": MEDIA_OCI_MANIFEST,
-            "config": config.to_json(),
-            "layers": [layer.to_json() for layer in layers],
-        }
-    )
-
-
-def oci_index(manifest: Descriptor, refs: list[Reference]) -> bytes:
-    """One index entry per tag, annotated as Docker 25's `docker save` does so tools find tags."""
-    entries = []
-    for ref in refs or [None]:
-        annotations = {}
-        if ref is not None:
-            annotations = {
-                "io.containerd.image.name": ref.full,
-                "org.opencontainers.image.ref.name": ref.tag,
-            }
-        described = Descriptor(manifest.media_type, manifest.digest, manifest.size, annotations)
-        entries.append(described.to_json())
-    return canonical_json({"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX, "manifests": entries})
-
-
-def docker_manifest(config_path: str, layer_paths: list[str], refs: list[Reference]) -> bytes:
-    """docker-archive's manifest.json, which `docker load` reads."""
-    return canonical_json(
-        [{"Config": config_path, "RepoTags": [ref.familiar for ref in refs], "Layers": layer_paths}]
-    )
+    image_id: str
+    manifest_digest: str
+    layers: tuple[LayerBlob, ...]
+    config: bytes
+    up_to_date: bool = False  # the destination already held this image; nothing was written

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import platform as host
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import UsageError
 
@@ -31,6 +33,23 @@ class Platform:
 
     def __str__(self) -> str:
         return "/".join(part for part in (self.os, self.architecture, self.variant) if part)
+
+    def to_json(self) -> dict[str, str]:
+        value = {"os": self.os, "architecture": self.architecture}
+        if self.variant:
+            value["variant"] = self.variant
+        return value
+
+    @staticmethod
+    def from_json(value: Mapping[str, Any]) -> Platform:
+        return Platform(str(value.get("os") or ""), str(value.get("architecture") or ""),
+                        str(value.get("variant") or ""))
+
+    def matches(self, offered: Platform) -> bool:
+        """Whether an image for `offered` serves this platform: same os and architecture, and
+        the variant, when this one names it, equal or left open by the offer."""
+        return (offered.os == self.os and offered.architecture == self.architecture
+                and (not self.variant or offered.variant in ("", self.variant)))
 
 
 def host_platform() -> Platform:

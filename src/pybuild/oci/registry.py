@@ -1,4 +1,4 @@
-"""Pushing to a registry with the distribution (OCI) HTTP API v2.
+"""Pushing to and pulling from a registry with the distribution (OCI) HTTP API v2.
 
 Each blob is checked with HEAD and skipped when the registry has it (so a push that was cut
 off and is run again sends only what is missing); small blobs go up in one PUT, large ones in
@@ -6,15 +6,18 @@ chunked PATCHes closed by a PUT; the manifest goes last. Auth: anonymous, Basic,
 token flow driven by the WWW-Authenticate challenge; credentials from --creds, the
 PYBUILD_REGISTRY_CREDS environment variable, or $DOCKER_CONFIG/config.json `auths`. Plain HTTP
 for loopback registries (and with --insecure); HTTPS otherwise. 5xx, 429 and dropped
-connections are retried with backoff, a bounded number of times."""
+connections are retried with backoff, a bounded number of times. A pull verifies every
+manifest, config and layer against its digest."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import json
 import os
 import re
+import shutil
 import socket
 import time
 import urllib.parse
@@ -24,16 +27,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import PybuildError
-from .reference import Reference
+from ..events import QUIET, Reporter
+from .layout import blob_path
+from .model import INDEX_TYPES, MANIFEST_TYPES, ImageConfig, Index, Manifest, sha256_digest
+from .platform import Platform
+from .reference import Reference, parse_reference
 
 MONOLITHIC_LIMIT = 16 << 20  # blobs up to this size go up in one PUT
 CHUNK = 8 << 20
 RETRIES = 5
-MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-MEDIA_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
-DOCKER_LAYER = {"": "application/vnd.docker.image.rootfs.diff.tar",
-                "+gzip": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "+zstd": "application/vnd.docker.image.rootfs.diff.tar.zstd"}
+MANIFEST_ACCEPT = ", ".join(INDEX_TYPES + MANIFEST_TYPES)
 
 
 class RegistryError(PybuildError):
@@ -59,6 +62,20 @@ def credentials(registry: str, creds: str | None) -> tuple[str, str] | None:
             user, _, password = base64.b64decode(encoded).decode().partition(":")
             return user, password
     return None
+
+
+@dataclass(frozen=True)
+class RegistryAccess:
+    """How to reach registries: credentials (else the environment's or docker's) and whether
+    plain HTTP is allowed off loopback."""
+
+    creds: str | None = None  # USER:PASSWORD
+    insecure: bool = False
+
+    def client(self, host: str) -> RegistryClient:
+        """A client for `host`; Docker Hub's name `docker.io` is served by another host."""
+        api_host = "registry-1.docker.io" if host == "docker.io" else host
+        return RegistryClient(api_host, credentials(host, self.creds), self.insecure)
 
 
 def is_loopback(host: str) -> bool:
@@ -213,44 +230,83 @@ def _with_digest(location: str, digest: str) -> str:
     return f"{location}{separator}digest={urllib.parse.quote(digest)}"
 
 
-def docker_media_types(manifest: dict) -> tuple[bytes, str]:
-    """The same manifest with Docker schema 2 media types (oci-mediatypes=false)."""
-    from .model import canonical_json
-
-    converted = dict(manifest, mediaType=MEDIA_DOCKER_MANIFEST)
-    converted["config"] = dict(manifest["config"], mediaType=MEDIA_DOCKER_CONFIG)
-    converted["layers"] = [
-        dict(layer, mediaType=DOCKER_LAYER[layer["mediaType"].removeprefix(
-            "application/vnd.oci.image.layer.v1.tar")]) for layer in manifest["layers"]]
-    return canonical_json(converted), MEDIA_DOCKER_MANIFEST
-
-
 def push_layout(layout: Path, ref: Reference, client: RegistryClient, oci_media_types: bool = True,
-                report: Callable[[str], None] = lambda line: None, mount_from: str | None = None) -> str:
+                reporter: Reporter = QUIET, mount_from: str | None = None) -> str:
     """Push the image in an OCI layout directory to `ref`; return the manifest digest. With
     `mount_from` (a repository of the same registry that has the blobs), missing blobs are
     mounted from it instead of sent again."""
-    from .model import MEDIA_OCI_MANIFEST, sha256_digest
-
     repository = ref.path
     scope = f"repository:{repository}:pull,push"
     if mount_from:
         scope += f" repository:{mount_from}:pull"
-    index = json.loads((layout / "index.json").read_text())
-    manifest_bytes = (layout / "blobs" / index["manifests"][0]["digest"].replace(":", "/")).read_bytes()
-    manifest = json.loads(manifest_bytes)
-    for descriptor in [*manifest["layers"], manifest["config"]]:
-        digest, size = descriptor["digest"], descriptor["size"]
+    index = Index.from_json((layout / "index.json").read_bytes())
+    manifest_bytes = (layout / blob_path(index.manifests[0].digest)).read_bytes()
+    manifest = Manifest.from_json(manifest_bytes)
+    for descriptor in [*manifest.layers, manifest.config]:
+        digest, size = descriptor.digest, descriptor.size
         if client.has_blob(repository, digest, scope):
-            report(f"{digest}: already in {client.registry}")
+            reporter.note(f"{digest}: already in {client.registry}")
             continue
         if mount_from and client.mount_blob(repository, digest, mount_from, scope):
-            report(f"{digest}: mounted from {mount_from}")
+            reporter.note(f"{digest}: mounted from {mount_from}")
             continue
-        client.upload_blob(repository, digest, size, layout / "blobs" / digest.replace(":", "/"), scope)
-        report(f"{digest}: pushed ({size} bytes)")
-    media_type = MEDIA_OCI_MANIFEST
+        client.upload_blob(repository, digest, size, layout / blob_path(digest), scope)
+        reporter.note(f"{digest}: pushed ({size} bytes)")
     if not oci_media_types:
-        manifest_bytes, media_type = docker_media_types(manifest)
-    client.put_manifest(repository, ref.tag, manifest_bytes, media_type, scope)
+        manifest = manifest.with_docker_media_types()
+        manifest_bytes = manifest.to_json()
+    client.put_manifest(repository, ref.tag, manifest_bytes, manifest.media_type, scope)
     return sha256_digest(manifest_bytes)
+
+
+@dataclass(frozen=True)
+class PulledImage:
+    """An image fetched from a registry: its config and its layer blobs on disk, in order."""
+
+    config: ImageConfig
+    blobs: tuple[Path, ...]
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def pull_image(reference_text: str, platform: Platform, scratch: Path,
+               client_for: Callable[[str], RegistryClient]) -> PulledImage:
+    """Pull `host/repo:tag` or `host/repo@sha256:...` (the platform chosen from an index) into
+    `scratch`, verifying every digest."""
+    text, _, pinned = reference_text.partition("@")
+    ref = parse_reference(text)
+    client = client_for(ref.domain)
+    scope = f"repository:{ref.path}:pull"
+
+    def fetch(path: str, digest: str | None, accept: str | None = None) -> bytes:
+        answer = client.request("GET", path, scope, {"Accept": accept} if accept else None)
+        data = answer.read()
+        if digest and sha256_digest(data) != digest:
+            raise RegistryError(f"{reference_text}: {path} does not hash to {digest}")
+        return data
+
+    document = json.loads(fetch(f"/v2/{ref.path}/manifests/{pinned or ref.tag}", pinned or None,
+                                MANIFEST_ACCEPT))
+    if Index.is_index(document):
+        chosen = Index.from_json(document).for_platform(platform, reference_text)
+        document = json.loads(fetch(f"/v2/{ref.path}/manifests/{chosen.digest}", chosen.digest,
+                                    MANIFEST_ACCEPT))
+    manifest = Manifest.from_json(document)
+    config = ImageConfig.from_json(fetch(f"/v2/{ref.path}/blobs/{manifest.config.digest}",
+                                         manifest.config.digest))
+    blobs = []
+    for number, layer in enumerate(manifest.layers):
+        target = scratch / f"pull-{hashlib.sha256(reference_text.encode()).hexdigest()[:12]}-{number}"
+        answer = client.request("GET", f"/v2/{ref.path}/blobs/{layer.digest}", scope)
+        with open(target, "wb") as out:
+            shutil.copyfileobj(answer, out, 1 << 20)
+        if _sha256_file(target) != layer.digest:
+            raise RegistryError(f"{reference_text}: layer {layer.digest} arrived with other bytes")
+        blobs.append(target)
+    return PulledImage(config, tuple(blobs))

@@ -6,20 +6,21 @@ config change (JSON path, before, after), the variables in scope after ARG and E
 history entry it added. Then the config and manifest, each config field with the lines that set
 it, the image ID, and how each digest is computed.
 
-The JSON form is a stable schema (`SCHEMA_VERSION`); see docs/explain.md.
+The JSON form is a stable schema (`SCHEMA_VERSION`); see docs/explain.md. It reads only the
+build's Evaluation (what each instruction did) and the written image: no side channels.
 """
 
 from __future__ import annotations
 
 import json
-import stat
 from typing import Any
 
-import click
-
-from ..build.evaluator import Step
-from ..oci.layer import DiscardSink, Layer, LayerBlob, LayerEntry, write_layer
-from ..outputs.write import WrittenImage
+from ..build.evaluator import Evaluation
+from ..oci.layer import Layer, LayerEntry
+from ..oci.model import LayerBlob, WrittenImage
+from ..oci.rootfs import union
+from ..oci.sinks import DiscardSink, HashingWriter
+from .filesystem import entry_line, entry_row, file_list, filesystem_lines
 
 SCHEMA_VERSION = 1
 DIGEST_NOTES = {
@@ -30,13 +31,19 @@ DIGEST_NOTES = {
     "manifest_digest": "sha256 of the OCI manifest JSON bytes; what registries call the "
                        "image's digest (NAME@sha256:...)",
 }
-KIND_CHARS = {"file": "-", "dir": "d", "symlink": "l"}
+# ANSI styles, as click.style writes them; the CLI alone decides whether to use colour.
+STYLES = {"fg": {"cyan": 36, "yellow": 33, "bright_black": 90}, "bold": {True: 1}}
 
 
 def _file(entry: LayerEntry) -> dict[str, Any]:
-    return {"path": "/" + entry.path, "type": entry.kind, "mode": f"{entry.mode:04o}",
-            "uid": entry.uid, "gid": entry.gid, "size": entry.size if entry.kind == "file" else 0,
-            "link": entry.linkname or None, "source": entry.origin or None}
+    return {**entry_row(entry), "source": entry.origin or None}
+
+
+def _uncompressed_blob(layer: Layer) -> LayerBlob:
+    """The digests of a layer no output holds (another stage's): its tar, hashed and dropped."""
+    hashed = HashingWriter(DiscardSink())
+    layer.write_tar(hashed)
+    return LayerBlob(hashed.digest, hashed.digest, hashed.size)
 
 
 def _layer(layer: Layer, blob: LayerBlob, in_image: bool, media_type: str) -> dict[str, Any]:
@@ -61,12 +68,12 @@ def config_changes(before: dict[str, Any], after: dict[str, Any], prefix: str = 
     return changes
 
 
-def explanation(steps: list[Step], written: WrittenImage, image_layers: tuple[Layer, ...],
-                media_type: str, dockerfile: str, source: list[str] | None = None) -> dict[str, Any]:
+def explanation(evaluation: Evaluation, written: WrittenImage, media_type: str, dockerfile: str,
+                source: list[str] | None = None) -> dict[str, Any]:
     """The explain document (schema version 1)."""
-    blobs = {id(layer): blob for layer, blob in zip(image_layers, written.layers)}
-    instructions, set_by = [], {}
-    for step in steps:
+    instructions: list[dict[str, Any]] = []
+    set_by: dict[str, list[int]] = {}
+    for step in evaluation.steps:
         item: dict[str, Any] = {
             "line": step.instruction.location.line,
             "column": step.instruction.location.column,
@@ -75,17 +82,17 @@ def explanation(steps: list[Step], written: WrittenImage, image_layers: tuple[La
             "stage": step.stage,
             "stage_name": step.stage_name,
             "layer": None,
-            "config_changes": config_changes(step.config_before, step.config_after),
+            "config_changes": config_changes(step.config_before.to_json(), step.config_after.to_json()),
             "history": None,
         }
         if step.author_before != step.author_after:
             item["config_changes"].append(
                 {"path": "author", "before": step.author_before or None, "after": step.author_after})
         if step.layer is not None:
-            blob = blobs.get(id(step.layer)) or write_layer(step.layer, DiscardSink())
-            in_image = id(step.layer) in blobs
-            item["layer"] = _layer(step.layer, blob, in_image,
-                                   media_type if in_image else "application/vnd.oci.image.layer.v1.tar")
+            number = step.layer_number
+            blob = written.layers[number - 1] if number else _uncompressed_blob(step.layer)
+            item["layer"] = _layer(step.layer, blob, number is not None,
+                                   media_type if number else "application/vnd.oci.image.layer.v1.tar")
             item["layer"]["excluded_by_dockerignore"] = sorted(set(step.excluded))
         if step.history is not None:
             item["history"] = {"created_by": step.history.created_by,
@@ -108,17 +115,17 @@ def explanation(steps: list[Step], written: WrittenImage, image_layers: tuple[La
         "manifest_digest": written.manifest_digest,
         "diff_ids": [blob.diff_id for blob in written.layers],
         "digests": DIGEST_NOTES,
+        "filesystem": file_list(union(layer.entries for layer in evaluation.image.layers)),
     }
-
-
-def _mode_string(kind: str, mode: int) -> str:
-    return KIND_CHARS.get(kind, "?") + stat.filemode(mode)[1:]
 
 
 def render_text(document: dict[str, Any], colour: bool = False) -> str:
     """The explain document for a terminal: one block per instruction, then the image."""
-    def style(text: str, **kwargs) -> str:
-        return click.style(text, **kwargs) if colour else text
+    def style(text: str, **kwargs: Any) -> str:
+        if not colour:
+            return text
+        codes = "".join(f"\x1b[{STYLES[key][value]}m" for key, value in kwargs.items())
+        return f"{codes}{text}\x1b[0m"
 
     def short(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
@@ -135,12 +142,8 @@ def render_text(document: dict[str, Any], colour: bool = False) -> str:
                 lines.append(f"         digest  {layer['digest']}")
             lines.append(f"         {layer['size']} bytes, {layer['file_count']} files")
             for entry in layer["files"]:
-                mode = _mode_string(entry["type"], int(entry["mode"], 8))
-                size = f"{entry['size']:>9}" if entry["type"] == "file" else " " * 9
-                target = f" -> {entry['link']}" if entry["link"] else ""
                 source = f"  <- {entry['source']}" if entry["source"] else ""
-                lines.append(f"         {mode} {entry['uid']}:{entry['gid']} {size} "
-                             f"{entry['path']}{target}{style(source, fg='bright_black')}")
+                lines.append(f"         {entry_line(entry)}{style(source, fg='bright_black')}")
             for path in layer.get("excluded_by_dockerignore", []):
                 lines.append(f"         {style('excluded by .dockerignore: ' + path, fg='bright_black')}")
         for change in item["config_changes"]:
@@ -166,4 +169,7 @@ def render_text(document: dict[str, Any], colour: bool = False) -> str:
     lines.append(f"manifest digest  {document['manifest_digest']}")
     for name, sentence in document["digests"].items():
         lines.append(f"  {name}: {sentence}")
+    lines.append("")
+    lines.append(style("file system", bold=True) + " (the union of the layers: what a container sees):")
+    lines += filesystem_lines(document["filesystem"], indent="  ")
     return "\n".join(lines) + "\n"

@@ -1,24 +1,23 @@
 """`pybuild inspect`: what is inside an image archive, without a daemon — like `docker history`
-and `dive`. Reads docker-archive (manifest.json, as `docker save` writes it, old and new),
-OCI archives and OCI layout directories; layers may be uncompressed, gzip or zstd (judged by
-content). Each layer is streamed, never held whole."""
+and `dive`. Reads whatever oci/archive.py reads (docker-archive old and new, OCI archives and
+layout directories; layers uncompressed, gzip or zstd, judged by content), streaming each layer.
+Shows every layer's files, whiteouts as deletions and what it overrides, and the file system a
+container sees: the union of the layers (oci/rootfs.py), the same view builds and bundles use."""
 
 from __future__ import annotations
 
 import json
-import posixpath
-import stat
 import tarfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ..errors import PybuildError
-
-WHITEOUT = ".wh."
-OPAQUE = ".wh..wh..opq"
+from ..oci.archive import ArchiveError, ImageArchive
+from ..oci.compression import decompressed
+from ..oci.layer import stream_entries
+from ..oci.rootfs import RootFS
+from .filesystem import entry_line, entry_row, file_list, filesystem_lines
 
 
 class InspectError(PybuildError):
@@ -38,159 +37,51 @@ class LayerView:
     overrides: list[str] = field(default_factory=list)  # files it replaces from lower layers
 
 
-class _Source:
-    """Files of an archive (tar) or a layout directory, by name."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.tar = None if path.is_dir() else tarfile.open(path)
-
-    def read(self, name: str) -> bytes | None:
-        with self.open(name) as handle:
-            return handle.read() if handle is not None else None
-
-    @contextmanager
-    def open(self, name: str) -> Iterator[IO[bytes] | None]:
-        name = posixpath.normpath(name)
-        if self.tar is None:
-            candidate = self.path / name
-            if not candidate.is_file():
-                yield None
-                return
-            with open(candidate, "rb") as handle:
-                yield handle
-            return
-        try:
-            member = self.tar.extractfile(name)
-        except KeyError:
-            member = None
-        yield member
-
-    def size(self, name: str) -> int:
-        if self.tar is None:
-            return (self.path / name).stat().st_size
-        return self.tar.getmember(posixpath.normpath(name)).size
-
-    def close(self) -> None:
-        if self.tar is not None:
-            self.tar.close()
-
-
-def _locate(source: _Source) -> tuple[str, list[str], list[str]]:
-    """Config path, layer paths and tags, from manifest.json or else index.json."""
-    manifest = source.read("manifest.json")
-    if manifest is not None:
-        entries = json.loads(manifest)
-        if not entries:
-            raise InspectError("manifest.json lists no image")
-        entry = entries[0]
-        return entry["Config"], list(entry.get("Layers") or []), list(entry.get("RepoTags") or [])
-    index = source.read("index.json")
-    if index is None:
-        raise InspectError("neither manifest.json nor index.json: not an image archive")
-    descriptors = json.loads(index).get("manifests") or []
-    if not descriptors:
-        raise InspectError("index.json lists no manifest")
-    tags = [d.get("annotations", {}).get("org.opencontainers.image.ref.name") for d in descriptors]
-
-    def blob(digest: str) -> str:
-        return "blobs/" + digest.replace(":", "/")
-
-    document = json.loads(source.read(blob(descriptors[0]["digest"])) or b"{}")
-    if "manifests" in document:  # an index of platforms: take the first manifest
-        document = json.loads(source.read(blob(document["manifests"][0]["digest"])) or b"{}")
-    return (blob(document["config"]["digest"]), [blob(layer["digest"]) for layer in document["layers"]],
-            [tag for tag in tags if tag])
-
-
-class _Prefixed:
-    """A stream whose first bytes were already read (to sniff the compression)."""
-
-    def __init__(self, head: bytes, rest: IO[bytes]):
-        self.head, self.rest = head, rest
-
-    def read(self, size: int = -1) -> bytes:
-        if self.head:
-            if size < 0:
-                data, self.head = self.head + self.rest.read(), b""
-                return data
-            data, self.head = self.head[:size], self.head[size:]
-            return data + (self.rest.read(size - len(data)) if len(data) < size else b"")
-        return self.rest.read(size)
-
-
-def _members(handle: IO[bytes]) -> Iterator[tarfile.TarInfo]:
-    """A layer's members; plain tar, gzip, bzip2 and xz via tarfile, zstd via zstandard."""
-    head = handle.read(4)
-    stream: Any = _Prefixed(head, handle)
-    if head == b"\x28\xb5\x2f\xfd":
-        import zstandard
-
-        stream = zstandard.ZstdDecompressor().stream_reader(stream)
-    with tarfile.open(fileobj=stream, mode="r|*") as layer:
-        yield from layer
-
-
 def read_image(path: Path) -> dict[str, Any]:
-    """The inspect document: image facts, config, history, and every layer's files."""
+    """The inspect document: image facts, config, history, every layer's files, and the union."""
     path = Path(path)
-    if not path.exists():
-        raise InspectError(f"{path} does not exist")
     try:
-        source = _Source(path)
-    except tarfile.TarError as error:
-        raise InspectError(f"{path} is not a tar archive or an OCI layout directory: {error}") from None
-    try:
-        config_path, layer_paths, tags = _locate(source)
-        config = json.loads(source.read(config_path) or b"{}")
-        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
-        made_by = [item.get("created_by") for item in config.get("history") or [] if not item.get("empty_layer")]
-        layers: list[LayerView] = []
-        seen: dict[str, int] = {}  # path -> the layer that last wrote it
-        for number, blob_path in enumerate(layer_paths, start=1):
-            view = LayerView(number, blob_path, diff_ids[number - 1] if number <= len(diff_ids) else None,
-                             source.size(blob_path), made_by[number - 1] if number <= len(made_by) else None)
-            with source.open(blob_path) as handle:
-                if handle is None:
-                    raise InspectError(f"the archive names {blob_path} but does not hold it")
-                for member in _members(handle):
-                    _record(view, member, seen)
-            for item in view.files:
-                seen[item["path"]] = number
-            layers.append(view)
-    except (tarfile.TarError, ValueError, KeyError, EOFError) as error:
+        with ImageArchive(path) as archive:
+            found = archive.image()
+            config = found.config
+            made_by = config.layer_history()
+            rootfs = RootFS()
+            layers = []
+            for number, name in enumerate(found.layer_names, start=1):
+                view = LayerView(number, name,
+                                 config.diff_ids[number - 1] if number <= len(config.diff_ids) else None,
+                                 archive.size(name), made_by[number - 1] if number <= len(made_by) else None)
+                with archive.open(name) as handle:
+                    if handle is None:
+                        raise InspectError(f"the archive names {name} but does not hold it")
+                    entries = list(stream_entries(decompressed(handle), str(path)))
+                for entry in entries:
+                    if entry.kind == "opaque":
+                        view.opaque.append("/" + entry.path)
+                    elif entry.kind == "whiteout":
+                        view.deleted.append("/" + entry.path)
+                    else:
+                        view.files.append(entry_row(entry))
+                        lower = rootfs.entries.get(entry.path)
+                        if entry.kind != "dir" and lower is not None and lower.kind != "dir":
+                            view.overrides.append("/" + entry.path)
+                rootfs.apply(entries)
+                layers.append(view)
+    except ArchiveError as error:
+        raise InspectError(str(error)) from None
+    except (tarfile.TarError, ValueError, KeyError, EOFError, OSError) as error:
         raise InspectError(f"{path}: cannot read the image: {error}") from None
-    finally:
-        source.close()
     return {
         "archive": str(path),
-        "tags": tags,
-        "image_id": "sha256:" + posixpath.basename(config_path).removesuffix(".json")
-        if config_path.startswith("blobs/") or config_path.endswith(".json") else None,
-        "os": config.get("os"), "architecture": config.get("architecture"),
-        "created": config.get("created"),
-        "config": config.get("config") or {},
-        "history": config.get("history") or [],
-        "layers": [vars(layer) for layer in layers],
+        "tags": list(found.tags),
+        "image_id": found.image_id,
+        "os": config.platform.os, "architecture": config.platform.architecture,
+        "created": config.created or None,
+        "config": config.run.to_json(),
+        "history": [entry.to_json(config.created) for entry in config.history],
+        "layers": [asdict(layer) for layer in layers],
+        "filesystem": file_list(rootfs),
     }
-
-
-def _record(view: LayerView, member: tarfile.TarInfo, seen: dict[str, int]) -> None:
-    name = "/" + posixpath.normpath(member.name).lstrip("./").lstrip("/") if member.name not in (".", "./") else "/"
-    base = posixpath.basename(name)
-    if base == OPAQUE:
-        view.opaque.append(posixpath.dirname(name))
-        return
-    if base.startswith(WHITEOUT):
-        view.deleted.append(posixpath.join(posixpath.dirname(name), base[len(WHITEOUT):]))
-        return
-    kind = ("dir" if member.isdir() else "symlink" if member.issym() else "hardlink" if member.islnk()
-            else "file" if member.isreg() else "other")
-    view.files.append({"path": name, "type": kind, "mode": f"{member.mode:04o}", "uid": member.uid,
-                       "gid": member.gid, "size": member.size if kind == "file" else 0,
-                       "link": member.linkname or None})
-    if kind != "dir" and name in seen:
-        view.overrides.append(name)
 
 
 def render_text(document: dict[str, Any], only_layer: int | None = None) -> str:
@@ -211,11 +102,8 @@ def render_text(document: dict[str, Any], only_layer: int | None = None) -> str:
         if layer["created_by"]:
             lines.append(f"  made by: {layer['created_by']}")
         for item in layer["files"]:
-            mode = {"dir": "d", "symlink": "l", "hardlink": "h"}.get(item["type"], "-") + stat.filemode(int(item["mode"], 8))[1:]
-            size = f"{item['size']:>9}" if item["type"] == "file" else " " * 9
-            link = f" -> {item['link']}" if item["link"] else ""
             note = "  (overrides a lower layer)" if item["path"] in layer["overrides"] else ""
-            lines.append(f"  {mode} {item['uid']}:{item['gid']} {size} {item['path']}{link}{note}")
+            lines.append(f"  {entry_line(item)}{note}")
         for path in layer["deleted"]:
             lines.append(f"  deleted   {path}")
         for path in layer["opaque"]:
@@ -224,6 +112,8 @@ def render_text(document: dict[str, Any], only_layer: int | None = None) -> str:
         last = document["layers"][-1]
         lines.append(f"the last layer overrides {len(last['overrides'])} file(s)"
                      + (": " + ", ".join(last["overrides"]) if last["overrides"] else ""))
-    if only_layer is not None and not any(l["number"] == only_layer for l in document["layers"]):
+        lines.append("file system (the union of the layers: what a container sees):")
+        lines += filesystem_lines(document["filesystem"], indent="  ")
+    if only_layer is not None and not any(item["number"] == only_layer for item in document["layers"]):
         raise InspectError(f"--layer {only_layer}: the image has layers 1 to {len(document['layers'])}")
     return "\n".join(lines) + "\n"

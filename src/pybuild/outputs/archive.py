@@ -1,0 +1,60 @@
+"""What the docker and oci types share: one image tar, written to a file (atomically), to
+stdout, or only loaded. Stdout and loading go through a temporary file, because blob names
+need digests before their bytes. A file that the blob store knows still holds exactly this
+image is left as it is."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..oci.layout import TarLayout, documents, known_blobs, write_image
+from ..oci.model import Image, WrittenImage
+from ..oci.reference import Reference
+from .export import Exporting
+from .files import file_in_place
+from .load import load_archive
+from .spec import OutputSpec
+
+
+def write_archive(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting,
+                  docker: bool) -> WrittenImage:
+    """The image as one tar at `spec.dest` (or stdout), with manifest.json when `docker`."""
+    if spec.dest is None or spec.to_stdout:
+        with tempfile.TemporaryFile() as scratch:
+            written = write_image(image, refs, TarLayout(scratch), spec.compression, docker,
+                                  using.cache, using.reporter)
+            scratch.seek(0)
+            if spec.load:
+                load_archive(scratch, using.reporter)
+                scratch.seek(0)
+            if spec.to_stdout:
+                shutil.copyfileobj(scratch, using.stdout, 1 << 20)
+                using.stdout.flush()
+        return written
+    path = Path(spec.dest)
+    written_before = _unchanged(image, refs, spec, path, using, docker)
+    if written_before is None:
+        with file_in_place(path) as out:
+            written = write_image(image, refs, TarLayout(out), spec.compression, docker,
+                                  using.cache, using.reporter)
+        using.cache.remember_output(path, written.manifest_digest)
+    else:
+        written = written_before
+    if spec.load:
+        with open(path, "rb") as archive:
+            load_archive(archive, using.reporter)
+    return written
+
+
+def _unchanged(image: Image, refs: list[Reference], spec: OutputSpec, path: Path,
+               using: Exporting, docker: bool) -> WrittenImage | None:
+    """The image, when every layer's blob is known and `path` still holds exactly it."""
+    layers = known_blobs(image, spec.compression, using.cache)
+    if layers is None or not path.is_file():
+        return None
+    docs = documents(image, refs, layers, spec.compression, docker)
+    if not using.cache.output_holds(path, docs.manifest_digest):
+        return None
+    return docs.written(layers, up_to_date=True)

@@ -1,0 +1,35 @@
+"""`-o type=registry,name=REF` and `--push`: the image is written as an OCI layout in a
+temporary directory, then pushed to every name (oci/registry.py); a second repository on the
+same registry mounts the blobs the first received instead of receiving them again."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from ..errors import UsageError
+from ..oci.layout import DirLayout, write_image
+from ..oci.model import Image, WrittenImage
+from ..oci.reference import Reference, parse_reference
+from ..oci.registry import push_layout
+from .export import Exporting
+from .spec import OutputSpec
+
+
+def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting) -> WrittenImage:
+    targets = [parse_reference(name) for name in spec.names] or refs
+    if not targets:
+        raise UsageError("pushing needs a name: -t REGISTRY/REPO:TAG or -o type=registry,name=...")
+    with tempfile.TemporaryDirectory(prefix="pybuild-push-") as directory:
+        layout = Path(directory)
+        written = write_image(image, targets, DirLayout(layout), spec.compression, False,
+                              using.cache, using.reporter)
+        digest = written.manifest_digest
+        pushed: dict[str, str] = {}  # registry -> a repository there that has every blob now
+        for ref in targets:
+            source = pushed.get(ref.domain)
+            digest = push_layout(layout, ref, using.registry.client(ref.domain), spec.oci_media_types,
+                                 using.reporter, source if source != ref.path else None)
+            pushed[ref.domain] = ref.path
+            using.reporter.note(f"pushed {ref.domain}/{ref.path}:{ref.tag}@{digest}")
+    return WrittenImage(written.image_id, digest, written.layers, written.config)
