@@ -32,3 +32,27 @@ def synthetic_archive(path):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+
+
+def docker_archive_with_nulls(path):
+    """A docker-archive of one layer whose config holds the nulls Docker 20.10 writes for unset
+    fields (Env, Cmd, Volumes, Labels, OnBuild, ExposedPorts) and fields OCI does not know."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("etc/motd")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    data = buffer.getvalue()
+    config = {"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+              "config": {"Hostname": "", "User": "", "AttachStdin": False, "Env": None, "Cmd": None,
+                         "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None,
+                         "OnBuild": None, "Labels": None, "ExposedPorts": None},
+              "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(data).hexdigest()]},
+              "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "ADD motd"}]}
+    with tarfile.open(path, "w") as tar:
+        for name, member in [("config.json", json.dumps(config).encode()), ("l1.tar", data),
+                             ("manifest.json", json.dumps([{"Config": "config.json", "RepoTags": ["n:1"],
+                                                            "Layers": ["l1.tar"]}]).encode())]:
+            info = tarfile.TarInfo(name)
+            info.size = len(member)
+            tar.addfile(info, io.BytesIO(member))

@@ -15,7 +15,7 @@ from pybuild import api
 from pybuild.outputs.spec import parse_output
 from pybuild.errors import InstructionError
 from pybuild.oci.validate import validate_archive
-from images import synthetic_archive
+from images import docker_archive_with_nulls, synthetic_archive
 
 
 def base_archive(tmp_path: Path, output: str = "type=docker") -> Path:
@@ -138,3 +138,21 @@ def test_from_a_registry_builds_pushes_pulls_and_runs(engine, open_registry, tmp
         again = subprocess.run([sys.executable, "-m", "pybuild", "-f", str(pinned), "-o",
                                 str(tmp_path / "pinned.tar"), str(context)], capture_output=True, text=True)
         assert again.returncode == 0, again.stderr
+
+
+def test_a_base_config_with_docker_nulls_takes_every_metadata_instruction(tmp_path):
+    """Docker writes null for unset fields; each instruction that adds to one must cope."""
+    base = tmp_path / "nulls.tar"
+    docker_archive_with_nulls(base)
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM base\nVOLUME /v\nLABEL a=b\nEXPOSE 80\nENV K=v\n"
+                                        "ONBUILD COPY x y\nENTRYPOINT [\"/e\"]\n")
+    out = tmp_path / "out.tar"
+    api.build(api.BuildOptions(context=context, tags=("child:1",), output=parse_output(str(out)),
+                               build_contexts=(f"base=docker-archive:{base}",)))
+    config = validate_archive(out).config
+    assert config["config"] == {"Volumes": {"/v": {}}, "Labels": {"a": "b"},
+                                "ExposedPorts": {"80/tcp": {}}, "Env": ["K=v"],
+                                "OnBuild": ["COPY x y"], "Entrypoint": ["/e"]}
+    assert [item["created_by"] for item in config["history"]][0] == "ADD motd"

@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 from ..errors import PybuildError
 from ..events import QUIET, Reporter
-from .layout import blob_path
+from .layout import BLOBS, blob_path  # the API's blob routes share the layout's folder name
 from .model import INDEX_TYPES, MANIFEST_TYPES, ImageConfig, Index, Manifest, sha256_digest
 from .platform import Platform
 from .reference import Reference, parse_reference
@@ -176,18 +176,18 @@ class RegistryClient:
     # --- the push itself -------------------------------------------------------------------
 
     def has_blob(self, repository: str, digest: str, scope: str) -> bool:
-        response = self.request("HEAD", f"/v2/{repository}/blobs/{digest}", scope, expect=(200, 404))
+        response = self.request("HEAD", f"/v2/{repository}/{BLOBS}/{digest}", scope, expect=(200, 404))
         return response.status == 200
 
     def mount_blob(self, repository: str, digest: str, source: str, scope: str) -> bool:
         """Cross-repository mount: the registry links a blob it holds for `source`."""
-        answer = self.request("POST", f"/v2/{repository}/blobs/uploads/?mount={urllib.parse.quote(digest)}"
+        answer = self.request("POST", f"/v2/{repository}/{BLOBS}/uploads/?mount={urllib.parse.quote(digest)}"
                               f"&from={urllib.parse.quote(source)}", scope, expect=(201, 202))
         answer.read()
         return answer.status == 201
 
     def upload_blob(self, repository: str, digest: str, size: int, path: Path, scope: str) -> None:
-        start = self.request("POST", f"/v2/{repository}/blobs/uploads/", scope, expect=(202,))
+        start = self.request("POST", f"/v2/{repository}/{BLOBS}/uploads/", scope, expect=(202,))
         location = self._absolute(start.getheader("Location"))
         start.read()
         if size <= MONOLITHIC_LIMIT:
@@ -298,12 +298,12 @@ def pull_image(reference_text: str, platform: Platform, scratch: Path,
         document = json.loads(fetch(f"/v2/{ref.path}/manifests/{chosen.digest}", chosen.digest,
                                     MANIFEST_ACCEPT))
     manifest = Manifest.from_json(document)
-    config = ImageConfig.from_json(fetch(f"/v2/{ref.path}/blobs/{manifest.config.digest}",
+    config = ImageConfig.from_json(fetch(f"/v2/{ref.path}/{BLOBS}/{manifest.config.digest}",
                                          manifest.config.digest))
     blobs = []
     for number, layer in enumerate(manifest.layers):
         target = scratch / f"pull-{hashlib.sha256(reference_text.encode()).hexdigest()[:12]}-{number}"
-        answer = client.request("GET", f"/v2/{ref.path}/blobs/{layer.digest}", scope)
+        answer = client.request("GET", f"/v2/{ref.path}/{BLOBS}/{layer.digest}", scope)
         with open(target, "wb") as out:
             shutil.copyfileobj(answer, out, 1 << 20)
         if _sha256_file(target) != layer.digest:

@@ -30,6 +30,7 @@ def write_archive(image: Image, refs: list[Reference], spec: OutputSpec, using: 
                 load_archive(scratch, using.reporter)
                 scratch.seek(0)
             if spec.to_stdout:
+                assert using.stdout is not None, "dest - needs a stdout to write to"
                 shutil.copyfileobj(scratch, using.stdout, 1 << 20)
                 using.stdout.flush()
         return written

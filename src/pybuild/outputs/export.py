@@ -5,8 +5,7 @@ access), and returns what it wrote."""
 from __future__ import annotations
 
 import importlib
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from ..events import QUIET, Reporter
@@ -27,7 +26,7 @@ class Exporting:
 
     cache: BlobStore = NO_CACHE
     reporter: Reporter = QUIET
-    stdout: BinaryIO = field(default_factory=lambda: sys.stdout.buffer)  # for dest "-"
+    stdout: BinaryIO | None = None  # where dest "-" goes
     registry: RegistryAccess = RegistryAccess()
 
 
