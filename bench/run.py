@@ -32,7 +32,9 @@ import time
 from pathlib import Path
 
 TIME = "/usr/bin/time"
-WARM_RUNS = 5  # runs of the sub-second commands (warm rebuild, interpreter start); the median counts
+WARM_RUNS = (
+    5  # runs of the sub-second commands (warm rebuild, interpreter start); the median counts
+)
 
 
 def generate(work: Path, name: str) -> Path:
@@ -67,7 +69,9 @@ def generate(work: Path, name: str) -> Path:
     return context
 
 
-def measure(command: str, env: dict[str, str] | None = None, repeat: int = 1) -> tuple[float, float | None]:
+def measure(
+    command: str, env: dict[str, str] | None = None, repeat: int = 1
+) -> tuple[float, float | None]:
     """Wall seconds and peak RSS (MiB) of a shell command (RSS of its top process); with
     `repeat`, the median run of that many (for commands short enough to be noisy)."""
     if repeat > 1:
@@ -75,8 +79,11 @@ def measure(command: str, env: dict[str, str] | None = None, repeat: int = 1) ->
         return runs[len(runs) // 2]
     with tempfile.NamedTemporaryFile("r") as report:
         start = time.perf_counter()
-        result = subprocess.run([TIME, "-f", "%M", "-o", report.name, "sh", "-c", command],
-                                env={**os.environ, **(env or {})}, capture_output=True)
+        result = subprocess.run(
+            [TIME, "-f", "%M", "-o", report.name, "sh", "-c", command],
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+        )
         wall = time.perf_counter() - start
         if result.returncode != 0:
             raise SystemExit(f"failed: {command}\n{result.stderr.decode()[-2000:]}")
@@ -108,71 +115,110 @@ def run(contexts: list[str], work: Path, skip: set[str]) -> list[dict]:
             if compression == "uncompressed":
                 results["floor"] = measure(f"tar -cf - -C {context} . | tee {target} | sha256sum")
             else:
-                results["floor"] = measure(f"tar -cf - -C {context} . | gzip -1 | tee {target} | sha256sum")
+                results["floor"] = measure(
+                    f"tar -cf - -C {context} . | gzip -1 | tee {target} | sha256sum"
+                )
             cache = work / "cache"
             shutil.rmtree(cache, ignore_errors=True)
-            output = (f"type=oci,dest={target}" if compression == "gzip" else str(target))
+            output = f"type=oci,dest={target}" if compression == "gzip" else str(target)
             drop_caches()
             results["pybuild cold"] = measure(
-                f"{pybuild} -q --cache-dir {cache} -t bench:1 -o {output} {context}")
+                f"{pybuild} -q --cache-dir {cache} -t bench:1 -o {output} {context}"
+            )
             results["pybuild warm"] = measure(
-                f"{pybuild} -q --cache-dir {cache} -t bench:1 -o {output} {context}", repeat=WARM_RUNS)
+                f"{pybuild} -q --cache-dir {cache} -t bench:1 -o {output} {context}",
+                repeat=WARM_RUNS,
+            )
             other = out / "other.tar"
             other_output = f"type=oci,dest={other}" if compression == "gzip" else str(other)
             results["pybuild cached"] = measure(
-                f"rm -f {other} && {pybuild} -q --cache-dir {cache} -t bench:1 -o {other_output} {context}")
+                f"rm -f {other} && {pybuild} -q --cache-dir {cache} -t bench:1 -o {other_output} {context}"
+            )
             other.unlink(missing_ok=True)
             results["python"] = measure(f"{sys.executable} -c pass", repeat=WARM_RUNS)
             if "buildah" not in skip and shutil.which("buildah"):
                 storage = work / "buildah"
                 shutil.rmtree(storage, ignore_errors=True)
                 base = f"buildah --root {storage} --runroot {storage}/run --storage-driver vfs"
-                push = (f"docker-archive:{target}:bench:1" if compression == "uncompressed"
-                        else f"oci-archive:{target}:bench:1")
+                push = (
+                    f"docker-archive:{target}:bench:1"
+                    if compression == "uncompressed"
+                    else f"oci-archive:{target}:bench:1"
+                )
                 drop_caches()
                 results["buildah cold"] = measure(
                     f"{base} bud --isolation chroot -q -t bench:1 {context} >/dev/null && "
-                    f"rm -f {target} && {base} push -q bench:1 {push} >/dev/null")
+                    f"rm -f {target} && {base} push -q bench:1 {push} >/dev/null"
+                )
                 results["buildah warm"] = measure(
                     f"{base} bud --isolation chroot -q --layers -t bench:1 {context} >/dev/null && "
-                    f"rm -f {target} && {base} push -q bench:1 {push} >/dev/null")
+                    f"rm -f {target} && {base} push -q bench:1 {push} >/dev/null"
+                )
                 subprocess.run(f"{base} rmi -a -f >/dev/null 2>&1; rm -rf {storage}", shell=True)
-            if ("docker" not in skip and compression == "uncompressed" and shutil.which("docker")
-                    and subprocess.run(["docker", "version"], capture_output=True).returncode == 0):
+            if (
+                "docker" not in skip
+                and compression == "uncompressed"
+                and shutil.which("docker")
+                and subprocess.run(["docker", "version"], capture_output=True).returncode == 0
+            ):
                 env = {"DOCKER_BUILDKIT": "0"}
                 drop_caches()
                 results["docker cold"] = measure(
                     f"docker build -q --no-cache -t bench:1 {context} >/dev/null && "
-                    f"docker save bench:1 -o {target}", env)
+                    f"docker save bench:1 -o {target}",
+                    env,
+                )
                 results["docker warm"] = measure(
-                    f"docker build -q -t bench:1 {context} >/dev/null && docker save bench:1 -o {target}", env)
-                subprocess.run("docker rmi -f bench:1 >/dev/null 2>&1; docker builder prune -f >/dev/null 2>&1",
-                               shell=True)
+                    f"docker build -q -t bench:1 {context} >/dev/null && docker save bench:1 -o {target}",
+                    env,
+                )
+                subprocess.run(
+                    "docker rmi -f bench:1 >/dev/null 2>&1; docker builder prune -f >/dev/null 2>&1",
+                    shell=True,
+                )
             floor = results["floor"][0]
             buildah = results.get("buildah cold", (None,))[0]
             cold = results["pybuild cold"][0]
             for tool, (wall, rss) in results.items():
-                rows.append({"context": f"{name} ({size / 1e6:.0f} MB)", "output": compression,
-                             "tool": tool, "wall": wall, "floor": wall / floor,
-                             "buildah": wall / buildah if buildah else None, "cold": wall / cold,
-                             "rss": rss})
+                rows.append(
+                    {
+                        "context": f"{name} ({size / 1e6:.0f} MB)",
+                        "output": compression,
+                        "tool": tool,
+                        "wall": wall,
+                        "floor": wall / floor,
+                        "buildah": wall / buildah if buildah else None,
+                        "cold": wall / cold,
+                        "rss": rss,
+                    }
+                )
             target.unlink(missing_ok=True)
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| context | output | tool | wall (s) | × floor | × buildah cold | × pybuild cold | peak RSS (MiB) |",
-             "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| context | output | tool | wall (s) | × floor | × buildah cold | × pybuild cold | peak RSS (MiB) |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
     for row in rows:
         buildah = f"{row['buildah']:.2f}" if row["buildah"] else "-"
-        rss = f"{row['rss']:.0f}" if row["rss"] is not None and not row["tool"].startswith(("floor", "docker")) else "-"
-        lines.append(f"| {row['context']} | {row['output']} | {row['tool']} | {row['wall']:.2f} | "
-                     f"{row['floor']:.2f} | {buildah} | {row['cold']:.3f} | {rss} |")
+        rss = (
+            f"{row['rss']:.0f}"
+            if row["rss"] is not None and not row["tool"].startswith(("floor", "docker"))
+            else "-"
+        )
+        lines.append(
+            f"| {row['context']} | {row['output']} | {row['tool']} | {row['wall']:.2f} | "
+            f"{row['floor']:.2f} | {buildah} | {row['cold']:.3f} | {rss} |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--contexts", default="small,mixed,big")
     parser.add_argument("--work", type=Path, default=Path("/tmp/pybuild-bench"))
     parser.add_argument("--skip", default="", help="comma-separated: docker, buildah")

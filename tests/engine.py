@@ -16,11 +16,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Config fields that a Dockerfile can set; compared between Docker's image and pybuild's.
-CONFIG_FIELDS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "ExposedPorts", "User", "Volumes",
-                 "Labels", "StopSignal", "Healthcheck", "Shell", "OnBuild")
+CONFIG_FIELDS = (
+    "Env",
+    "Cmd",
+    "Entrypoint",
+    "WorkingDir",
+    "ExposedPorts",
+    "User",
+    "Volumes",
+    "Labels",
+    "StopSignal",
+    "Healthcheck",
+    "Shell",
+    "OnBuild",
+)
 # What `docker create` adds to every container's file system (not part of either image).
-RUNTIME_PATHS = {".dockerenv", "dev", "dev/console", "dev/pts", "dev/shm", "etc", "etc/hostname",
-                 "etc/hosts", "etc/mtab", "etc/resolv.conf", "proc", "sys"}
+RUNTIME_PATHS = {
+    ".dockerenv",
+    "dev",
+    "dev/console",
+    "dev/pts",
+    "dev/shm",
+    "etc",
+    "etc/hostname",
+    "etc/hosts",
+    "etc/mtab",
+    "etc/resolv.conf",
+    "proc",
+    "sys",
+}
 
 
 class EngineUnavailable(Exception):
@@ -34,11 +58,18 @@ class Engine:
     workdir: str | None = None
     images: set[str] = field(default_factory=set)
 
-    def docker(self, *args: str, input: bytes | None = None, check: bool = True,
-               timeout: float = 300, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def docker(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        check: bool = True,
+        timeout: float = 300,
+        extra_env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess:
         env = {**self.env, **(extra_env or {})}
-        result = subprocess.run(["docker", *args], input=input, capture_output=True, env=env,
-                                timeout=timeout)
+        result = subprocess.run(
+            ["docker", *args], input=input, capture_output=True, env=env, timeout=timeout
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr.decode()}")
         return result
@@ -50,15 +81,28 @@ class Engine:
                 self.images.add(line.removeprefix("Loaded image: "))
         return out
 
-    def classic_build(self, context: Path, dockerfile: Path, tag: str,
-                      *flags: str) -> subprocess.CompletedProcess:
+    def classic_build(
+        self, context: Path, dockerfile: Path, tag: str, *flags: str
+    ) -> subprocess.CompletedProcess:
         """`docker build` with the classic builder, the reference for semantics."""
         self.images.add(tag)
-        return self.docker("build", "-q", "-f", str(dockerfile), "-t", tag, *flags, str(context),
-                           check=False, extra_env={"DOCKER_BUILDKIT": "0"})
+        return self.docker(
+            "build",
+            "-q",
+            "-f",
+            str(dockerfile),
+            "-t",
+            tag,
+            *flags,
+            str(context),
+            check=False,
+            extra_env={"DOCKER_BUILDKIT": "0"},
+        )
 
     def run(self, image: str, *args: str) -> subprocess.CompletedProcess:
-        return self.docker("run", "--rm", "--network", "none", image, *args, check=False, timeout=60)
+        return self.docker(
+            "run", "--rm", "--network", "none", image, *args, check=False, timeout=60
+        )
 
     def inspect(self, image: str) -> dict:
         return json.loads(self.docker("image", "inspect", image).stdout)[0]
@@ -83,8 +127,14 @@ class Engine:
                 digest = ""
                 if member.isfile():
                     digest = hashlib.sha256(tar.extractfile(member).read()).hexdigest()
-                result[name] = (member.type, oct(member.mode), member.uid, member.gid,
-                                member.linkname, digest)
+                result[name] = (
+                    member.type,
+                    oct(member.mode),
+                    member.uid,
+                    member.gid,
+                    member.linkname,
+                    digest,
+                )
         return result
 
     def cleanup(self) -> None:
@@ -103,8 +153,12 @@ class Engine:
 
 def _responds(env: dict[str, str]) -> bool:
     try:
-        return subprocess.run(["docker", "version"], capture_output=True, env=env,
-                              timeout=20).returncode == 0
+        return (
+            subprocess.run(
+                ["docker", "version"], capture_output=True, env=env, timeout=20
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -116,17 +170,28 @@ def find_or_start_engine() -> Engine:
     if _responds(env):
         return Engine(env)
     if shutil.which("dockerd") is None:
-        raise EngineUnavailable("no Docker Engine reachable and no dockerd to start (apt-get install docker.io)")
+        raise EngineUnavailable(
+            "no Docker Engine reachable and no dockerd to start (apt-get install docker.io)"
+        )
     if os.geteuid() != 0:
         raise EngineUnavailable("no Docker Engine reachable, and starting dockerd needs root")
     workdir = tempfile.mkdtemp(prefix="pybuild-dockerd-")
     socket = f"unix://{workdir}/docker.sock"
     log = open(f"{workdir}/dockerd.log", "wb")
     process = subprocess.Popen(
-        ["dockerd", "--storage-driver=vfs", "--iptables=false", "--bridge=none",
-         f"--host={socket}", f"--data-root={workdir}/root", f"--exec-root={workdir}/exec",
-         f"--pidfile={workdir}/docker.pid"],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            "dockerd",
+            "--storage-driver=vfs",
+            "--iptables=false",
+            "--bridge=none",
+            f"--host={socket}",
+            f"--data-root={workdir}/root",
+            f"--exec-root={workdir}/exec",
+            f"--pidfile={workdir}/docker.pid",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     env = {**env, "DOCKER_HOST": socket}
     for _ in range(60):
         if process.poll() is not None:

@@ -10,9 +10,20 @@ from pybuild.build.evaluator import evaluate
 from pybuild.build.timestamps import Timestamps
 
 
-def evaluated(dockerfile: Any, context: Any, platform: Any, timestamps: Timestamps = Timestamps(),
-              **options: Any) -> SimpleNamespace:
-    result = evaluate(dockerfile, context, platform=platform, timestamps=timestamps, **options)
+def evaluated(
+    dockerfile: Any,
+    context: Any,
+    platform: Any,
+    timestamps: Timestamps | None = None,
+    **options: Any,
+) -> SimpleNamespace:
+    result = evaluate(
+        dockerfile, context, platform=platform, timestamps=timestamps or Timestamps(), **options
+    )
     image = result.image
-    return SimpleNamespace(layers=image.layers, config=image.config.run.to_json(),
-                           history=image.config.history, evaluation=result)
+    return SimpleNamespace(
+        layers=image.layers,
+        config=image.config.run.to_json(),
+        history=image.config.history,
+        evaluation=result,
+    )

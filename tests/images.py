@@ -10,6 +10,7 @@ import tarfile
 
 def synthetic_archive(path):
     """A docker-archive whose second layer deletes a file and replaces a directory."""
+
     def layer(members):
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -19,16 +20,30 @@ def synthetic_archive(path):
                 tar.addfile(info, io.BytesIO(data))
         return buffer.getvalue()
 
-    layers = [layer([("etc/old.conf", b"old"), ("var/cache/a", b"a"), ("bin/tool", b"v1")]),
-              layer([("etc/.wh.old.conf", b""), ("var/cache/.wh..wh..opq", b""), ("bin/tool", b"v2")])]
+    layers = [
+        layer([("etc/old.conf", b"old"), ("var/cache/a", b"a"), ("bin/tool", b"v1")]),
+        layer([("etc/.wh.old.conf", b""), ("var/cache/.wh..wh..opq", b""), ("bin/tool", b"v2")]),
+    ]
     diff_ids = ["sha256:" + hashlib.sha256(data).hexdigest() for data in layers]
-    config = {"os": "linux", "architecture": "amd64", "config": {"Cmd": ["/bin/tool"]},
-              "rootfs": {"type": "layers", "diff_ids": diff_ids},
-              "history": [{"created_by": "first"}, {"created_by": "second"}]}
+    config = {
+        "os": "linux",
+        "architecture": "amd64",
+        "config": {"Cmd": ["/bin/tool"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created_by": "first"}, {"created_by": "second"}],
+    }
     with tarfile.open(path, "w") as tar:
-        for name, data in [("config.json", json.dumps(config).encode()), ("l1.tar", layers[0]),
-                           ("l2.tar", layers[1]), ("manifest.json", json.dumps(
-                               [{"Config": "config.json", "RepoTags": ["t:1"], "Layers": ["l1.tar", "l2.tar"]}]).encode())]:
+        for name, data in [
+            ("config.json", json.dumps(config).encode()),
+            ("l1.tar", layers[0]),
+            ("l2.tar", layers[1]),
+            (
+                "manifest.json",
+                json.dumps(
+                    [{"Config": "config.json", "RepoTags": ["t:1"], "Layers": ["l1.tar", "l2.tar"]}]
+                ).encode(),
+            ),
+        ]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -43,16 +58,38 @@ def docker_archive_with_nulls(path):
         info.size = 2
         tar.addfile(info, io.BytesIO(b"hi"))
     data = buffer.getvalue()
-    config = {"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
-              "config": {"Hostname": "", "User": "", "AttachStdin": False, "Env": None, "Cmd": None,
-                         "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None,
-                         "OnBuild": None, "Labels": None, "ExposedPorts": None},
-              "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(data).hexdigest()]},
-              "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "ADD motd"}]}
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": "2024-01-01T00:00:00Z",
+        "config": {
+            "Hostname": "",
+            "User": "",
+            "AttachStdin": False,
+            "Env": None,
+            "Cmd": None,
+            "Image": "",
+            "Volumes": None,
+            "WorkingDir": "",
+            "Entrypoint": None,
+            "OnBuild": None,
+            "Labels": None,
+            "ExposedPorts": None,
+        },
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(data).hexdigest()]},
+        "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "ADD motd"}],
+    }
     with tarfile.open(path, "w") as tar:
-        for name, member in [("config.json", json.dumps(config).encode()), ("l1.tar", data),
-                             ("manifest.json", json.dumps([{"Config": "config.json", "RepoTags": ["n:1"],
-                                                            "Layers": ["l1.tar"]}]).encode())]:
+        for name, member in [
+            ("config.json", json.dumps(config).encode()),
+            ("l1.tar", data),
+            (
+                "manifest.json",
+                json.dumps(
+                    [{"Config": "config.json", "RepoTags": ["n:1"], "Layers": ["l1.tar"]}]
+                ).encode(),
+            ),
+        ]:
             info = tarfile.TarInfo(name)
             info.size = len(member)
             tar.addfile(info, io.BytesIO(member))

@@ -30,16 +30,24 @@ def start_registry(root: Path, auth: bool):
             pytest.fail("CI needs docker-registry (.ci/run installs it)")
         pytest.skip("docker-registry is not installed")
     port = free_port()
-    config = {"version": 0.1, "storage": {"filesystem": {"rootdirectory": str(root / "data")}},
-              "http": {"addr": f"127.0.0.1:{port}"}, "log": {"level": "error"}}
+    config = {
+        "version": 0.1,
+        "storage": {"filesystem": {"rootdirectory": str(root / "data")}},
+        "http": {"addr": f"127.0.0.1:{port}"},
+        "log": {"level": "error"},
+    }
     if auth:
-        hashed = subprocess.run(["htpasswd", "-Bbn", "alice", "s3cret"], capture_output=True,
-                                text=True, check=True).stdout
+        hashed = subprocess.run(
+            ["htpasswd", "-Bbn", "alice", "s3cret"], capture_output=True, text=True, check=True
+        ).stdout
         (root / "htpasswd").write_text(hashed)
         config["auth"] = {"htpasswd": {"realm": "pybuild-test", "path": str(root / "htpasswd")}}
     (root / "config.yml").write_text(json.dumps(config))  # YAML accepts JSON
-    process = subprocess.Popen([binary, "serve", str(root / "config.yml")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [binary, "serve", str(root / "config.yml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)

@@ -67,7 +67,11 @@ def write_case(tmp_path: Path, dockerfile: str) -> Path:
         ("FROM scratch\nRUN make\n", "2:1", "never executes commands"),
         ("FROM scratch\nONBUILD FROM x\n", "2:1", "FROM isn't allowed as an ONBUILD trigger"),
         ("FROM scratch\nCOPY --from a.txt /x\n", "2:6", "missing a value on flag: --from"),
-        ("FROM scratch\nCOPY --from=nowhere a.txt /x\n", "2:6", "not an earlier stage or a --build-context"),
+        (
+            "FROM scratch\nCOPY --from=nowhere a.txt /x\n",
+            "2:6",
+            "not an earlier stage or a --build-context",
+        ),
         ("FROM nosuchhost.invalid/x:1\n", "1:6", "cannot reach registry nosuchhost.invalid"),
         ("FROM scratch\nSTOPSIGNAL SIGNOPE\n", "2:12", "Invalid signal"),
         ("FROM scratch\nHEALTHCHECK --interval=1us CMD x\n", "2:13", "cannot be less than 1ms"),
@@ -75,13 +79,15 @@ def write_case(tmp_path: Path, dockerfile: str) -> Path:
         ("FROM scratch\nENV A=1 B\n", "2:9", "can't find ="),
         ("FROM scratch\nBOGUS x\n", "2:1", "unknown instruction"),
         ("FROM scratch\nCOPY --frob=1 a.txt /x\n", "2:6", "unknown flag: --frob"),
-        ("FROM scratch\nCMD [\"a\", 1]\n", "2:5", "strings only"),
+        ('FROM scratch\nCMD ["a", 1]\n', "2:5", "strings only"),
         ("FROM scratch\nEXPOSE 99999\n", "2:8", "ports go up to 65535"),
         ("FROM scratch\nWORKDIR ${X:?must be set}\n", "2:9", "X: must be set"),
         ("COPY a.txt /\n", "1:1", "before FROM"),
     ],
 )
-def test_bad_input_gives_one_error_with_position_and_no_output(tmp_path, dockerfile, position, message):
+def test_bad_input_gives_one_error_with_position_and_no_output(
+    tmp_path, dockerfile, position, message
+):
     context = write_case(tmp_path, dockerfile)
     out = tmp_path / "out.tar"
     result = pybuild("-t", "bad:1", "-o", str(out), str(context))
@@ -130,8 +136,10 @@ def test_interrupted_build_leaves_nothing(tmp_path, signum):
     (context / "Dockerfile").write_text("FROM scratch\nCOPY big.bin /big.bin\n")
     out = tmp_path / "out"
     out.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "pybuild", "-t", "big:1", "-o",
-                                str(out / "big.tar"), str(context)], stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pybuild", "-t", "big:1", "-o", str(out / "big.tar"), str(context)],
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
     while not list(out.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -170,7 +178,7 @@ def test_invalid_dockerignore_fails(tmp_path):
     context = write_case(tmp_path, "FROM scratch\nCOPY a.txt /a\n")
     (context / ".dockerignore").write_text("!\n")
     result = pybuild("-t", "x", "-o", str(tmp_path / "o.tar"), str(context))
-    assert result.returncode == 1 and b'illegal exclusion pattern' in result.stderr
+    assert result.returncode == 1 and b"illegal exclusion pattern" in result.stderr
 
 
 def test_checks_warn_and_check_error_stops_the_build(tmp_path):
@@ -182,4 +190,7 @@ def test_checks_warn_and_check_error_stops_the_build(tmp_path):
     out.unlink()
     result = pybuild("--check", "error", "-t", "x", "-o", str(out), str(context))
     assert result.returncode == 1 and not out.exists()
-    assert result.stderr.decode().startswith("error: ") and "Dockerfile:3:1: JSONArgsRecommended" in result.stderr.decode()
+    assert (
+        result.stderr.decode().startswith("error: ")
+        and "Dockerfile:3:1: JSONArgsRecommended" in result.stderr.decode()
+    )

@@ -9,6 +9,9 @@ from conftest import REPO
 
 
 def test_instructions_doc_is_up_to_date():
-    result = subprocess.run([sys.executable, str(REPO / "docs" / "make_instructions.py"), "--check"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "docs" / "make_instructions.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr

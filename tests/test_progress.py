@@ -24,7 +24,9 @@ def test_plain_prints_a_line_per_layer():
     out = io.StringIO()
     drive(PlainProgress(out))
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("[1/2] COPY a /a: 2 files, 300 bytes") and lines[0].endswith("-> sha256:g")
+    assert lines[0].startswith("[1/2] COPY a /a: 2 files, 300 bytes") and lines[0].endswith(
+        "-> sha256:g"
+    )
     assert lines[1] == "[2/2] COPY b /b: cached -> sha256:g2"
 
 
@@ -48,11 +50,37 @@ def test_json_events_and_quiet():
 
 
 def test_cli_progress_json_reports_every_layer(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "pybuild", "--progress", "json", "-t", "w:1",
-                             "-o", str(tmp_path / "w.tar"), str(SAMPLES / "greet")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pybuild",
+            "--progress",
+            "json",
+            "-t",
+            "w:1",
+            "-o",
+            str(tmp_path / "w.tar"),
+            str(SAMPLES / "greet"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     assert [e["event"] for e in events] == ["layer_started", "layer_finished"] * 2
-    quiet = subprocess.run([sys.executable, "-m", "pybuild", "-q", "-t", "w:1", "-o",
-                            str(tmp_path / "q.tar"), str(SAMPLES / "greet")], capture_output=True, text=True)
+    quiet = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pybuild",
+            "-q",
+            "-t",
+            "w:1",
+            "-o",
+            str(tmp_path / "q.tar"),
+            str(SAMPLES / "greet"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert quiet.stderr == "" and quiet.stdout.startswith("sha256:")

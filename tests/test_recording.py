@@ -10,11 +10,10 @@ import time
 
 import pytest
 
-from pybuild import api, entry, recording
-from pybuild.outputs.spec import parse_output
-from pybuild.oci.validate import validate_archive
-
 from conftest import SAMPLES
+from pybuild import api, entry, recording
+from pybuild.oci.validate import validate_archive
+from pybuild.outputs.spec import parse_output
 
 
 @pytest.fixture
@@ -47,22 +46,37 @@ def context(tmp_path):
     (context / "sub").mkdir()
     (context / "sub" / "a.txt").write_text("a")
     (context / "sub" / "inner").mkdir()
-    (context / "Dockerfile").write_text("FROM scratch\nCOPY greet /\nCOPY sub /sub\nCMD [\"/greet\"]\n")
+    (context / "Dockerfile").write_text(
+        'FROM scratch\nCOPY greet /\nCOPY sub /sub\nCMD ["/greet"]\n'
+    )
     return context
 
 
 def args(context, out, *more):
-    return ("--cache-dir", str(context.parent / "cache"), "-t", "g:1", "-o", str(out), *more, str(context))
+    return (
+        "--cache-dir",
+        str(context.parent / "cache"),
+        "-t",
+        "g:1",
+        "-o",
+        str(out),
+        *more,
+        str(context),
+    )
 
 
-def test_an_unchanged_rebuild_is_answered_without_building_and_says_what_a_build_says(run, context, tmp_path):
+def test_an_unchanged_rebuild_is_answered_without_building_and_says_what_a_build_says(
+    run, context, tmp_path
+):
     out = tmp_path / "out.tar"
     first = run(*args(context, out))
     assert first[2]
     replayed = run(*args(context, out))
     assert not replayed[2]
-    assert replayed[:2] == (str(out) + "\n", f"{out} already holds this image; nothing written\n"
-                            + first[1].splitlines()[-1] + "\n")
+    assert replayed[:2] == (
+        str(out) + "\n",
+        f"{out} already holds this image; nothing written\n" + first[1].splitlines()[-1] + "\n",
+    )
     for record in (context.parent / "cache" / "builds").iterdir():
         record.unlink()
     assert run(*args(context, out)) == (*replayed[:2], True)  # the full build says the same
@@ -113,8 +127,20 @@ def add_dockerfile_ignore_file(context):
     (context / "Dockerfile.dockerignore").write_text("sub/a.txt\n")
 
 
-@pytest.mark.parametrize("change", [change_content, add_file, remove_file, chmod_file, chmod_directory, rename_file,
-                                    edit_dockerfile, add_ignore_file, add_dockerfile_ignore_file])
+@pytest.mark.parametrize(
+    "change",
+    [
+        change_content,
+        add_file,
+        remove_file,
+        chmod_file,
+        chmod_directory,
+        rename_file,
+        edit_dockerfile,
+        add_ignore_file,
+        add_dockerfile_ignore_file,
+    ],
+)
 def test_any_change_to_the_inputs_builds_again(run, context, tmp_path, change):
     out = tmp_path / "out.tar"
     first = run(*args(context, out))
@@ -138,7 +164,9 @@ def test_a_changed_output_file_or_command_line_builds_again(run, context, tmp_pa
     assert run(*args(context, out))[2] and out.is_file()
 
 
-def test_the_environment_a_build_consults_is_part_of_the_record(run, context, tmp_path, monkeypatch):
+def test_the_environment_a_build_consults_is_part_of_the_record(
+    run, context, tmp_path, monkeypatch
+):
     out = tmp_path / "out.tar"
     (context / "Dockerfile").write_text("FROM scratch\nARG V\nLABEL v=$V\n")
     run(*args(context, out, "--build-arg", "V"))
@@ -162,12 +190,23 @@ def test_builds_that_are_not_recorded(run, context, tmp_path, extra):
 def test_outputs_other_than_one_archive_file_always_build(run, context, tmp_path):
     layout = f"type=oci-dir,dest={tmp_path / 'layout'}"
     for _ in range(2):
-        assert run("--cache-dir", str(tmp_path / "cache"), "-t", "g:1", "-o", layout, str(context))[2]
+        assert run("--cache-dir", str(tmp_path / "cache"), "-t", "g:1", "-o", layout, str(context))[
+            2
+        ]
     argv = ["--cache-dir", str(tmp_path / "cache"), str(context)]
-    for text, load, push in (("-", False, False), (f"type=bundle,dest={tmp_path / 'b'}", False, False),
-                             (None, True, False), (None, False, True), ("type=oci,dest=x.tar", False, False)):
-        options = api.BuildOptions(context=context, tags=("g:1",), cache_dir=tmp_path / "cache",
-                                   output=parse_output(text, load, push))
+    for text, load, push in (
+        ("-", False, False),
+        (f"type=bundle,dest={tmp_path / 'b'}", False, False),
+        (None, True, False),
+        (None, False, True),
+        ("type=oci,dest=x.tar", False, False),
+    ):
+        options = api.BuildOptions(
+            context=context,
+            tags=("g:1",),
+            cache_dir=tmp_path / "cache",
+            output=parse_output(text, load, push),
+        )
         watch = api.start_recording(options, argv)
         assert (watch is not None) == (text == "type=oci,dest=x.tar")
 
@@ -182,12 +221,28 @@ def test_an_output_inside_the_context_is_answered_once_it_stops_changing(run, co
 
 def test_a_changed_build_context_archive_builds_again(run, context, tmp_path):
     base = tmp_path / "base.tar"
-    run("--cache-dir", str(tmp_path / "cache"), "-t", "base:1", "-o", str(base), str(SAMPLES / "hello"))
+    run(
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "-t",
+        "base:1",
+        "-o",
+        str(base),
+        str(SAMPLES / "hello"),
+    )
     (context / "Dockerfile").write_text("FROM base\nCOPY sub /sub\n")
     command = args(context, tmp_path / "out.tar", "--build-context", f"base=docker-archive:{base}")
     assert run(*command)[2]
     assert not run(*command)[2]
-    run("--cache-dir", str(tmp_path / "cache"), "-t", "base:1", "-o", str(base), str(SAMPLES / "greet"))
+    run(
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "-t",
+        "base:1",
+        "-o",
+        str(base),
+        str(SAMPLES / "greet"),
+    )
     assert run(*command)[2]
 
 
@@ -200,7 +255,9 @@ def test_inputs_changed_just_before_the_build_are_not_recorded(run, context, tmp
     assert run(*args(context, out))[2]
 
 
-def test_inputs_changed_during_the_build_are_not_answered_next_time(run, context, tmp_path, monkeypatch):
+def test_inputs_changed_during_the_build_are_not_answered_next_time(
+    run, context, tmp_path, monkeypatch
+):
     """The record keeps the inputs as they were when the build started."""
     out = tmp_path / "out.tar"
     real_build = api.build
@@ -237,15 +294,18 @@ def test_a_changed_pybuild_has_other_records(tmp_path, monkeypatch):
     assert recording.record_path("/cache", ["."], "/") != first
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["-t", "x", "."], "DEFAULT"),
-    (["build", "--cache-dir", "c", "."], os.path.abspath("c")),
-    (["--cache-dir=c", "."], os.path.abspath("c")),
-    (["--no-cache", "."], None),
-    (["explain", "."], None),
-    (["parse"], None),
-    (["-t", "x", "--", "--no-cache"], "DEFAULT"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["-t", "x", "."], "DEFAULT"),
+        (["build", "--cache-dir", "c", "."], os.path.abspath("c")),
+        (["--cache-dir=c", "."], os.path.abspath("c")),
+        (["--no-cache", "."], None),
+        (["explain", "."], None),
+        (["parse"], None),
+        (["-t", "x", "--", "--no-cache"], "DEFAULT"),
+    ],
+)
 def test_the_cache_directory_is_read_from_the_command_line(argv, expected):
     found = recording.cache_dir_from_argv(argv)
     assert found == (recording.default_cache_dir() if expected == "DEFAULT" else expected)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import urllib.request
@@ -11,17 +10,22 @@ from pathlib import Path
 import pytest
 
 from conftest import SAMPLES
-from servers import free_port
 from pybuild import api
-from pybuild.outputs.spec import parse_output
 from pybuild.oci.validate import validate_archive
+from pybuild.outputs.spec import parse_output
+from servers import free_port
 
 RUNNABLE = ["hello", "greet"]
 
 
 def build(name: str, out: Path) -> api.BuildResult:
-    return api.build(api.BuildOptions(context=SAMPLES / name, tags=(f"pybuild-sample-{name}:test",),
-                                      output=parse_output(str(out))))
+    return api.build(
+        api.BuildOptions(
+            context=SAMPLES / name,
+            tags=(f"pybuild-sample-{name}:test",),
+            output=parse_output(str(out)),
+        )
+    )
 
 
 @pytest.mark.engine
@@ -51,17 +55,29 @@ def test_history_reads_like_the_dockerfile(engine, tmp_path):
     archive = tmp_path / "image.tar"
     build("greet", archive)
     engine.load(archive)
-    history = engine.docker("history", "--no-trunc", "--format", "{{.CreatedBy}}",
-                            "pybuild-sample-greet:test").stdout.decode().splitlines()
-    assert history == ['CMD ["world"]', 'ENTRYPOINT ["/opt/greet/bin/greet"]', "COPY greet bin/",
-                       "WORKDIR ${GREETER_HOME}", "ENV GREETER_HOME=/opt/greet"]
+    history = (
+        engine.docker(
+            "history", "--no-trunc", "--format", "{{.CreatedBy}}", "pybuild-sample-greet:test"
+        )
+        .stdout.decode()
+        .splitlines()
+    )
+    assert history == [
+        'CMD ["world"]',
+        'ENTRYPOINT ["/opt/greet/bin/greet"]',
+        "COPY greet bin/",
+        "WORKDIR ${GREETER_HOME}",
+        "ENV GREETER_HOME=/opt/greet",
+    ]
 
 
 @pytest.mark.engine
 def test_webserver_serves_its_page(engine, tmp_path):
     busybox = SAMPLES / "webserver" / "busybox"
     if not busybox.exists():
-        made = subprocess.run(["make", "-C", str(SAMPLES), "webserver/busybox"], capture_output=True)
+        made = subprocess.run(
+            ["make", "-C", str(SAMPLES), "webserver/busybox"], capture_output=True
+        )
         if made.returncode != 0:
             pytest.fail(f"need busybox-static for the web server sample: {made.stderr.decode()}")
     archive = tmp_path / "image.tar"
@@ -70,8 +86,18 @@ def test_webserver_serves_its_page(engine, tmp_path):
     engine.load(archive)
     port = free_port()
     name = f"pybuild-web-{port}"
-    engine.docker("run", "-d", "--rm", "--network", "host", "--name", name,
-                  "pybuild-sample-webserver:test", "-p", f"127.0.0.1:{port}")
+    engine.docker(
+        "run",
+        "-d",
+        "--rm",
+        "--network",
+        "host",
+        "--name",
+        name,
+        "pybuild-sample-webserver:test",
+        "-p",
+        f"127.0.0.1:{port}",
+    )
     try:
         page = None
         for _ in range(50):

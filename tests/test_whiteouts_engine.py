@@ -28,7 +28,9 @@ def saved(engine, tmp_path_factory):
 
 
 def pybuild(*args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "pybuild", *args], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pybuild", *args], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     return result
 
@@ -57,10 +59,16 @@ def tar_rows(tar: tarfile.TarFile) -> list[dict]:
             continue
         data = tar.extractfile(member).read() if member.isreg() else None
         kind = "file" if member.isreg() else "dir" if member.isdir() else "symlink"
-        rows[name] = {"path": name, "type": kind, "mode": f"{member.mode & 0o7777:04o}",
-                      "uid": member.uid, "gid": member.gid, "size": member.size if data is not None else 0,
-                      "link": member.linkname if member.issym() else None,
-                      "sha256": hashlib.sha256(data).hexdigest() if data is not None else None}
+        rows[name] = {
+            "path": name,
+            "type": kind,
+            "mode": f"{member.mode & 0o7777:04o}",
+            "uid": member.uid,
+            "gid": member.gid,
+            "size": member.size if data is not None else 0,
+            "link": member.linkname if member.issym() else None,
+            "sha256": hashlib.sha256(data).hexdigest() if data is not None else None,
+        }
     return sorted(rows.values(), key=lambda row: row["path"])
 
 
@@ -71,14 +79,26 @@ def directory_rows(root: Path) -> list[dict]:
         for name in dirnames + filenames:
             path = Path(directory, name)
             info = path.lstat()
-            kind = ("dir" if stat.S_ISDIR(info.st_mode) else "symlink" if stat.S_ISLNK(info.st_mode)
-                    else "file")
+            kind = (
+                "dir"
+                if stat.S_ISDIR(info.st_mode)
+                else "symlink"
+                if stat.S_ISLNK(info.st_mode)
+                else "file"
+            )
             data = path.read_bytes() if kind == "file" else None
-            rows.append({"path": "/" + str(path.relative_to(root)), "type": kind,
-                         "mode": f"{stat.S_IMODE(info.st_mode):04o}", "uid": info.st_uid,
-                         "gid": info.st_gid, "size": len(data) if data is not None else 0,
-                         "link": os.readlink(path) if kind == "symlink" else None,
-                         "sha256": hashlib.sha256(data).hexdigest() if data is not None else None})
+            rows.append(
+                {
+                    "path": "/" + str(path.relative_to(root)),
+                    "type": kind,
+                    "mode": f"{stat.S_IMODE(info.st_mode):04o}",
+                    "uid": info.st_uid,
+                    "gid": info.st_gid,
+                    "size": len(data) if data is not None else 0,
+                    "link": os.readlink(path) if kind == "symlink" else None,
+                    "sha256": hashlib.sha256(data).hexdigest() if data is not None else None,
+                }
+            )
     return sorted(rows, key=lambda row: row["path"])
 
 
@@ -87,13 +107,25 @@ def test_copy_from_the_base_copies_what_a_container_sees(saved, tmp_path):
     archive, oracle = saved
     ctx = context(tmp_path, "FROM scratch\nCOPY --from=base / /\n")
     out = tmp_path / "copied.tar"
-    pybuild("--no-cache", "-t", "copied:1", "-o", f"type=oci,dest={out},compression=uncompressed",
-            "--build-context", f"base=docker-archive:{archive}", str(ctx))
+    pybuild(
+        "--no-cache",
+        "-t",
+        "copied:1",
+        "-o",
+        f"type=oci,dest={out},compression=uncompressed",
+        "--build-context",
+        f"base=docker-archive:{archive}",
+        str(ctx),
+    )
     with tarfile.open(out) as image:
         index = json.load(image.extractfile("index.json"))
-        manifest = json.load(image.extractfile("blobs/" + index["manifests"][0]["digest"].replace(":", "/")))
+        manifest = json.load(
+            image.extractfile("blobs/" + index["manifests"][0]["digest"].replace(":", "/"))
+        )
         (layer,) = manifest["layers"]
-        with tarfile.open(fileobj=image.extractfile("blobs/" + layer["digest"].replace(":", "/"))) as tar:
+        with tarfile.open(
+            fileobj=image.extractfile("blobs/" + layer["digest"].replace(":", "/"))
+        ) as tar:
             assert tar_rows(tar) == oracle
 
 
@@ -103,8 +135,16 @@ def test_the_bundle_rootfs_is_what_a_container_sees(saved, tmp_path):
     archive, oracle = saved
     ctx = context(tmp_path, "FROM base\n")
     bundle = tmp_path / "bundle"
-    pybuild("--no-cache", "-t", "b:1", "-o", f"type=bundle,dest={bundle}",
-            "--build-context", f"base=docker-archive:{archive}", str(ctx))
+    pybuild(
+        "--no-cache",
+        "-t",
+        "b:1",
+        "-o",
+        f"type=bundle,dest={bundle}",
+        "--build-context",
+        f"base=docker-archive:{archive}",
+        str(ctx),
+    )
     assert directory_rows(bundle / "rootfs") == oracle
 
 
@@ -115,19 +155,37 @@ def test_inspect_shows_the_file_system_a_container_sees(saved):
     assert document["filesystem"] == without_content(oracle)
     deleted = {path for layer in document["layers"] for path in layer["deleted"]}
     assert {"/rootfile", "/etc/old.conf", "/var/lib/gone", "/etc/by-docker.conf"} <= deleted
-    assert {"/opt/app", "/srv"} <= {path for layer in document["layers"] for path in layer["opaque"]}
+    assert {"/opt/app", "/srv"} <= {
+        path for layer in document["layers"] for path in layer["opaque"]
+    }
 
 
 @pytest.mark.engine
 def test_explain_shows_the_file_system_a_container_sees(saved, tmp_path):
     archive, oracle = saved
     ctx = context(tmp_path, "FROM base\nCOPY x.txt /etc/old.conf\n")
-    document = json.loads(pybuild("explain", "--format", "json", "--build-context",
-                                  f"base=docker-archive:{archive}", str(ctx)).stdout)
-    restored = {"path": "/etc/old.conf", "type": "file", "mode": "0644", "uid": 0, "gid": 0,
-                "size": 2, "link": None}
-    assert document["filesystem"] == sorted(without_content(oracle) + [restored],
-                                            key=lambda row: row["path"])
+    document = json.loads(
+        pybuild(
+            "explain",
+            "--format",
+            "json",
+            "--build-context",
+            f"base=docker-archive:{archive}",
+            str(ctx),
+        ).stdout
+    )
+    restored = {
+        "path": "/etc/old.conf",
+        "type": "file",
+        "mode": "0644",
+        "uid": 0,
+        "gid": 0,
+        "size": 2,
+        "link": None,
+    }
+    assert document["filesystem"] == sorted(
+        without_content(oracle) + [restored], key=lambda row: row["path"]
+    )
 
 
 @pytest.mark.engine
@@ -137,8 +195,16 @@ def test_an_image_built_on_the_base_runs_with_the_same_files(saved, engine, tmp_
     archive, oracle = saved
     ctx = context(tmp_path, "FROM base\nCOPY x.txt /etc/old.conf\n")
     out = tmp_path / "child.tar"
-    pybuild("--no-cache", "-t", "pybuild-whiteouts-child:1", "-o", str(out),
-            "--build-context", f"base=docker-archive:{archive}", str(ctx))
+    pybuild(
+        "--no-cache",
+        "-t",
+        "pybuild-whiteouts-child:1",
+        "-o",
+        str(out),
+        "--build-context",
+        f"base=docker-archive:{archive}",
+        str(ctx),
+    )
     engine.load(out)
     container = engine.docker("create", "pybuild-whiteouts-child:1").stdout.decode().strip()
     try:

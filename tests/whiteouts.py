@@ -37,37 +37,69 @@ def _whiteout(path: str) -> tuple:
 # vfs diffs directories and never writes an opaque marker (`rm -r dir && mkdir dir` gives one
 # `.wh.` per lost child), nor a whiteout at the archive root.
 BASE = [
-    _file("bin/busybox", Path("/bin/busybox").read_bytes(), 0o755), _symlink("bin/sh", "busybox"),
-    _file("rootfile", b"deleted at the root\n"), _file(".hidden", b"hidden stays\n", 0o600, 1000),
-    _file("etc/old.conf", b"old\n"), _file("etc/keep.conf", b"keep\n"), _file("etc/motd", b"motd v1\n"),
-    _file("etc/by-docker.conf", b"removed by RUN\n"), _symlink("etc/link.conf", "keep.conf"),
-    _file("a/b/c/file", b"deep\n"), _file("a/b/c/keep", b"deep keep\n"),
-    _file("var/lib/gone/x", b"x\n"), _file("var/lib/gone/sub/y", b"y\n"), _file("var/lib/stay", b"stay\n"),
-    _file("opt/app/old", b"lower\n"), _file("opt/app/sub/old", b"lower sub\n"),
-    _file("opt/tool/old", b"tool v1\n"), _file("srv/old", b"lower srv\n"),
+    _file("bin/busybox", Path("/bin/busybox").read_bytes(), 0o755),
+    _symlink("bin/sh", "busybox"),
+    _file("rootfile", b"deleted at the root\n"),
+    _file(".hidden", b"hidden stays\n", 0o600, 1000),
+    _file("etc/old.conf", b"old\n"),
+    _file("etc/keep.conf", b"keep\n"),
+    _file("etc/motd", b"motd v1\n"),
+    _file("etc/by-docker.conf", b"removed by RUN\n"),
+    _symlink("etc/link.conf", "keep.conf"),
+    _file("a/b/c/file", b"deep\n"),
+    _file("a/b/c/keep", b"deep keep\n"),
+    _file("var/lib/gone/x", b"x\n"),
+    _file("var/lib/gone/sub/y", b"y\n"),
+    _file("var/lib/stay", b"stay\n"),
+    _file("opt/app/old", b"lower\n"),
+    _file("opt/app/sub/old", b"lower sub\n"),
+    _file("opt/tool/old", b"tool v1\n"),
+    _file("srv/old", b"lower srv\n"),
     _file("home/bydocker/notes", b"notes\n"),
-    _file("data/original", b"shared by two names\n"), _hardlink("data/alias", "data/original"),
-    _file("data/twin1", b"twins\n"), _hardlink("data/twin2", "data/twin1"),
+    _file("data/original", b"shared by two names\n"),
+    _hardlink("data/alias", "data/original"),
+    _file("data/twin1", b"twins\n"),
+    _hardlink("data/twin2", "data/twin1"),
 ]
 DELETE = [
-    _whiteout("rootfile"), _whiteout("etc/old.conf"), _whiteout("etc/motd"), _whiteout("a/b/c/file"),
-    _whiteout("var/lib/gone"), _whiteout("data/original"),
-    _file(f"opt/app/{OPAQUE}"), _file("opt/app/new", b"upper\n", 0o640, 33),
+    _whiteout("rootfile"),
+    _whiteout("etc/old.conf"),
+    _whiteout("etc/motd"),
+    _whiteout("a/b/c/file"),
+    _whiteout("var/lib/gone"),
+    _whiteout("data/original"),
+    _file(f"opt/app/{OPAQUE}"),
+    _file("opt/app/new", b"upper\n", 0o640, 33),
     _file("opt/app/sub/mid", b"hidden again by the next layer\n"),
-    _file(f"srv/{OPAQUE}"), _file("srv/fresh", b"upper srv\n"),
+    _file(f"srv/{OPAQUE}"),
+    _file("srv/fresh", b"upper srv\n"),
 ]
-RECREATE = [_file("etc/motd", b"motd v3\n"), _file(f"opt/app/sub/{OPAQUE}"), _file("opt/app/sub/top", b"top\n")]
+RECREATE = [
+    _file("etc/motd", b"motd v3\n"),
+    _file(f"opt/app/sub/{OPAQUE}"),
+    _file("opt/app/sub/top", b"top\n"),
+]
 # The last layer is Docker's own, so at least some whiteouts are written the way Docker writes them
 # (mode 0, type bits in the mode field).
-DOCKERFILE = ("FROM " + BASE_TAG + "\n"
-              "RUN busybox rm /etc/by-docker.conf && busybox rm -r /home/bydocker /opt/tool"
-              " && busybox mkdir /opt/tool && echo new > /opt/tool/new\n")
+DOCKERFILE = (
+    "FROM " + BASE_TAG + "\n"
+    "RUN busybox rm /etc/by-docker.conf && busybox rm -r /home/bydocker /opt/tool"
+    " && busybox mkdir /opt/tool && echo new > /opt/tool/new\n"
+)
 
 # Whiteouts and opaque markers each saved layer must hold (at least these; more is not an error).
 MARKERS = [
     set(),
-    {".wh.rootfile", "etc/.wh.old.conf", "etc/.wh.motd", "a/b/c/.wh.file", "var/lib/.wh.gone",
-     "data/.wh.original", f"opt/app/{OPAQUE}", f"srv/{OPAQUE}"},
+    {
+        ".wh.rootfile",
+        "etc/.wh.old.conf",
+        "etc/.wh.motd",
+        "a/b/c/.wh.file",
+        "var/lib/.wh.gone",
+        "data/.wh.original",
+        f"opt/app/{OPAQUE}",
+        f"srv/{OPAQUE}",
+    },
     {f"opt/app/sub/{OPAQUE}"},
     {"etc/.wh.by-docker.conf", "home/.wh.bydocker", "opt/tool/.wh.old"},
 ]
@@ -102,14 +134,21 @@ def _info(name: str, kind: bytes, mode: int, uid: int) -> tarfile.TarInfo:
 
 def _write_archive(path: Path, layers: list[bytes]) -> None:
     diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers]
-    config = {"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
-              "rootfs": {"type": "layers", "diff_ids": diff_ids},
-              "history": [{"created_by": f"hand-written layer {n}"} for n in range(len(layers))]}
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Cmd": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created_by": f"hand-written layer {n}"} for n in range(len(layers))],
+    }
     names = [f"layer{n}.tar" for n in range(len(layers))]
     manifest = [{"Config": "config.json", "RepoTags": [BASE_TAG], "Layers": names}]
     with tarfile.open(path, "w") as tar:
-        for name, data in [("config.json", json.dumps(config).encode()), *zip(names, layers),
-                           ("manifest.json", json.dumps(manifest).encode())]:
+        for name, data in [
+            ("config.json", json.dumps(config).encode()),
+            *zip(names, layers, strict=True),
+            ("manifest.json", json.dumps(manifest).encode()),
+        ]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -121,8 +160,9 @@ def _saved_layers(archive: Path) -> list[tarfile.TarFile]:
     manifest = json.load(outer.extractfile("manifest.json"))[0]
     diff_ids = json.load(outer.extractfile(manifest["Config"]))["rootfs"]["diff_ids"]
     layers = [outer.extractfile(name).read() for name in manifest["Layers"]]
-    assert ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers] == diff_ids, \
+    assert ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers] == diff_ids, (
         "docker save wrote layers that do not match its own diff_ids"
+    )
     return [tarfile.open(fileobj=io.BytesIO(layer)) for layer in layers]
 
 
@@ -145,11 +185,18 @@ def _oracle(engine, image: str, image_paths: set[str]) -> list[dict]:
                 continue
             data = tar.extractfile(member).read() if member.isfile() or member.islnk() else None
             kind = "dir" if member.isdir() else "symlink" if member.issym() else "file"
-            entries.append({"path": "/" + name, "type": kind, "mode": f"{member.mode & 0o7777:04o}",
-                            "uid": member.uid, "gid": member.gid,
-                            "size": len(data) if data is not None else 0,
-                            "link": member.linkname if member.issym() else None,
-                            "sha256": hashlib.sha256(data).hexdigest() if data is not None else None})
+            entries.append(
+                {
+                    "path": "/" + name,
+                    "type": kind,
+                    "mode": f"{member.mode & 0o7777:04o}",
+                    "uid": member.uid,
+                    "gid": member.gid,
+                    "size": len(data) if data is not None else 0,
+                    "link": member.linkname if member.issym() else None,
+                    "sha256": hashlib.sha256(data).hexdigest() if data is not None else None,
+                }
+            )
     return sorted(entries, key=lambda entry: entry["path"])
 
 
@@ -166,9 +213,11 @@ def docker_saved_image_with_deletions(engine, workdir: Path) -> tuple[Path, list
     engine.docker("save", "-o", str(archive), TAG)
 
     layers = _saved_layers(archive)
-    assert len(layers) == len(MARKERS), f"expected {len(MARKERS)} layers, docker saved {len(layers)}"
+    assert len(layers) == len(MARKERS), (
+        f"expected {len(MARKERS)} layers, docker saved {len(layers)}"
+    )
     image_paths = set()
-    for number, (layer, wanted) in enumerate(zip(layers, MARKERS)):
+    for number, (layer, wanted) in enumerate(zip(layers, MARKERS, strict=True)):
         names = {_name(member) for member in layer}
         markers = {name for name in names if name.rpartition("/")[2].startswith(".wh.")}
         missing = wanted - markers

@@ -52,7 +52,9 @@ class BuildOptions:
     check: str | None = None  # "error", or like the directive: "skip=Rule,...;error=true"
     timestamp: str | None = None  # "now", or seconds like SOURCE_DATE_EPOCH
     cache_dir: Path | None = field(default_factory=default_cache_path)  # None: no layer cache
-    source_date_epoch: str | None = field(default_factory=lambda: os.environ.get("SOURCE_DATE_EPOCH"))
+    source_date_epoch: str | None = field(
+        default_factory=lambda: os.environ.get("SOURCE_DATE_EPOCH")
+    )
 
 
 @dataclass(frozen=True)
@@ -123,16 +125,22 @@ def describe(dockerfile: Path, fmt: str) -> str:
     instructions = lower(parsed).instructions
     if fmt == "json":
         items = [
-            {"line": i.location.line, "column": i.location.column, "instruction": i.keyword.upper(),
-             "flags": [flag.raw for flag in i.flags], "text": i.text}
+            {
+                "line": i.location.line,
+                "column": i.location.column,
+                "instruction": i.keyword.upper(),
+                "flags": [flag.raw for flag in i.flags],
+                "text": i.text,
+            }
             for i in instructions
         ]
         return json.dumps({"file": str(dockerfile), "instructions": items}, indent=2) + "\n"
     return "".join(f"{i.location.line}:{i.location.column}\t{i.text}\n" for i in instructions)
 
 
-def build(options: BuildOptions, *, stdout: BinaryIO | None = None,
-          reporter: Reporter = QUIET) -> BuildResult:
+def build(
+    options: BuildOptions, *, stdout: BinaryIO | None = None, reporter: Reporter = QUIET
+) -> BuildResult:
     """Build the image and write it as `options.output` says; nothing is left behind when
     anything fails. `stdout` receives an image written to "-"."""
     context_dir = Path(options.context)
@@ -151,18 +159,32 @@ def build(options: BuildOptions, *, stdout: BinaryIO | None = None,
     if fatal and lint:
         first, others = lint[0], lint[1:]
         more = f" (and {len(others)} more: {', '.join(w.rule for w in others)})" if others else ""
-        raise CheckFailed(f"{first.rule}: {first.message}{more}; build checks are errors here "
-                          "(--check=error or # check=error=true)", first.location)
+        raise CheckFailed(
+            f"{first.rule}: {first.message}{more}; build checks are errors here "
+            "(--check=error or # check=error=true)",
+            first.location,
+        )
     context = BuildContext(context_dir, load_ignore_rules(context_dir, dockerfile))
     # Decompressed ADD archives and base layers live here until the image is written, then go.
     with tempfile.TemporaryDirectory(prefix="pybuild-") as scratch:
         evaluation = evaluate(
-            parsed, context, platform=platform, timestamps=timestamps, build_args=build_args,
-            target=options.target, labels=labels, scratch=Path(scratch),
-            build_contexts=key_values(options.build_contexts, "--build-context", from_environment=False),
-            registry_client=options.registry.client, reporter=reporter)
-        using = Exporting(BlobStore(options.cache_dir), reporter,
-                          stdout or sys.stdout.buffer, options.registry)
+            parsed,
+            context,
+            platform=platform,
+            timestamps=timestamps,
+            build_args=build_args,
+            target=options.target,
+            labels=labels,
+            scratch=Path(scratch),
+            build_contexts=key_values(
+                options.build_contexts, "--build-context", from_environment=False
+            ),
+            registry_client=options.registry.client,
+            reporter=reporter,
+        )
+        using = Exporting(
+            BlobStore(options.cache_dir), reporter, stdout or sys.stdout.buffer, options.registry
+        )
         written = export(evaluation.image, refs, output, using)
     warnings = tuple(str(warning) for warning in lint) + evaluation.warnings
     return BuildResult(evaluation, written, output, warnings)
@@ -172,16 +194,27 @@ def explain(options: BuildOptions) -> tuple[dict[str, Any], BuildResult]:
     """Build as `build` does and say what each instruction produced; the image is written
     only when `options.output` asks for it (a dest, or --load)."""
     wanted = options.output.dest is not None or options.output.load
-    run = options if wanted else replace(options, output=replace(options.output, dest=STDOUT),
-                                         tags=options.tags or ("explain:latest",))
+    run = (
+        options
+        if wanted
+        else replace(
+            options,
+            output=replace(options.output, dest=STDOUT),
+            tags=options.tags or ("explain:latest",),
+        )
+    )
     result = build(run, stdout=None if wanted else cast(BinaryIO, DiscardSink()))
     from .reports.explain import explanation  # the teaching module loads only when asked for
 
     dockerfile = options.dockerfile or default_dockerfile(Path(options.context))
     source = normalise_text(read_dockerfile(dockerfile))[:-1].split("\n")
-    document = explanation(result.evaluation, result.written,
-                           MEDIA_OCI_LAYER + result.output.compression.media_suffix,
-                           str(dockerfile), source)
+    document = explanation(
+        result.evaluation,
+        result.written,
+        MEDIA_OCI_LAYER + result.output.compression.media_suffix,
+        str(dockerfile),
+        source,
+    )
     return document, result
 
 
@@ -201,16 +234,22 @@ def start_recording(options: BuildOptions, argv: list[str]) -> recording.Recordi
     """Watch a build whose outcome can be answered from the stat of local files next time: one
     that writes an archive file, loads and pushes nothing, and keeps reproducible times."""
     output = options.output
-    if (options.cache_dir is None or output.load or output.type not in ("docker", "oci")
-            or output.to_stdout or (options.timestamp or "").lower() == "now"):
+    if (
+        options.cache_dir is None
+        or output.load
+        or output.type not in ("docker", "oci")
+        or output.to_stdout
+        or (options.timestamp or "").lower() == "now"
+    ):
         return None
     try:
         cache_dir = recording.cache_dir_from_argv(argv)
         if cache_dir is None or Path(cache_dir).resolve() != Path(options.cache_dir).resolve():
             return None
         keeps_times = options.timestamp is not None or bool(options.source_date_epoch)
-        return recording.Recording(argv, cache_dir, local_inputs(options), keeps_times,
-                                   _wholly_ignored(options))
+        return recording.Recording(
+            argv, cache_dir, local_inputs(options), keeps_times, _wholly_ignored(options)
+        )
     except (OSError, PybuildError):  # the build itself will say what is wrong
         return None
 
@@ -219,14 +258,22 @@ def _wholly_ignored(options: BuildOptions) -> Callable[[str], bool] | None:
     """Whether a directory is one that .dockerignore leaves out with all it holds (no `!` rule
     could bring anything below it back): its contents cannot change the image."""
     context = os.path.abspath(options.context)
-    rules = load_ignore_rules(Path(context), options.dockerfile or default_dockerfile(Path(context)))
+    rules = load_ignore_rules(
+        Path(context), options.dockerfile or default_dockerfile(Path(context))
+    )
     if rules is None or rules.has_exclusions:
         return None
-    return lambda path: path.startswith(context + os.sep) and rules.ignored(path[len(context) + 1:])
+    return lambda path: (
+        path.startswith(context + os.sep) and rules.ignored(path[len(context) + 1 :])
+    )
 
 
-def finish_recording(watch: recording.Recording, options: BuildOptions, result: BuildResult,
-                     lines: list[tuple[str, str]]) -> None:
+def finish_recording(
+    watch: recording.Recording,
+    options: BuildOptions,
+    result: BuildResult,
+    lines: list[tuple[str, str]],
+) -> None:
     """Record the build for `pybuild` to answer next time (recording.py), unless it fetched
     anything from the network. The record is an optimisation: failing to write it is silent."""
     if result.evaluation.fetched or result.dest is None:

@@ -40,54 +40,116 @@ def main() -> None:
 
 @main.command()
 @click.argument("context", type=click.Path(file_okay=False, path_type=Path))
-@click.option("-f", "--file", "dockerfile", type=click.Path(dir_okay=False, path_type=Path),
-              help="The Dockerfile (default: CONTEXT/Dockerfile).")
+@click.option(
+    "-f",
+    "--file",
+    "dockerfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The Dockerfile (default: CONTEXT/Dockerfile).",
+)
 @click.option("-t", "--tag", "tags", multiple=True, help="Name and tag, NAME[:TAG]; may repeat.")
-@click.option("-o", "--output", metavar="PATH|-|type=...,dest=...",
-              help="Where and how to write the image: a path, - for stdout, or buildx-style "
-              "type=docker|oci|oci-dir|bundle|registry,dest=PATH,name=REF,compression=uncompressed|gzip|zstd,"
-              "compression-level=N (default: NAME-TAG.tar from the first tag).")
+@click.option(
+    "-o",
+    "--output",
+    metavar="PATH|-|type=...,dest=...",
+    help="Where and how to write the image: a path, - for stdout, or buildx-style "
+    "type=docker|oci|oci-dir|bundle|registry,dest=PATH,name=REF,compression=uncompressed|gzip|zstd,"
+    "compression-level=N (default: NAME-TAG.tar from the first tag).",
+)
 @click.option("--load", is_flag=True, help="Load the image into docker (or podman).")
 @click.option("--push", is_flag=True, help="Push to the registry of every -t tag.")
-@click.option("--creds", metavar="USER:PASSWORD", help="Registry credentials (else "
-              "PYBUILD_REGISTRY_CREDS, else $DOCKER_CONFIG/config.json).")
+@click.option(
+    "--creds",
+    metavar="USER:PASSWORD",
+    help="Registry credentials (else PYBUILD_REGISTRY_CREDS, else $DOCKER_CONFIG/config.json).",
+)
 @click.option("--insecure", is_flag=True, help="Plain HTTP to a registry off loopback.")
-@click.option("--timestamp", metavar="now|SECONDS",
-              help="Image times: SECONDS like SOURCE_DATE_EPOCH; now for the build time and "
-              "files' own mtimes (not reproducible). Default: the epoch, or SOURCE_DATE_EPOCH.")
+@click.option(
+    "--timestamp",
+    metavar="now|SECONDS",
+    help="Image times: SECONDS like SOURCE_DATE_EPOCH; now for the build time and "
+    "files' own mtimes (not reproducible). Default: the epoch, or SOURCE_DATE_EPOCH.",
+)
 @click.option("--platform", help="Target platform os/arch[/variant] (default: this machine's).")
-@click.option("--build-arg", "build_args", multiple=True, metavar="KEY[=VALUE]",
-              help="Set a build argument (KEY alone: take it from the environment); may repeat.")
-@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
-              help="Add a label to the image; may repeat.")
+@click.option(
+    "--build-arg",
+    "build_args",
+    multiple=True,
+    metavar="KEY[=VALUE]",
+    help="Set a build argument (KEY alone: take it from the environment); may repeat.",
+)
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Add a label to the image; may repeat.",
+)
 @click.option("--target", help="Build this stage (by name) instead of the last one.")
-@click.option("--build-context", "build_contexts", multiple=True,
-              metavar="NAME=docker-archive:PATH|oci-archive:PATH|oci-layout:DIR",
-              help="A local image usable as FROM NAME or COPY --from=NAME; may repeat.")
-@click.option("--check", "check", metavar="SETTINGS",
-              help="Build checks: 'error' makes warnings fatal; 'skip=Rule,...' silences rules.")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Layer cache (default: $XDG_CACHE_HOME/pybuild or ~/.cache/pybuild).")
+@click.option(
+    "--build-context",
+    "build_contexts",
+    multiple=True,
+    metavar="NAME=docker-archive:PATH|oci-archive:PATH|oci-layout:DIR",
+    help="A local image usable as FROM NAME or COPY --from=NAME; may repeat.",
+)
+@click.option(
+    "--check",
+    "check",
+    metavar="SETTINGS",
+    help="Build checks: 'error' makes warnings fatal; 'skip=Rule,...' silences rules.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Layer cache (default: $XDG_CACHE_HOME/pybuild or ~/.cache/pybuild).",
+)
 @click.option("--no-cache", is_flag=True, help="Build every layer from its sources; no cache.")
-@click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet", "json"]),
-              default="auto", show_default=True,
-              help="Layer progress on stderr: tty redraws a line, plain prints one per layer.")
+@click.option(
+    "--progress",
+    type=click.Choice(["auto", "plain", "tty", "quiet", "json"]),
+    default="auto",
+    show_default=True,
+    help="Layer progress on stderr: tty redraws a line, plain prints one per layer.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
-def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output: str | None,
-          platform: str | None, build_args: tuple[str, ...], labels: tuple[str, ...],
-          target: str | None, build_contexts: tuple[str, ...], check: str | None, load: bool,
-          push: bool, creds: str | None,
-          insecure: bool, timestamp: str | None,
-          cache_dir: Path | None, no_cache: bool, progress: str, quiet: bool) -> None:
+def build(
+    context: Path,
+    dockerfile: Path | None,
+    tags: tuple[str, ...],
+    output: str | None,
+    platform: str | None,
+    build_args: tuple[str, ...],
+    labels: tuple[str, ...],
+    target: str | None,
+    build_contexts: tuple[str, ...],
+    check: str | None,
+    load: bool,
+    push: bool,
+    creds: str | None,
+    insecure: bool,
+    timestamp: str | None,
+    cache_dir: Path | None,
+    no_cache: bool,
+    progress: str,
+    quiet: bool,
+) -> None:
     """Build the Dockerfile in CONTEXT into an image archive (docker-archive + OCI layout)."""
-    options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags,
-                               output=run(lambda: parse_output(output, load, push)),
-                               registry=RegistryAccess(creds, insecure),
-                               platform=platform, build_args=build_args, labels=labels,
-                               target=target, check=check, timestamp=timestamp,
-                               build_contexts=build_contexts,
-                               **({"cache_dir": None} if no_cache else
-                                  {"cache_dir": cache_dir} if cache_dir else {}))
+    options = api.BuildOptions(
+        context=context,
+        dockerfile=dockerfile,
+        tags=tags,
+        output=run(lambda: parse_output(output, load, push)),
+        registry=RegistryAccess(creds, insecure),
+        platform=platform,
+        build_args=build_args,
+        labels=labels,
+        target=target,
+        check=check,
+        timestamp=timestamp,
+        build_contexts=build_contexts,
+        **({"cache_dir": None} if no_cache else {"cache_dir": cache_dir} if cache_dir else {}),
+    )
     argv = (click.get_current_context().find_root().obj or {}).get("argv")
     recording = api.start_recording(options, argv) if argv is not None else None
     reporter = make_progress("quiet" if quiet else progress)
@@ -95,7 +157,9 @@ def build(context: Path, dockerfile: Path | None, tags: tuple[str, ...], output:
     for stream, text in outcome_lines(result, quiet, result.written.up_to_date):
         click.echo(text, err=stream == "err")
     if recording is not None:  # what an unchanged rebuild of this command will print
-        api.finish_recording(recording, options, result, outcome_lines(result, quiet, up_to_date=True))
+        api.finish_recording(
+            recording, options, result, outcome_lines(result, quiet, up_to_date=True)
+        )
 
 
 def outcome_lines(result: api.BuildResult, quiet: bool, up_to_date: bool) -> list[tuple[str, str]]:
@@ -115,28 +179,63 @@ def outcome_lines(result: api.BuildResult, quiet: bool, up_to_date: bool) -> lis
 
 @main.command()
 @click.argument("context", type=click.Path(file_okay=False, path_type=Path))
-@click.option("-f", "--file", "dockerfile", type=click.Path(dir_okay=False, path_type=Path),
-              help="The Dockerfile (default: CONTEXT/Dockerfile).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text",
-              show_default=True, help="text for a terminal, json for tools, html for a browser.")
-@click.option("-o", "--output", "report", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the explanation to this file instead of stdout.")
+@click.option(
+    "-f",
+    "--file",
+    "dockerfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The Dockerfile (default: CONTEXT/Dockerfile).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    show_default=True,
+    help="text for a terminal, json for tools, html for a browser.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the explanation to this file instead of stdout.",
+)
 @click.option("--image", metavar="PATH|type=...", help="Also write the image, as build's -o.")
 @click.option("-t", "--tag", "tags", multiple=True, help="Name and tag for the image.")
 @click.option("--build-arg", "build_args", multiple=True, metavar="KEY[=VALUE]")
 @click.option("--target", help="Explain this stage's image instead of the last one.")
 @click.option("--platform", help="Target platform os/arch[/variant].")
-@click.option("--build-context", "build_contexts", multiple=True,
-              metavar="NAME=docker-archive:PATH|oci-archive:PATH|oci-layout:DIR")
-def explain(context: Path, dockerfile: Path | None, fmt: str, report: Path | None,
-            image: str | None, tags: tuple[str, ...], build_args: tuple[str, ...],
-            target: str | None, platform: str | None, build_contexts: tuple[str, ...]) -> None:
+@click.option(
+    "--build-context",
+    "build_contexts",
+    multiple=True,
+    metavar="NAME=docker-archive:PATH|oci-archive:PATH|oci-layout:DIR",
+)
+def explain(
+    context: Path,
+    dockerfile: Path | None,
+    fmt: str,
+    report: Path | None,
+    image: str | None,
+    tags: tuple[str, ...],
+    build_args: tuple[str, ...],
+    target: str | None,
+    platform: str | None,
+    build_contexts: tuple[str, ...],
+) -> None:
     """Show what each instruction of the Dockerfile in CONTEXT produces: layers, files,
     config changes, history, digests. Builds without writing an archive unless --image."""
-    options = api.BuildOptions(context=context, dockerfile=dockerfile, tags=tags,
-                               output=run(lambda: parse_output(image)),
-                               build_args=build_args, target=target, platform=platform,
-                               build_contexts=build_contexts)
+    options = api.BuildOptions(
+        context=context,
+        dockerfile=dockerfile,
+        tags=tags,
+        output=run(lambda: parse_output(image)),
+        build_args=build_args,
+        target=target,
+        platform=platform,
+        build_contexts=build_contexts,
+    )
     document, result = run(lambda: api.explain(options))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -159,12 +258,15 @@ def explain(context: Path, dockerfile: Path | None, fmt: str, report: Path | Non
 
 @main.command()
 @click.argument("archive", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.option("--layer", type=int, help="Show only this layer (1 is the lowest).")
 def inspect(archive: Path, fmt: str, layer: int | None) -> None:
     """Show what an image archive holds (docker-archive, OCI archive or OCI layout directory):
     layers with their files, whiteouts, config and history. No daemon needed."""
-    from .reports.inspect import read_image, render_text as render
+    from .reports.inspect import read_image
+    from .reports.inspect import render_text as render
 
     document = run(lambda: read_image(archive))
     if fmt == "json":
@@ -177,8 +279,14 @@ def inspect(archive: Path, fmt: str, layer: int | None) -> None:
 
 @main.command()
 @click.argument("dockerfile", default="Dockerfile", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "buildkit"]), default="text",
-              show_default=True, help="text for people, json for tools, buildkit for BuildKit's AST dump.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "buildkit"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools, buildkit for BuildKit's AST dump.",
+)
 def parse(dockerfile: Path, fmt: str) -> None:
     """Parse DOCKERFILE and print its instructions (nothing is built)."""
     click.echo(run(lambda: api.describe(dockerfile, fmt)), nl=False)

@@ -3,6 +3,8 @@ as ``file:line:col: message`` followed by the source line and a caret."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -34,7 +36,7 @@ class InstructionError(PybuildError):
         self.message = message
         self.location = location
 
-    def at(self, location: Location) -> "InstructionError":
+    def at(self, location: Location) -> InstructionError:
         """Return this error with `location` filled in, unless a more precise one is already set."""
         if self.location is None:
             self.location = location
@@ -52,6 +54,18 @@ class InstructionError(PybuildError):
 
     def __str__(self) -> str:
         return self.render()
+
+
+@contextmanager
+def located(location: Location | None) -> Iterator[None]:
+    """InstructionErrors raised inside get `location`, unless they carry a more precise one:
+    helpers raise plain errors and the caller that knows where adds the place, once."""
+    try:
+        yield
+    except InstructionError as error:
+        if location is not None:
+            error.at(location)
+        raise
 
 
 class DockerfileSyntaxError(InstructionError):

@@ -9,7 +9,9 @@ class Reporter:
     """Receives build events; this base class ignores them all (quiet). Methods, not event
     objects: `advanced` is called once per file, on the hot path of a layer of many files."""
 
-    def layer_started(self, number: int, total: int, created_by: str, files: int, size: int) -> None:
+    def layer_started(
+        self, number: int, total: int, created_by: str, files: int, size: int
+    ) -> None:
         """Layer `number` of `total` begins: `files` files of `size` bytes to write."""
 
     def advanced(self, files: int, size: int) -> None:

@@ -13,10 +13,9 @@ def default_cache_dir() -> str:
     return os.path.join(base, "pybuild")
 
 
-def file_stat(path: "str | os.PathLike[str]") -> list[int] | None:
+def file_stat(path: str | os.PathLike[str]) -> list[int] | None:
     try:
         info = os.stat(path)
     except OSError:
         return None
     return [info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns, info.st_dev]
-

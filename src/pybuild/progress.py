@@ -37,7 +37,11 @@ class PlainProgress(QuietProgress):
         self.files, self.size, self.started = files, size, time.monotonic()
 
     def layer_finished(self, diff_id, digest, stored, cached) -> None:
-        how = "cached" if cached else f"{self.files} files, {self.size} bytes, {time.monotonic() - self.started:.2f}s"
+        how = (
+            "cached"
+            if cached
+            else f"{self.files} files, {self.size} bytes, {time.monotonic() - self.started:.2f}s"
+        )
         print(f"[{self.number}/{self.total}] {self.created_by}: {how} -> {digest}", file=self.out)
 
 
@@ -65,8 +69,10 @@ class TtyProgress(PlainProgress):
             return
         self.shown = now
         mib, total = self.done_size / 2**20, self.size / 2**20
-        text = (f"[{self.number}/{self.total}] {self.created_by[:50]}  "
-                f"{self.done_files}/{self.files} files  {mib:.1f}/{total:.1f} MiB")
+        text = (
+            f"[{self.number}/{self.total}] {self.created_by[:50]}  "
+            f"{self.done_files}/{self.files} files  {mib:.1f}/{total:.1f} MiB"
+        )
         print(f"\r\x1b[K{text}", end="", file=self.out, flush=True)
 
     def layer_finished(self, diff_id, digest, stored, cached) -> None:
@@ -91,17 +97,32 @@ class JsonProgress(Reporter):
         self._emit(event="note", text=text)
 
     def layer_started(self, number, total, created_by, files, size) -> None:
-        self._emit(event="layer_started", layer=number, layers=total, created_by=created_by,
-                   files=files, bytes=size)
+        self._emit(
+            event="layer_started",
+            layer=number,
+            layers=total,
+            created_by=created_by,
+            files=files,
+            bytes=size,
+        )
 
     def layer_finished(self, diff_id, digest, stored, cached) -> None:
-        self._emit(event="layer_finished", diff_id=diff_id, digest=digest, stored_bytes=stored,
-                   cached=cached)
+        self._emit(
+            event="layer_finished",
+            diff_id=diff_id,
+            digest=digest,
+            stored_bytes=stored,
+            cached=cached,
+        )
 
 
 def make_progress(mode: str, out: TextIO = sys.stderr) -> Reporter:
     if mode == "auto":
         mode = "tty" if out.isatty() else "plain"
-    renderers: dict[str, type[Reporter]] = {"plain": PlainProgress, "tty": TtyProgress,
-                                            "json": JsonProgress, "quiet": QuietProgress}
+    renderers: dict[str, type[Reporter]] = {
+        "plain": PlainProgress,
+        "tty": TtyProgress,
+        "json": JsonProgress,
+        "quiet": QuietProgress,
+    }
     return renderers[mode](out)  # type: ignore[call-arg]

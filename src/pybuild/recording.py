@@ -72,8 +72,13 @@ def code_version() -> list:
         folders[:] = sorted(name for name in folders if name != "__pycache__")
         for name in sorted(names):
             info = os.stat(os.path.join(directory, name))
-            files.append([os.path.relpath(os.path.join(directory, name), PACKAGE_DIR),
-                          info.st_size, info.st_mtime_ns])
+            files.append(
+                [
+                    os.path.relpath(os.path.join(directory, name), PACKAGE_DIR),
+                    info.st_size,
+                    info.st_mtime_ns,
+                ]
+            )
     return files
 
 
@@ -81,7 +86,9 @@ def record_path(cache_dir: str, argv: list[str], cwd: str) -> str:
     """Where the record of this command lives. The interpreter and the machine are part of its
     name: a cache directory shared between machines must not answer for another platform."""
     machine = [sys.version, sys.platform, os.uname().machine]
-    key = hashlib.sha256(json.dumps([FORMAT, machine, code_version(), cwd, argv]).encode()).hexdigest()
+    key = hashlib.sha256(
+        json.dumps([FORMAT, machine, code_version(), cwd, argv]).encode()
+    ).hexdigest()
     return os.path.join(cache_dir, "builds", f"{key}.json")
 
 
@@ -90,8 +97,16 @@ def _identity(info: os.stat_result, directory_times: bool) -> tuple:
     mtime counts only when the image keeps file times (SOURCE_DATE_EPOCH clamps them)."""
     if stat.S_ISDIR(info.st_mode):
         return (info.st_mode, info.st_uid, info.st_gid, info.st_mtime_ns if directory_times else 0)
-    return (info.st_mode, info.st_uid, info.st_gid, info.st_size, info.st_mtime_ns,
-            info.st_ctime_ns, info.st_ino, info.st_dev)  # as FILE_FIELDS names them
+    return (
+        info.st_mode,
+        info.st_uid,
+        info.st_gid,
+        info.st_size,
+        info.st_mtime_ns,
+        info.st_ctime_ns,
+        info.st_ino,
+        info.st_dev,
+    )  # as FILE_FIELDS names them
 
 
 def snapshot(roots: list[str], directory_times: bool, prune=None) -> Snapshot:
@@ -163,8 +178,9 @@ def _recorded_lines(argv: list[str]) -> list[tuple[str, str]] | None:
 class Recording:
     """Watches one build: a snapshot before it starts, a record after it succeeds (when sound)."""
 
-    def __init__(self, argv: list[str], cache_dir: str, roots: list[str], directory_times: bool,
-                 prune=None):
+    def __init__(
+        self, argv: list[str], cache_dir: str, roots: list[str], directory_times: bool, prune=None
+    ):
         self.argv, self.cache_dir = argv, cache_dir
         self.roots = sorted(set(roots))
         self.directory_times = directory_times
@@ -184,8 +200,12 @@ class Recording:
         """Whether some input changed so shortly before the build that a later change in the
         same timestamp tick could leave its stat as it was."""
         limit = self.started - int(RACY_SECONDS * 1e9)
-        return any(identity is not None and len(identity) == len(FILE_FIELDS)
-                   and max(identity[MTIME], identity[CTIME]) >= limit for identity in found.values())
+        return any(
+            identity is not None
+            and len(identity) == len(FILE_FIELDS)
+            and max(identity[MTIME], identity[CTIME]) >= limit
+            for identity in found.values()
+        )
 
     def finish(self, dest: str, env: dict[str, str | None], lines: list[tuple[str, str]]) -> bool:
         """Write the record for this build's output file; False when it would not be sound.
@@ -198,10 +218,18 @@ class Recording:
         inputs = digest(self.before)
         cwd = os.getcwd()
         dest = os.path.abspath(dest)
-        record = {"argv": self.argv, "cwd": cwd, "env": env, "roots": self.roots,
-                  "directory_times": self.directory_times, "pruned": self.pruned,
-                  "inputs": inputs, "dest": dest,
-                  "dest_stat": file_stat(dest), "lines": [list(line) for line in lines]}
+        record = {
+            "argv": self.argv,
+            "cwd": cwd,
+            "env": env,
+            "roots": self.roots,
+            "directory_times": self.directory_times,
+            "pruned": self.pruned,
+            "inputs": inputs,
+            "dest": dest,
+            "dest_stat": file_stat(dest),
+            "lines": [list(line) for line in lines],
+        }
         path = record_path(self.cache_dir, self.argv, cwd)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         partial = f"{path}.{os.getpid()}.partial"

@@ -3,7 +3,6 @@ reused as they are, config inherited as Docker does, files usable by COPY --from
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,42 +10,61 @@ from pathlib import Path
 import pytest
 
 from conftest import SAMPLES
+from images import docker_archive_with_nulls, synthetic_archive
 from pybuild import api
-from pybuild.outputs.spec import parse_output
 from pybuild.errors import InstructionError
 from pybuild.oci.validate import validate_archive
-from images import docker_archive_with_nulls, synthetic_archive
+from pybuild.outputs.spec import parse_output
 
 
 def base_archive(tmp_path: Path, output: str = "type=docker") -> Path:
     dest = tmp_path / ("base-dir" if "oci-dir" in output else "base.tar")
-    api.build(api.BuildOptions(context=SAMPLES / "greet", tags=("base:1",), output=parse_output(f"{output},dest={dest}")))
+    api.build(
+        api.BuildOptions(
+            context=SAMPLES / "greet",
+            tags=("base:1",),
+            output=parse_output(f"{output},dest={dest}"),
+        )
+    )
     return dest
 
 
-def child(tmp_path: Path, dockerfile: str, contexts: tuple[str, ...], output: str | None = None,
-          **extra) -> tuple[api.BuildResult, Path]:
+def child(
+    tmp_path: Path, dockerfile: str, contexts: tuple[str, ...], output: str | None = None, **extra
+) -> tuple[api.BuildResult, Path]:
     context = tmp_path / "child"
     context.mkdir(exist_ok=True)
     (context / "a.txt").write_text("added\n")
     (context / "Dockerfile").write_text(dockerfile)
     out = tmp_path / "child.tar"
-    result = api.build(api.BuildOptions(context=context, tags=("child:1",), output=parse_output(output or str(out)),
-                                        build_contexts=contexts, **extra))
+    result = api.build(
+        api.BuildOptions(
+            context=context,
+            tags=("child:1",),
+            output=parse_output(output or str(out)),
+            build_contexts=contexts,
+            **extra,
+        )
+    )
     return result, out
 
 
 def test_local_base_layers_are_reused_and_config_inherited(tmp_path):
     base = base_archive(tmp_path)
     base_config = validate_archive(base).config
-    result, out = child(tmp_path, 'FROM base\nCOPY a.txt /extra/a.txt\nCMD ["Base"]\n',
-                        (f"base=docker-archive:{base}",))
+    result, out = child(
+        tmp_path,
+        'FROM base\nCOPY a.txt /extra/a.txt\nCMD ["Base"]\n',
+        (f"base=docker-archive:{base}",),
+    )
     config = validate_archive(out).config
     assert config["rootfs"]["diff_ids"][:2] == base_config["rootfs"]["diff_ids"]
     assert len(config["rootfs"]["diff_ids"]) == 3
     assert config["config"]["Entrypoint"] == ["/opt/greet/bin/greet"]
     assert config["config"]["WorkingDir"] == "/opt/greet" and config["config"]["Cmd"] == ["Base"]
-    assert [h["created_by"] for h in config["history"]][:5] == [h["created_by"] for h in base_config["history"]]
+    assert [h["created_by"] for h in config["history"]][:5] == [
+        h["created_by"] for h in base_config["history"]
+    ]
 
 
 def test_entrypoint_resets_an_inherited_cmd(tmp_path):
@@ -59,8 +77,10 @@ def test_gzip_layout_base_into_uncompressed_output(tmp_path):
     base = base_archive(tmp_path, "type=oci-dir")  # gzip layers
     result, out = child(tmp_path, "FROM base\nCOPY a.txt /a\n", (f"base=oci-layout:{base}",))
     contents = validate_archive(out)  # every layer uncompresses to its diff_id
-    assert all(layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar"
-               for layer in contents.oci_manifest["layers"])
+    assert all(
+        layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar"
+        for layer in contents.oci_manifest["layers"]
+    )
 
 
 def test_chown_names_and_copy_from_resolve_against_the_base(tmp_path):
@@ -68,16 +88,34 @@ def test_chown_names_and_copy_from_resolve_against_the_base(tmp_path):
     base_context.mkdir()
     (base_context / "passwd").write_text("app:x:1234:4321::/:/bin/sh\n")
     (base_context / "tool").write_text("tool\n")
-    (base_context / "Dockerfile").write_text("FROM scratch\nCOPY passwd /etc/passwd\nCOPY tool /usr/bin/tool\n")
-    api.build(api.BuildOptions(context=base_context, tags=("b:1",), output=parse_output(str(tmp_path / "b.tar"))))
-    _, out = child(tmp_path, "FROM b\nCOPY --chown=app a.txt /home/a.txt\n"
-                             "FROM scratch\nCOPY --from=b /usr/bin/tool /tool\n",
-                   (f"b=docker-archive:{tmp_path / 'b.tar'}",), target=None)
+    (base_context / "Dockerfile").write_text(
+        "FROM scratch\nCOPY passwd /etc/passwd\nCOPY tool /usr/bin/tool\n"
+    )
+    api.build(
+        api.BuildOptions(
+            context=base_context, tags=("b:1",), output=parse_output(str(tmp_path / "b.tar"))
+        )
+    )
+    _, out = child(
+        tmp_path,
+        "FROM b\nCOPY --chown=app a.txt /home/a.txt\n"
+        "FROM scratch\nCOPY --from=b /usr/bin/tool /tool\n",
+        (f"b=docker-archive:{tmp_path / 'b.tar'}",),
+        target=None,
+    )
     members = [m for ms in validate_archive(out).layer_members.values() for m in ms]
     assert [m.name for m in members] == ["tool"]
-    _, out = child(tmp_path, "FROM b\nCOPY --chown=app a.txt /home/a.txt\n",
-                   (f"b=docker-archive:{tmp_path / 'b.tar'}",))
-    owned = [m for ms in validate_archive(out).layer_members.values() for m in ms if m.name == "home/a.txt"]
+    _, out = child(
+        tmp_path,
+        "FROM b\nCOPY --chown=app a.txt /home/a.txt\n",
+        (f"b=docker-archive:{tmp_path / 'b.tar'}",),
+    )
+    owned = [
+        m
+        for ms in validate_archive(out).layer_members.values()
+        for m in ms
+        if m.name == "home/a.txt"
+    ]
     assert (owned[0].uid, owned[0].gid) == (1234, 4321)
 
 
@@ -85,8 +123,14 @@ def test_whiteouts_in_a_base_remove_files(tmp_path):
     archive = tmp_path / "w.tar"
     synthetic_archive(archive)
     with pytest.raises(InstructionError, match="file not found in w"):
-        child(tmp_path, "FROM scratch\nCOPY --from=w /etc/old.conf /x\n", (f"w=docker-archive:{archive}",))
-    _, out = child(tmp_path, "FROM scratch\nCOPY --from=w /bin/tool /tool\n", (f"w=docker-archive:{archive}",))
+        child(
+            tmp_path,
+            "FROM scratch\nCOPY --from=w /etc/old.conf /x\n",
+            (f"w=docker-archive:{archive}",),
+        )
+    _, out = child(
+        tmp_path, "FROM scratch\nCOPY --from=w /bin/tool /tool\n", (f"w=docker-archive:{archive}",)
+    )
     assert validate_archive(out).layer_members
 
 
@@ -101,12 +145,21 @@ def test_docker_save_of_a_docker_built_image_as_base_runs(engine, tmp_path):
     context.mkdir()
     (context / "greet").write_bytes((SAMPLES / "greet" / "greet").read_bytes())
     (context / "greet").chmod(0o755)
-    (context / "Dockerfile").write_text('FROM scratch\nCOPY greet /greet\nENTRYPOINT ["/greet"]\nCMD ["docker"]\n')
-    assert engine.classic_build(context, context / "Dockerfile", "pybuild-base-docker:1").returncode == 0
+    (context / "Dockerfile").write_text(
+        'FROM scratch\nCOPY greet /greet\nENTRYPOINT ["/greet"]\nCMD ["docker"]\n'
+    )
+    assert (
+        engine.classic_build(context, context / "Dockerfile", "pybuild-base-docker:1").returncode
+        == 0
+    )
     saved = tmp_path / "saved.tar"
     engine.docker("save", "pybuild-base-docker:1", "-o", str(saved))
-    result, out = child(tmp_path, 'FROM saved\nCOPY a.txt /a.txt\nCMD ["pybuild"]\n',
-                        (f"saved=docker-archive:{saved}",), output=None)
+    result, out = child(
+        tmp_path,
+        'FROM saved\nCOPY a.txt /a.txt\nCMD ["pybuild"]\n',
+        (f"saved=docker-archive:{saved}",),
+        output=None,
+    )
     engine.load(out)
     assert engine.run("child:1").stdout == b"Hello, pybuild!\n"
     engine.images.add("child:1")
@@ -115,17 +168,27 @@ def test_docker_save_of_a_docker_built_image_as_base_runs(engine, tmp_path):
 @pytest.mark.engine
 def test_from_a_registry_builds_pushes_pulls_and_runs(engine, open_registry, tmp_path):
     base_ref = f"{open_registry}/demo/base:1"
-    pushed = subprocess.run([sys.executable, "-m", "pybuild", "--push", "-t", base_ref, str(SAMPLES / "greet")],
-                            capture_output=True, text=True)
+    pushed = subprocess.run(
+        [sys.executable, "-m", "pybuild", "--push", "-t", base_ref, str(SAMPLES / "greet")],
+        capture_output=True,
+        text=True,
+    )
     assert pushed.returncode == 0, pushed.stderr
-    digest = pushed.stderr.strip().splitlines()[-2].rsplit("@", 1)[1] if "@" in pushed.stderr else None
+    digest = (
+        pushed.stderr.strip().splitlines()[-2].rsplit("@", 1)[1] if "@" in pushed.stderr else None
+    )
     context = tmp_path / "ctx"
     context.mkdir()
     (context / "a.txt").write_text("from the child\n")
-    (context / "Dockerfile").write_text(f'FROM {base_ref}\nCOPY a.txt /data/a.txt\nCMD ["registry"]\n')
+    (context / "Dockerfile").write_text(
+        f'FROM {base_ref}\nCOPY a.txt /data/a.txt\nCMD ["registry"]\n'
+    )
     child_ref = f"{open_registry}/demo/child:1"
-    built = subprocess.run([sys.executable, "-m", "pybuild", "--push", "-t", child_ref, str(context)],
-                           capture_output=True, text=True)
+    built = subprocess.run(
+        [sys.executable, "-m", "pybuild", "--push", "-t", child_ref, str(context)],
+        capture_output=True,
+        text=True,
+    )
     assert built.returncode == 0, built.stderr
     engine.docker("pull", child_ref)
     engine.images.add(child_ref)
@@ -135,8 +198,20 @@ def test_from_a_registry_builds_pushes_pulls_and_runs(engine, open_registry, tmp
     if digest:
         pinned = context / "Dockerfile.pinned"
         pinned.write_text(f"FROM {open_registry}/demo/base@{digest}\nCOPY a.txt /b\n")
-        again = subprocess.run([sys.executable, "-m", "pybuild", "-f", str(pinned), "-o",
-                                str(tmp_path / "pinned.tar"), str(context)], capture_output=True, text=True)
+        again = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pybuild",
+                "-f",
+                str(pinned),
+                "-o",
+                str(tmp_path / "pinned.tar"),
+                str(context),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert again.returncode == 0, again.stderr
 
 
@@ -146,13 +221,25 @@ def test_a_base_config_with_docker_nulls_takes_every_metadata_instruction(tmp_pa
     docker_archive_with_nulls(base)
     context = tmp_path / "ctx"
     context.mkdir()
-    (context / "Dockerfile").write_text("FROM base\nVOLUME /v\nLABEL a=b\nEXPOSE 80\nENV K=v\n"
-                                        "ONBUILD COPY x y\nENTRYPOINT [\"/e\"]\n")
+    (context / "Dockerfile").write_text(
+        'FROM base\nVOLUME /v\nLABEL a=b\nEXPOSE 80\nENV K=v\nONBUILD COPY x y\nENTRYPOINT ["/e"]\n'
+    )
     out = tmp_path / "out.tar"
-    api.build(api.BuildOptions(context=context, tags=("child:1",), output=parse_output(str(out)),
-                               build_contexts=(f"base=docker-archive:{base}",)))
+    api.build(
+        api.BuildOptions(
+            context=context,
+            tags=("child:1",),
+            output=parse_output(str(out)),
+            build_contexts=(f"base=docker-archive:{base}",),
+        )
+    )
     config = validate_archive(out).config
-    assert config["config"] == {"Volumes": {"/v": {}}, "Labels": {"a": "b"},
-                                "ExposedPorts": {"80/tcp": {}}, "Env": ["K=v"],
-                                "OnBuild": ["COPY x y"], "Entrypoint": ["/e"]}
+    assert config["config"] == {
+        "Volumes": {"/v": {}},
+        "Labels": {"a": "b"},
+        "ExposedPorts": {"80/tcp": {}},
+        "Env": ["K=v"],
+        "OnBuild": ["COPY x y"],
+        "Entrypoint": ["/e"],
+    }
     assert [item["created_by"] for item in config["history"]][0] == "ADD motd"

@@ -8,8 +8,8 @@ import pytest
 
 from pybuild.build.context import BuildContext, clean_source, glob_match
 from pybuild.build.copying import resolve_sources
-from pybuild.errors import ContextError, Location
 from pybuild.dockerfile.instructions import Word
+from pybuild.errors import ContextError, Location
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ from pybuild.outputs.spec import parse_output
 # PYBUILD_DIFFERENTIAL_EXTRA names a folder of more *.Dockerfile cases kept outside the project.
 EXTRA = os.environ.get("PYBUILD_DIFFERENTIAL_EXTRA")
 CASES = sorted((Path(__file__).parent / "differential").glob("*.Dockerfile")) + (
-    sorted(Path(EXTRA).glob("*.Dockerfile")) if EXTRA else [])
+    sorted(Path(EXTRA).glob("*.Dockerfile")) if EXTRA else []
+)
 
 
 def case_arguments(dockerfile: Path) -> list[str]:
@@ -30,13 +31,23 @@ def case_arguments(dockerfile: Path) -> list[str]:
 def make_context(root: Path) -> Path:
     """Files with varied modes, nested and empty directories, symlinks, odd names."""
     root.mkdir()
-    files = {"a.txt": "a\n", "b.txt": "bb\n", "c.txt": "ccc\n", "with space.txt": "space\n",
-             "ünï.txt": "unicode\n", "src/s1.txt": "s1\n", "src/s2.txt": "s2\n",
-             "src/sub/t.txt": "t\n", "src/sub/deeper/u.bin": "\x00\x01binary",
-             "other/o.txt": "o\n", "other/sub/t.txt": "replaced\n", "data/x": "x\n",
-             "script.sh": "#!/bin/sh\necho hi\n",
-             "etc/passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1002:App:/home/app:/bin/sh\n",
-             "etc/group": "root:x:0:\nstaff:x:50:\napp:x:1002:\n"}
+    files = {
+        "a.txt": "a\n",
+        "b.txt": "bb\n",
+        "c.txt": "ccc\n",
+        "with space.txt": "space\n",
+        "ünï.txt": "unicode\n",
+        "src/s1.txt": "s1\n",
+        "src/s2.txt": "s2\n",
+        "src/sub/t.txt": "t\n",
+        "src/sub/deeper/u.bin": "\x00\x01binary",
+        "other/o.txt": "o\n",
+        "other/sub/t.txt": "replaced\n",
+        "data/x": "x\n",
+        "script.sh": "#!/bin/sh\necho hi\n",
+        "etc/passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1002:App:/home/app:/bin/sh\n",
+        "etc/group": "root:x:0:\nstaff:x:50:\napp:x:1002:\n",
+    }
     for name, content in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,13 +89,17 @@ def make_archives(root: Path) -> None:
         member(tar, "pkg/bin/tool", b"#!/bin/sh\n", mode=0o755, uid=1000, gid=1000)
         member(tar, "pkg/etc/conf", b"key=value\n", mode=0o600, uid=33, gid=33)
         member(tar, "pkg/link", kind=tarfile.SYMTYPE, link="bin/tool")
-        member(tar, "pkg/hard", kind=tarfile.LNKTYPE, link="pkg/etc/conf", mode=0o600, uid=33, gid=33)
+        member(
+            tar, "pkg/hard", kind=tarfile.LNKTYPE, link="pkg/etc/conf", mode=0o600, uid=33, gid=33
+        )
         member(tar, "./top.txt", b"top\n")
     plain = buffer.getvalue()
     (root / "archives").mkdir()
     (root / "archives" / "plain.tar").write_bytes(plain)
     (root / "archives" / "pkg.tgz").write_bytes(gzip.compress(plain, mtime=0))
-    import bz2, lzma
+    import bz2
+    import lzma
+
     (root / "archives" / "pkg.tar.bz2").write_bytes(bz2.compress(plain))
     (root / "archives" / "pkg.tar.xz").write_bytes(lzma.compress(plain))
     (root / "archives" / "pkg.tar.zst").write_bytes(zstandard.ZstdCompressor().compress(plain))
@@ -112,14 +127,22 @@ def test_pybuild_matches_docker_classic_builder(engine, context, tmp_path, docke
 
     archive = tmp_path / "image.tar"
     options = dict(build_args=[], labels=[], target=None)
-    for flag, value in zip(flags[::2], flags[1::2]):
+    for flag, value in zip(flags[::2], flags[1::2], strict=True):
         if flag == "--target":
             options["target"] = value
         else:
             options[flag.lstrip("-").replace("-", "_") + "s"].append(value)
-    api.build(api.BuildOptions(context=context, dockerfile=dockerfile, tags=(ours_tag,),
-                               output=parse_output(str(archive)), build_args=tuple(options["build_args"]),
-                               labels=tuple(options["labels"]), target=options["target"]))
+    api.build(
+        api.BuildOptions(
+            context=context,
+            dockerfile=dockerfile,
+            tags=(ours_tag,),
+            output=parse_output(str(archive)),
+            build_args=tuple(options["build_args"]),
+            labels=tuple(options["labels"]),
+            target=options["target"],
+        )
+    )
     engine.load(archive)
 
     assert engine.config(ours_tag) == engine.config(docker_tag)
@@ -149,15 +172,25 @@ def test_add_from_url_matches_docker(engine, context, tmp_path):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
     dockerfile = tmp_path / "url.Dockerfile"
-    dockerfile.write_text(f"FROM scratch\nADD {base}/tool.bin /bin/\nADD {base}/pkg.tgz /pkg.tgz\n"
-                          f"ADD {base}/tool.bin /renamed\n")
+    dockerfile.write_text(
+        f"FROM scratch\nADD {base}/tool.bin /bin/\nADD {base}/pkg.tgz /pkg.tgz\n"
+        f"ADD {base}/tool.bin /renamed\n"
+    )
     try:
         built = engine.classic_build(context, dockerfile, "pybuild-diff-docker:url")
         assert built.returncode == 0, built.stderr.decode()
         archive = tmp_path / "image.tar"
-        api.build(api.BuildOptions(context=context, dockerfile=dockerfile,
-                                   tags=("pybuild-diff-ours:url",), output=parse_output(str(archive))))
+        api.build(
+            api.BuildOptions(
+                context=context,
+                dockerfile=dockerfile,
+                tags=("pybuild-diff-ours:url",),
+                output=parse_output(str(archive)),
+            )
+        )
     finally:
         httpd.shutdown()
     engine.load(archive)
-    assert engine.filesystem("pybuild-diff-ours:url") == engine.filesystem("pybuild-diff-docker:url")
+    assert engine.filesystem("pybuild-diff-ours:url") == engine.filesystem(
+        "pybuild-diff-docker:url"
+    )

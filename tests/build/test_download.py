@@ -12,12 +12,12 @@ from functools import partial
 
 import pytest
 
+from evaluation import evaluated
 from pybuild.api import parse
 from pybuild.build.context import BuildContext
-from pybuild.errors import InstructionError
-from evaluation import evaluated
-from pybuild.oci.platform import Platform
 from pybuild.build.timestamps import Timestamps
+from pybuild.errors import InstructionError
+from pybuild.oci.platform import Platform
 
 PLATFORM = Platform("linux", "amd64")
 PAYLOAD = b"downloaded bytes\n"
@@ -34,7 +34,9 @@ def server(tmp_path_factory):
     (root / "file.txt").write_bytes(PAYLOAD)
     with tarfile.open(root / "bundle.tar.gz", "w:gz") as tar:
         tar.add(root / "file.txt", "inside.txt")
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(root)))
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(QuietHandler, directory=str(root))
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -43,8 +45,13 @@ def server(tmp_path_factory):
 
 def build(tmp_path, text, epoch=None):
     timestamps = Timestamps(epoch, keep_file_times=True) if epoch else Timestamps()
-    return evaluated(parse("FROM scratch\n" + text), BuildContext(tmp_path), PLATFORM, timestamps,
-                    scratch=tmp_path)
+    return evaluated(
+        parse("FROM scratch\n" + text),
+        BuildContext(tmp_path),
+        PLATFORM,
+        timestamps,
+        scratch=tmp_path,
+    )
 
 
 def entries(spec):
@@ -52,8 +59,10 @@ def entries(spec):
 
 
 def test_download_is_named_after_the_url_mode_0600_and_not_unpacked(server, tmp_path):
-    spec = build(tmp_path, f"ADD {server}/file.txt {server}/bundle.tar.gz /dl/\n"
-                           f"ADD {server}/file.txt /renamed\n")
+    spec = build(
+        tmp_path,
+        f"ADD {server}/file.txt {server}/bundle.tar.gz /dl/\nADD {server}/file.txt /renamed\n",
+    )
     files = entries(spec)
     assert files["dl/file.txt"].mode == 0o600 and files["dl/file.txt"].size == len(PAYLOAD)
     assert files["dl/bundle.tar.gz"].kind == "file"  # downloads are never extracted

@@ -6,14 +6,14 @@ import os
 
 import pytest
 
+from evaluation import evaluated
 from pybuild.api import parse
 from pybuild.build.context import BuildContext
-from pybuild.errors import InstructionError
-from evaluation import evaluated
 from pybuild.build.evaluator import parse_port
+from pybuild.build.timestamps import Timestamps
+from pybuild.errors import InstructionError
 from pybuild.oci.model import SCRATCH_PATH
 from pybuild.oci.platform import Platform
-from pybuild.build.timestamps import Timestamps
 
 PLATFORM = Platform("linux", "amd64")
 
@@ -31,12 +31,14 @@ def context(tmp_path):
     return tmp_path
 
 
-def build(context, text, timestamps=Timestamps()):
+def build(context, text, timestamps=None):
     return evaluated(parse("FROM scratch\n" + text), BuildContext(context), PLATFORM, timestamps)
 
 
 def entries(layer):
-    return {entry.path: (entry.kind, oct(entry.mode), entry.uid, entry.gid) for entry in layer.entries}
+    return {
+        entry.path: (entry.kind, oct(entry.mode), entry.uid, entry.gid) for entry in layer.entries
+    }
 
 
 def test_scratch_starts_with_docker_path_and_no_layers(context):
@@ -117,7 +119,13 @@ def test_variables_expand_in_copy_and_workdir(context):
 def test_expose_forms(context):
     spec = build(context, "ENV P=9000\nEXPOSE 80 53/UDP 8000-8002 $P/tcp\n")
     assert sorted(spec.config["ExposedPorts"]) == [
-        "53/udp", "80/tcp", "8000/tcp", "8001/tcp", "8002/tcp", "9000/tcp"]
+        "53/udp",
+        "80/tcp",
+        "8000/tcp",
+        "8001/tcp",
+        "8002/tcp",
+        "9000/tcp",
+    ]
 
 
 @pytest.mark.parametrize("spec", ["70000", "90-80", "80/xyz", "abc"])
@@ -127,7 +135,7 @@ def test_bad_ports(spec):
 
 
 def test_shell_form_wraps_in_sh_and_entrypoint_clears_an_earlier_stage_cmd(context):
-    spec = build(context, "CMD echo hi\nENTRYPOINT [\"/e\"]\n")
+    spec = build(context, 'CMD echo hi\nENTRYPOINT ["/e"]\n')
     assert spec.config["Cmd"] == ["/bin/sh", "-c", "echo hi"]  # set in this stage: kept
     spec = build(context, "ENTRYPOINT /e --flag\n")
     assert spec.config["Entrypoint"] == ["/bin/sh", "-c", "/e --flag"]
@@ -141,7 +149,9 @@ def test_run_explains_that_pybuild_never_executes(context):
 
 
 def test_base_images_need_a_source(tmp_path):
-    with pytest.raises(InstructionError, match="not a stage or a --build-context, and pulling is off") as caught:
+    with pytest.raises(
+        InstructionError, match="not a stage or a --build-context, and pulling is off"
+    ) as caught:
         evaluated(parse("FROM alpine:3\n"), BuildContext(tmp_path), PLATFORM, Timestamps())
     assert caught.value.location.column == 6
 
@@ -171,10 +181,18 @@ def make_tar(path, members, compress=None):
 def test_add_extracts_zstd_and_chown_applies_to_members(context, tmp_path):
     import zstandard
 
-    make_tar(context / "pkg.tar.zst", [("d", None), ("d/f", b"data")],
-             zstandard.ZstdCompressor().compress)
-    spec = evaluated(parse("FROM scratch\nADD pkg.tar.zst /x/\nADD --chown=7:8 pkg.tar.zst /y/\n"),
-                    BuildContext(context), PLATFORM, Timestamps(), scratch=tmp_path)
+    make_tar(
+        context / "pkg.tar.zst",
+        [("d", None), ("d/f", b"data")],
+        zstandard.ZstdCompressor().compress,
+    )
+    spec = evaluated(
+        parse("FROM scratch\nADD pkg.tar.zst /x/\nADD --chown=7:8 pkg.tar.zst /y/\n"),
+        BuildContext(context),
+        PLATFORM,
+        Timestamps(),
+        scratch=tmp_path,
+    )
     assert entries(spec.layers[0])["x/d/f"] == ("file", "0o644", 10, 20)
     assert entries(spec.layers[1])["y/d/f"] == ("file", "0o644", 7, 8)
 
@@ -182,14 +200,24 @@ def test_add_extracts_zstd_and_chown_applies_to_members(context, tmp_path):
 def test_add_never_extracts_outside_the_destination(context, tmp_path):
     make_tar(context / "evil.tar", [("../escape", b"x")])
     with pytest.raises(InstructionError, match="outside the destination"):
-        evaluated(parse("FROM scratch\nADD evil.tar /x/\n"), BuildContext(context), PLATFORM,
-                 Timestamps(), scratch=tmp_path)
+        evaluated(
+            parse("FROM scratch\nADD evil.tar /x/\n"),
+            BuildContext(context),
+            PLATFORM,
+            Timestamps(),
+            scratch=tmp_path,
+        )
     import tarfile
 
     make_tar(context / "through.tar", [("l", (tarfile.SYMTYPE, "/etc")), ("l/passwd", b"x")])
     with pytest.raises(InstructionError, match="through the symlink l"):
-        evaluated(parse("FROM scratch\nADD through.tar /x/\n"), BuildContext(context), PLATFORM,
-                 Timestamps(), scratch=tmp_path)
+        evaluated(
+            parse("FROM scratch\nADD through.tar /x/\n"),
+            BuildContext(context),
+            PLATFORM,
+            Timestamps(),
+            scratch=tmp_path,
+        )
 
 
 def test_hard_links_stay_hard_links_in_a_layer(context, tmp_path):
@@ -199,8 +227,8 @@ def test_hard_links_stay_hard_links_in_a_layer(context, tmp_path):
     archive = tmp_path / "out.tar"
     (context / "Dockerfile").write_text("FROM scratch\nADD links.tar /l/\n")
     from pybuild import api
-    from pybuild.outputs.spec import parse_output
     from pybuild.oci.validate import validate_archive
+    from pybuild.outputs.spec import parse_output
 
     api.build(api.BuildOptions(context=context, tags=("l:1",), output=parse_output(str(archive))))
     (members,) = validate_archive(archive).layer_members.values()
@@ -288,11 +316,15 @@ def test_chown_by_name_needs_the_image_passwd(context):
 
 
 def test_copy_from_a_stage_reads_files_that_came_from_an_archive(context, tmp_path):
-    make_tar(context / "pkg.tar", [("d", None), ("d/first", b"first bytes"), ("d/second", b"second")])
+    make_tar(
+        context / "pkg.tar", [("d", None), ("d/first", b"first bytes"), ("d/second", b"second")]
+    )
     (context / "passwd").write_text("app:x:7:8::/:/bin/sh\n")
-    text = ("FROM scratch AS unpack\nADD pkg.tar /x/\nADD passwd.tar /etc/\n"
-            "FROM scratch\nCOPY --from=unpack /etc/passwd /etc/passwd\n"
-            "COPY --from=unpack /x/d/second /copied\nCOPY --chown=app --from=unpack /x/d/first /owned\n")
+    text = (
+        "FROM scratch AS unpack\nADD pkg.tar /x/\nADD passwd.tar /etc/\n"
+        "FROM scratch\nCOPY --from=unpack /etc/passwd /etc/passwd\n"
+        "COPY --from=unpack /x/d/second /copied\nCOPY --chown=app --from=unpack /x/d/first /owned\n"
+    )
     make_tar(context / "passwd.tar", [("passwd", (context / "passwd").read_bytes())])
     spec = evaluated(parse(text), BuildContext(context), PLATFORM, Timestamps(), scratch=tmp_path)
     copied = [e for layer in spec.layers for e in layer.entries if e.path in ("copied", "owned")]
@@ -301,4 +333,7 @@ def test_copy_from_a_stage_reads_files_that_came_from_an_archive(context, tmp_pa
             handle.seek(entry.offset)
             data = handle.read(entry.size)
         assert data == (b"second" if entry.path == "copied" else b"first bytes")
-    assert {e.path: (e.uid, e.gid) for e in copied}["owned"] == (7, 8)  # passwd read from inside a tar
+    assert {e.path: (e.uid, e.gid) for e in copied}["owned"] == (
+        7,
+        8,
+    )  # passwd read from inside a tar

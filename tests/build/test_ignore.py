@@ -7,9 +7,8 @@ import json
 import pytest
 
 from conftest import CONFORMANCE_COUNTS
-
-from pybuild.errors import ContextError
 from pybuild.build.ignore import IgnoreRules, read_ignore_file
+from pybuild.errors import ContextError
 
 
 def outcome(patterns: list[str], path: str, api: str) -> str:
@@ -22,20 +21,27 @@ def outcome(patterns: list[str], path: str, api: str) -> str:
 
 
 def test_dockerignore_vectors(conformance):
-    rows = [line.split("\t") for line in
-            (conformance / "dockerignore-cases.tsv").read_text("utf-8").splitlines()
-            if line and not line.startswith("#")]
-    failures = [(api, patterns, path, expected) for api, patterns, path, expected, _ in rows
-                if outcome(json.loads(patterns), json.loads(path), api) != expected]
+    rows = [
+        line.split("\t")
+        for line in (conformance / "dockerignore-cases.tsv").read_text("utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    failures = [
+        (api, patterns, path, expected)
+        for api, patterns, path, expected, _ in rows
+        if outcome(json.loads(patterns), json.loads(path), api) != expected
+    ]
     CONFORMANCE_COUNTS["dockerignore vectors"] = f"{len(rows) - len(failures)}/{len(rows)}"
     assert len(rows) == 145
     assert failures == []
 
 
 def test_dockerignore_file_lines(conformance):
-    rows = [line.split("\t") for line in
-            (conformance / "dockerignore-file-cases.tsv").read_text("utf-8").splitlines()
-            if line and not line.startswith("#")]
+    rows = [
+        line.split("\t")
+        for line in (conformance / "dockerignore-file-cases.tsv").read_text("utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
     assert len(rows) == 9
     for raw, result in rows:
         expected = [] if json.loads(result) is None else [json.loads(result)]

@@ -16,19 +16,25 @@ def rules(text: str) -> list[tuple[str, int]]:
     "text, expected",
     [
         ("FROM scratch\nCMD run it\n", [("JSONArgsRecommended", 2)]),
-        ("FROM scratch\nENTRYPOINT [\"/x\"]\n", []),
-        ("FROM scratch\nENV key value\nLABEL k v\nENV a=b\n",
-         [("LegacyKeyValueFormat", 2), ("LegacyKeyValueFormat", 3)]),
+        ('FROM scratch\nENTRYPOINT ["/x"]\n', []),
+        (
+            "FROM scratch\nENV key value\nLABEL k v\nENV a=b\n",
+            [("LegacyKeyValueFormat", 2), ("LegacyKeyValueFormat", 3)],
+        ),
         ("FROM scratch AS Build\n", [("StageNameCasing", 1)]),
         ("FROM scratch as build\n", [("FromAsCasing", 1)]),
         ("from scratch as build\n", []),
         ("FROM scratch\nMAINTAINER me\n", [("MaintainerDeprecated", 2)]),
         ("FROM scratch\nWORKDIR app\nWORKDIR more\n", [("WorkdirRelativePath", 2)]),
-        ("FROM scratch\nEXPOSE 53/UDP 127.0.0.1:80:80\n",
-         [("ExposeProtoCasing", 2), ("ExposeInvalidFormat", 2)]),
-        ("FROM scratch\nCMD [\"a\"]\nCMD [\"b\"]\n", [("MultipleInstructionsDisallowed", 2)]),
-        ("FROM scratch\nARG API_TOKEN\nENV DB_PASSWORD=x\n",
-         [("SecretsUsedInArgOrEnv", 2), ("SecretsUsedInArgOrEnv", 3)]),
+        (
+            "FROM scratch\nEXPOSE 53/UDP 127.0.0.1:80:80\n",
+            [("ExposeProtoCasing", 2), ("ExposeInvalidFormat", 2)],
+        ),
+        ('FROM scratch\nCMD ["a"]\nCMD ["b"]\n', [("MultipleInstructionsDisallowed", 2)]),
+        (
+            "FROM scratch\nARG API_TOKEN\nENV DB_PASSWORD=x\n",
+            [("SecretsUsedInArgOrEnv", 2), ("SecretsUsedInArgOrEnv", 3)],
+        ),
         ("FROM scratch\nCoPy a /b\n", [("ConsistentInstructionCasing", 2)]),
     ],
 )

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from conftest import CONFORMANCE_COUNTS
-
 from pybuild.dockerfile.expand import ExpansionError, expand_word, expand_words
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pybuild.api import parse
-from pybuild.errors import DockerfileSyntaxError
 from pybuild.dockerfile.instructions import Cmd, Copy, Env, Unsupported
 from pybuild.dockerfile.lower import extract_flags, parse_words
+from pybuild.errors import DockerfileSyntaxError
 
 
 def one(text: str):
@@ -76,7 +76,9 @@ def test_arg_declarations_distinguish_no_default_from_empty():
 
 
 def test_metadata_instructions():
-    assert [(p.key, p.value) for p in one("LABEL legacy two words\n").pairs] == [("legacy", "two words")]
+    assert [(p.key, p.value) for p in one("LABEL legacy two words\n").pairs] == [
+        ("legacy", "two words")
+    ]
     assert one("USER  app user \n").user.text == "app user"
     assert [w.text for w in one('VOLUME ["/a", "/b"]\n').paths] == ["/a", "/b"]
     assert one('SHELL ["/bin/ash", "-c"]\n').shell == ("/bin/ash", "-c")

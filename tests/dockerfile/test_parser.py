@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from conftest import CONFORMANCE_COUNTS
-
 from pybuild.dockerfile.dump import dump, go_quote
-from pybuild.errors import DockerfileSyntaxError
 from pybuild.dockerfile.lower import lower
 from pybuild.dockerfile.parser import parse_dockerfile
+from pybuild.errors import DockerfileSyntaxError
 
 
 def args_of(text: str) -> list[tuple[str, str]]:
@@ -34,11 +33,18 @@ def test_blanks_after_the_escape_still_continue():
 
 
 def test_continuation_at_end_of_file_ends_the_instruction():
-    assert args_of("FROM scratch\nCMD a \\\n# only a comment\n") == [("FROM", "scratch"), ("CMD", "a")]
+    assert args_of("FROM scratch\nCMD a \\\n# only a comment\n") == [
+        ("FROM", "scratch"),
+        ("CMD", "a"),
+    ]
 
 
 def test_bom_crlf_and_missing_final_newline():
-    assert args_of("\ufeffFROM scratch\r\nCMD a\r\n  b") == [("FROM", "scratch"), ("CMD", "a"), ("b", "")]
+    assert args_of("\ufeffFROM scratch\r\nCMD a\r\n  b") == [
+        ("FROM", "scratch"),
+        ("CMD", "a"),
+        ("b", ""),
+    ]
 
 
 def test_escape_directive_only_at_the_top():
@@ -86,7 +92,9 @@ def test_buildkit_parser_fixtures_byte_for_byte(conformance):
         expected = (case / "result").read_bytes().decode("utf-8")
         if dump(parse_dockerfile(text)) != expected:
             failures.append(case.name)
-    CONFORMANCE_COUNTS["BuildKit parser fixtures (byte for byte)"] = f"{len(cases) - len(failures)}/{len(cases)}"
+    CONFORMANCE_COUNTS["BuildKit parser fixtures (byte for byte)"] = (
+        f"{len(cases) - len(failures)}/{len(cases)}"
+    )
     assert len(cases) == 33
     assert failures == []
 
@@ -112,8 +120,18 @@ def test_parse_command_rejects_buildkit_negative_fixtures(conformance):
 
     rejected = 0
     for case in _fixture_cases(conformance, "testfiles-negative"):
-        result = subprocess.run([sys.executable, "-m", "pybuild", "parse", "--format", "buildkit",
-                                 str(case / "Dockerfile")], capture_output=True)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pybuild",
+                "parse",
+                "--format",
+                "buildkit",
+                str(case / "Dockerfile"),
+            ],
+            capture_output=True,
+        )
         assert result.returncode == 1, case.name
         assert f"{case / 'Dockerfile'}:" in result.stderr.decode(), case.name
         assert b"Traceback" not in result.stderr

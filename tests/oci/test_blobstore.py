@@ -6,16 +6,22 @@ from __future__ import annotations
 import os
 import shutil
 
-from pybuild import api
-from pybuild.outputs.spec import parse_output
-from pybuild.oci.validate import validate_archive
-
 from conftest import SAMPLES
+from pybuild import api
+from pybuild.oci.validate import validate_archive
+from pybuild.outputs.spec import parse_output
 
 
 def build(context, out, cache, output=None):
-    return api.build(api.BuildOptions(context=context, tags=("c:1",), output=parse_output(output or str(out)),
-                                      cache_dir=cache, source_date_epoch=None))
+    return api.build(
+        api.BuildOptions(
+            context=context,
+            tags=("c:1",),
+            output=parse_output(output or str(out)),
+            cache_dir=cache,
+            source_date_epoch=None,
+        )
+    )
 
 
 def make_context(tmp_path):
@@ -50,7 +56,9 @@ def test_changed_source_or_touched_output_rebuilds(tmp_path):
 
 def test_cached_compressed_blobs_give_the_same_bytes_and_corrupt_ones_are_rebuilt(tmp_path):
     context, cache = make_context(tmp_path), tmp_path / "cache"
-    fresh, cached, repaired = (tmp_path / name for name in ("fresh.tar", "cached.tar", "repaired.tar"))
+    fresh, cached, repaired = (
+        tmp_path / name for name in ("fresh.tar", "cached.tar", "repaired.tar")
+    )
     build(context, fresh, cache, f"type=oci,dest={fresh}")
     build(context, cached, cache, f"type=oci,dest={cached}")
     assert cached.read_bytes() == fresh.read_bytes()
@@ -65,7 +73,9 @@ def test_cached_compressed_blobs_give_the_same_bytes_and_corrupt_ones_are_rebuil
 
 def test_no_partial_cache_files_and_no_cache_means_none(tmp_path):
     context, cache = make_context(tmp_path), tmp_path / "cache"
-    build(context, tmp_path / "a.tar", cache, f"type=oci,dest={tmp_path / 'a.tar'},compression=zstd")
+    build(
+        context, tmp_path / "a.tar", cache, f"type=oci,dest={tmp_path / 'a.tar'},compression=zstd"
+    )
     assert not [p for p in cache.rglob(".partial-*")]
     build(context, tmp_path / "b.tar", None)
     assert not (tmp_path / "none").exists()

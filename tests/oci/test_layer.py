@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pybuild.oci.compression import Compression
 from pybuild.errors import ContextError
+from pybuild.oci.compression import Compression
 from pybuild.oci.layer import BuiltLayer, LayerEntry
 from pybuild.oci.sinks import CHUNK
 
@@ -57,11 +57,18 @@ def test_random_headers_are_tarfiles_bytes():
     for _ in range(2000):
         name = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 120))).strip("/") or "n"
         kind = rng.choice(["file", "dir", "symlink"])
-        entry = LayerEntry(name, kind, rng.randint(0, 0o7777), rng.choice([0, 1, 65534, 8**7]),
-                           rng.choice([0, 50, 8**7 - 1]), rng.choice([0, 1, 513, 8**11 - 1]),
-                           rng.choice([0, 1700000000, 8**11]),
-                           "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 110)))
-                           if kind == "symlink" else "")
+        entry = LayerEntry(
+            name,
+            kind,
+            rng.randint(0, 0o7777),
+            rng.choice([0, 1, 65534, 8**7]),
+            rng.choice([0, 50, 8**7 - 1]),
+            rng.choice([0, 1, 513, 8**11 - 1]),
+            rng.choice([0, 1700000000, 8**11]),
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 110)))
+            if kind == "symlink"
+            else "",
+        )
         assert entry.header() == tarfile_header(entry), entry
 
 
@@ -71,18 +78,21 @@ def make_layer(tmp_path: Path) -> BuiltLayer:
     for number in range(300):
         path = tmp_path / f"f{number}"
         path.write_bytes(rng.randbytes(rng.choice([0, 1, 511, 512, 513, 4000])))
-        entries[f"files/f{number}"] = LayerEntry(f"files/f{number}", "file", 0o644,
-                                                 size=path.stat().st_size, source=path)
+        entries[f"files/f{number}"] = LayerEntry(
+            f"files/f{number}", "file", 0o644, size=path.stat().st_size, source=path
+        )
     large = tmp_path / "large"
     large.write_bytes(rng.randbytes(3 * CHUNK + 77))
-    entries["files/large"] = LayerEntry("files/large", "file", 0o600, size=large.stat().st_size,
-                                        source=large)
+    entries["files/large"] = LayerEntry(
+        "files/large", "file", 0o600, size=large.stat().st_size, source=large
+    )
     entries["files"] = LayerEntry("files", "dir", 0o755)
     entries["inline"] = LayerEntry("inline", "file", 0o644, size=5, data=b"hello")
     linked = tmp_path / "f7"
     for name in ("hard1", "hard2"):
-        entries[name] = LayerEntry(name, "file", 0o644, size=linked.stat().st_size, source=linked,
-                                   link_group="inode:7")
+        entries[name] = LayerEntry(
+            name, "file", 0o644, size=linked.stat().st_size, source=linked, link_group="inode:7"
+        )
     return BuiltLayer.of(entries, "COPY test")
 
 
@@ -101,12 +111,15 @@ def test_a_layer_is_the_tar_tarfile_writes_for_its_members(tmp_path):
                 continue
             if entry.link_group:
                 first[entry.link_group] = entry.path
-            data = entry.data if entry.data is not None else (
-                entry.source.read_bytes() if entry.source else b"")
+            data = (
+                entry.data
+                if entry.data is not None
+                else (entry.source.read_bytes() if entry.source else b"")
+            )
             archive.addfile(info, io.BytesIO(data) if entry.kind == "file" else None)
     written = ours.getvalue()
-    assert written == theirs.getvalue()[:len(written)]
-    assert not theirs.getvalue()[len(written):].strip(b"\0")  # tarfile pads to a 10 KiB record
+    assert written == theirs.getvalue()[: len(written)]
+    assert not theirs.getvalue()[len(written) :].strip(b"\0")  # tarfile pads to a 10 KiB record
 
 
 @pytest.mark.parametrize("size", [100, 3 * CHUNK])
@@ -114,14 +127,18 @@ def test_a_file_that_changed_size_since_it_was_planned_is_an_error(tmp_path, siz
     path = tmp_path / "f"
     path.write_bytes(b"x" * size)
     for wrong in (size - 1, size + 1):
-        layer = BuiltLayer.of({"f": LayerEntry("f", "file", 0o644, size=wrong, source=path)}, "COPY f /")
+        layer = BuiltLayer.of(
+            {"f": LayerEntry("f", "file", 0o644, size=wrong, source=path)}, "COPY f /"
+        )
         with pytest.raises(ContextError, match="changed while it was being read"):
             layer.write_tar(io.BytesIO())
 
 
 def test_an_unreadable_source_is_an_error_naming_it(tmp_path):
-    layer = BuiltLayer.of({"f": LayerEntry("f", "file", 0o644, size=1, source=tmp_path / "gone",
-                                      origin="gone")}, "COPY gone /")
+    layer = BuiltLayer.of(
+        {"f": LayerEntry("f", "file", 0o644, size=1, source=tmp_path / "gone", origin="gone")},
+        "COPY gone /",
+    )
     with pytest.raises(ContextError, match="cannot read gone"):
         layer.write_tar(io.BytesIO())
 
@@ -134,7 +151,7 @@ def test_compressed_bytes_depend_on_the_stream_not_on_how_it_was_written(name):
         sink = io.BytesIO()
         writer = Compression(name).writer(sink)
         for start in range(0, len(data), size):
-            writer.write(data[start:start + size])
+            writer.write(data[start : start + size])
         writer.close()
         outputs.add(sink.getvalue())
     assert len(outputs) == 1

@@ -5,33 +5,38 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI, SAMPLES
-from servers import free_port  # noqa: F401
+from conftest import SAMPLES
 from pybuild import api
-from pybuild.outputs.spec import parse_output
 from pybuild.oci import registry
 from pybuild.oci.reference import parse_reference
 from pybuild.oci.registry import RegistryClient, RegistryError, push_layout
+from pybuild.outputs.spec import parse_output
+from servers import free_port  # noqa: F401
 
 
 def push(ref: str, *extra: str, sample: str = "greet") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pybuild", "--push", "-t", ref, *extra,
-                           str(SAMPLES / sample)], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "pybuild", "--push", "-t", ref, *extra, str(SAMPLES / sample)],
+        capture_output=True,
+        text=True,
+    )
 
 
 def manifest(address: str, repository: str, tag: str, auth: str | None = None) -> tuple[str, dict]:
-    request = urllib.request.Request(f"http://{address}/v2/{repository}/manifests/{tag}", headers={
-        "Accept": "application/vnd.oci.image.manifest.v1+json, "
-                  "application/vnd.docker.distribution.manifest.v2+json"})
+    request = urllib.request.Request(
+        f"http://{address}/v2/{repository}/manifests/{tag}",
+        headers={
+            "Accept": "application/vnd.oci.image.manifest.v1+json, "
+            "application/vnd.docker.distribution.manifest.v2+json"
+        },
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.headers["Content-Type"], json.loads(response.read())
 
@@ -39,25 +44,39 @@ def manifest(address: str, repository: str, tag: str, auth: str | None = None) -
 def test_push_prints_the_digest_and_skopeo_reads_it(open_registry):
     result = push(f"{open_registry}/demo/greet:1")
     assert result.returncode == 0, result.stderr
-    line = [l for l in result.stderr.splitlines() if l.startswith("pushed ")][-1]
+    line = [text for text in result.stderr.splitlines() if text.startswith("pushed ")][-1]
     digest = line.rsplit("@", 1)[1]
     media_type, document = manifest(open_registry, "demo/greet", "1")
     assert media_type == "application/vnd.oci.image.manifest.v1+json"
     assert all(layer["mediaType"].endswith("+gzip") for layer in document["layers"])
     skopeo = shutil.which("skopeo")
     if skopeo:
-        seen = json.loads(subprocess.run([skopeo, "inspect", "--tls-verify=false",
-                                          f"docker://{open_registry}/demo/greet:1"],
-                                         capture_output=True, text=True, check=True).stdout)
+        seen = json.loads(
+            subprocess.run(
+                [skopeo, "inspect", "--tls-verify=false", f"docker://{open_registry}/demo/greet:1"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         assert seen["Digest"] == digest
 
 
 def test_docker_schema2_media_types(open_registry):
     result = push(f"{open_registry}/demo/greet:schema2", "--no-cache")
     assert result.returncode == 0
-    subprocess.run([sys.executable, "-m", "pybuild", "-o",
-                    f"type=registry,name={open_registry}/demo/greet:docker,oci-mediatypes=false",
-                    str(SAMPLES / "greet")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pybuild",
+            "-o",
+            f"type=registry,name={open_registry}/demo/greet:docker,oci-mediatypes=false",
+            str(SAMPLES / "greet"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     media_type, document = manifest(open_registry, "demo/greet", "docker")
     assert media_type == "application/vnd.docker.distribution.manifest.v2+json"
     assert document["config"]["mediaType"] == "application/vnd.docker.container.image.v1+json"
@@ -76,7 +95,13 @@ def test_auth_registry_needs_the_right_credentials(auth_registry):
 
 def layout_of(tmp_path: Path, sample: str) -> Path:
     layout = tmp_path / "layout"
-    api.build(api.BuildOptions(context=SAMPLES / sample, tags=("x:1",), output=parse_output(f"type=oci-dir,dest={layout}")))
+    api.build(
+        api.BuildOptions(
+            context=SAMPLES / sample,
+            tags=("x:1",),
+            output=parse_output(f"type=oci-dir,dest={layout}"),
+        )
+    )
     return layout
 
 
@@ -128,12 +153,18 @@ def test_docker_pulls_and_runs_what_was_pushed(engine, open_registry):
 
 def test_second_repository_mounts_blobs_instead_of_sending_them(open_registry, tmp_path):
     layout = layout_of(tmp_path, "greet")
-    push_layout(layout, parse_reference(f"{open_registry}/demo/first:1"), RegistryClient(open_registry))
+    push_layout(
+        layout, parse_reference(f"{open_registry}/demo/first:1"), RegistryClient(open_registry)
+    )
     client = RegistryClient(open_registry)
-    push_layout(layout, parse_reference(f"{open_registry}/demo/second:1"), client, mount_from="demo/first")
+    push_layout(
+        layout, parse_reference(f"{open_registry}/demo/second:1"), client, mount_from="demo/first"
+    )
     posts = [path for method, path, status in client.requests if method == "POST"]
     assert posts and all("mount=" in path for path in posts)
-    assert not [r for r in client.requests if r[0] in ("PATCH",) or (r[0] == "PUT" and "/blobs/" in r[1])]
+    assert not [
+        r for r in client.requests if r[0] in ("PATCH",) or (r[0] == "PUT" and "/blobs/" in r[1])
+    ]
 
 
 class FlakyRegistry:
@@ -169,8 +200,15 @@ class FlakyRegistry:
                 state.seen.append(f"HEAD {self.path} {self.headers.get('Authorization')}")
                 if self.headers.get("Authorization") != "Bearer t0k3n":
                     port = self.server.server_address[1]
-                    self._send(401, headers=[("WWW-Authenticate",
-                                              f'Bearer realm="http://127.0.0.1:{port}/token",service="test"')])
+                    self._send(
+                        401,
+                        headers=[
+                            (
+                                "WWW-Authenticate",
+                                f'Bearer realm="http://127.0.0.1:{port}/token",service="test"',
+                            )
+                        ],
+                    )
                 elif sum(1 for s in state.seen if s.startswith("HEAD")) == 2:
                     self._send(503)  # once
                 elif sum(1 for s in state.seen if s.startswith("HEAD")) == 3:
@@ -200,8 +238,15 @@ def test_docker_pulls_from_the_auth_registry_after_login(engine, auth_registry, 
     ref = f"{auth_registry}/private/hello:1"
     assert push(ref, "--creds", "alice:s3cret", sample="hello").returncode == 0
     own_config = {"DOCKER_CONFIG": str(tmp_path / "docker-config")}  # not the user's login
-    engine.docker("login", "-u", "alice", "--password-stdin", auth_registry, input=b"s3cret",
-                  extra_env=own_config)
+    engine.docker(
+        "login",
+        "-u",
+        "alice",
+        "--password-stdin",
+        auth_registry,
+        input=b"s3cret",
+        extra_env=own_config,
+    )
     engine.docker("pull", ref, extra_env=own_config)
     engine.images.add(ref)
     assert engine.run(ref).stdout == b"Hello from a pybuild image!\n"
@@ -216,10 +261,22 @@ def test_a_killed_push_run_again_sends_only_what_is_missing(open_registry, tmp_p
     (context / "small.txt").write_text("first layer\n")
     with open(context / "big.bin", "wb") as big:
         big.write(os.urandom(150 << 20))  # incompressible: its upload takes a while
-    (context / "Dockerfile").write_text("FROM scratch\nCOPY small.txt /small.txt\nCOPY big.bin /big.bin\n")
+    (context / "Dockerfile").write_text(
+        "FROM scratch\nCOPY small.txt /small.txt\nCOPY big.bin /big.bin\n"
+    )
     ref = f"{open_registry}/demo/killed:1"
-    command = [sys.executable, "-m", "pybuild", "--push", "--progress", "plain", "--no-cache", "-t", ref,
-               str(context)]
+    command = [
+        sys.executable,
+        "-m",
+        "pybuild",
+        "--push",
+        "--progress",
+        "plain",
+        "--no-cache",
+        "-t",
+        ref,
+        str(context),
+    ]
     first = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     lines = []
     for line in first.stderr:  # wait until the first blob has arrived, then kill
@@ -231,6 +288,6 @@ def test_a_killed_push_run_again_sends_only_what_is_missing(open_registry, tmp_p
     assert first.returncode == -signal.SIGKILL, "".join(lines)
     again = subprocess.run(command, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
-    already = [l for l in again.stderr.splitlines() if ": already in " in l]
-    sent = [l for l in again.stderr.splitlines() if ": pushed (" in l]
+    already = [text for text in again.stderr.splitlines() if ": already in " in text]
+    sent = [text for text in again.stderr.splitlines() if ": pushed (" in text]
     assert len(already) == 1 and len(sent) == 2  # the blob that arrived is not sent again

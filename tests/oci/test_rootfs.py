@@ -45,7 +45,9 @@ def test_a_whiteout_at_the_root_deletes_and_a_hidden_file_stays():
 
 
 def test_whiteouts_delete_whole_directories_but_not_what_their_own_layer_adds():
-    lower = layer(("var",), ("var/lib",), ("var/lib/x", b"1"), ("var/lib/sub",), ("var/lib/sub/y", b"2"))
+    lower = layer(
+        ("var",), ("var/lib",), ("var/lib/x", b"1"), ("var/lib/sub",), ("var/lib/sub/y", b"2")
+    )
     assert paths(lower, layer(("var/.wh.lib", b""))) == ["var"]
     same_layer = layer(("var/lib",), ("var/lib/new", b"3"), ("var/.wh.lib", b""))
     assert paths(lower, same_layer) == ["var", "var/lib", "var/lib/new"]

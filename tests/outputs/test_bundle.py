@@ -15,12 +15,12 @@ import pytest
 
 from conftest import IN_CI, SAMPLES
 from pybuild import api
-from pybuild.outputs.spec import parse_output
 from pybuild.errors import ContextError, UsageError
 from pybuild.oci.layer import read_entries
 from pybuild.oci.model import RunConfig
 from pybuild.oci.rootfs import union
 from pybuild.outputs.bundle import runtime_config, write_rootfs
+from pybuild.outputs.spec import parse_output
 
 
 def layer(*members) -> io.BytesIO:
@@ -58,11 +58,23 @@ def write(tmp_path, *layers, as_root: bool):
 
 
 def test_layers_apply_in_order_with_whiteouts_and_opaque_directories(tmp_path):
-    rootfs = write(tmp_path,
-                   layer(("etc", None), ("etc/old", b"old"), ("cache", None), ("cache/a", b"a"),
-                         ("bin/tool", b"v1", 0o755)),
-                   layer(("etc/.wh.old", b""), ("cache/.wh..wh..opq", b""), ("cache/b", b"b"),
-                         ("bin/tool", b"v2", 0o755)), as_root=os.geteuid() == 0)
+    rootfs = write(
+        tmp_path,
+        layer(
+            ("etc", None),
+            ("etc/old", b"old"),
+            ("cache", None),
+            ("cache/a", b"a"),
+            ("bin/tool", b"v1", 0o755),
+        ),
+        layer(
+            ("etc/.wh.old", b""),
+            ("cache/.wh..wh..opq", b""),
+            ("cache/b", b"b"),
+            ("bin/tool", b"v2", 0o755),
+        ),
+        as_root=os.geteuid() == 0,
+    )
     assert not (rootfs / "etc" / "old").exists()
     assert sorted(p.name for p in (rootfs / "cache").iterdir()) == ["b"]
     assert (rootfs / "bin" / "tool").read_bytes() == b"v2"
@@ -73,7 +85,9 @@ def test_nothing_is_written_through_a_symlink_or_outside(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     with pytest.raises(ContextError, match="through the symlink /escape"):
-        write(tmp_path, layer(("escape", f"->{outside}")), layer(("escape/file", b"x")), as_root=False)
+        write(
+            tmp_path, layer(("escape", f"->{outside}")), layer(("escape/file", b"x")), as_root=False
+        )
     second = tmp_path / "second"
     second.mkdir()
     rootfs = write(second, layer(("../../up", b"x"), ("inside", b"y")), as_root=False)
@@ -89,8 +103,10 @@ def test_as_non_root_setuid_bits_are_dropped_and_nothing_is_chowned(tmp_path):
 def test_runtime_config_runs_entrypoint_and_cmd_as_the_image_user(tmp_path):
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "passwd").write_text("app:x:1000:1001::/home/app:/bin/sh\n")
-    config = runtime_config(RunConfig(entrypoint=("/e",), cmd=("a",), env=("A=1",),
-                                      working_dir="/w", user="app"), tmp_path)
+    config = runtime_config(
+        RunConfig(entrypoint=("/e",), cmd=("a",), env=("A=1",), working_dir="/w", user="app"),
+        tmp_path,
+    )
     process = config["process"]
     assert process["args"] == ["/e", "a"] and process["env"] == ["A=1"] and process["cwd"] == "/w"
     assert process["user"] == {"uid": 1000, "gid": 1001} and process["terminal"] is False
@@ -112,14 +128,28 @@ def runc() -> str:
 def test_runc_runs_the_bundle(tmp_path, sample):
     binary = runc()
     bundle = tmp_path / "bundle"
-    result = api.build(api.BuildOptions(context=SAMPLES / sample, tags=(f"{sample}:1",),
-                                        output=parse_output(f"type=bundle,dest={bundle}")))
+    result = api.build(
+        api.BuildOptions(
+            context=SAMPLES / sample,
+            tags=(f"{sample}:1",),
+            output=parse_output(f"type=bundle,dest={bundle}"),
+        )
+    )
     assert json.loads((bundle / "config.json").read_text())["process"]["args"]
-    assert result.image_id == api.build(api.BuildOptions(
-        context=SAMPLES / sample, tags=(f"{sample}:1",), output=parse_output(str(tmp_path / "a.tar")))).image_id
+    assert (
+        result.image_id
+        == api.build(
+            api.BuildOptions(
+                context=SAMPLES / sample,
+                tags=(f"{sample}:1",),
+                output=parse_output(str(tmp_path / "a.tar")),
+            )
+        ).image_id
+    )
     name = f"pybuild-{uuid.uuid4().hex[:12]}"
-    run = subprocess.run([binary, "run", "--bundle", str(bundle), name], capture_output=True,
-                         timeout=60)
+    run = subprocess.run(
+        [binary, "run", "--bundle", str(bundle), name], capture_output=True, timeout=60
+    )
     subprocess.run([binary, "delete", "-f", name], capture_output=True)
     assert run.returncode == 0, run.stderr.decode()
     assert run.stdout.decode() == (SAMPLES / sample / "expected-output").read_text()

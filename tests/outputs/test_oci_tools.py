@@ -33,8 +33,14 @@ def inspect(skopeo: str, reference: str, raw: bool = False) -> dict:
 
 def test_skopeo_reads_both_transports(skopeo, tmp_path):
     archive = tmp_path / "greet.tar"
-    result = api.build(api.BuildOptions(context=SAMPLES / "greet", tags=("greet:1.0",),
-                                        output=parse_output(str(archive)), platform="linux/arm64/v8"))
+    result = api.build(
+        api.BuildOptions(
+            context=SAMPLES / "greet",
+            tags=("greet:1.0",),
+            output=parse_output(str(archive)),
+            platform="linux/arm64/v8",
+        )
+    )
     docker_view = inspect(skopeo, f"docker-archive:{archive}")
     oci_view = inspect(skopeo, f"oci-archive:{archive}:1.0")
     diff_ids = [layer.digest for layer in result.written.layers]

@@ -13,18 +13,30 @@ import pytest
 
 from conftest import IN_CI, SAMPLES
 from pybuild import api
-from pybuild.oci.compression import Compression
 from pybuild.errors import UsageError
-from pybuild.outputs.spec import parse_output
+from pybuild.oci.compression import Compression
 from pybuild.oci.validate import validate_archive
+from pybuild.outputs.spec import parse_output
 
-COMBINATIONS = [(kind, compression) for kind in ("docker", "oci", "oci-dir")
-                for compression in ("uncompressed", "gzip", "zstd")]
+COMBINATIONS = [
+    (kind, compression)
+    for kind in ("docker", "oci", "oci-dir")
+    for compression in ("uncompressed", "gzip", "zstd")
+]
 
 
-def build(tmp_path: Path, output: str, sample: str = "webserver", tags=("web:1",)) -> api.BuildResult:
-    return api.build(api.BuildOptions(context=SAMPLES / sample, tags=tags, output=parse_output(output),
-                                      platform="linux/amd64", source_date_epoch=None))
+def build(
+    tmp_path: Path, output: str, sample: str = "webserver", tags=("web:1",)
+) -> api.BuildResult:
+    return api.build(
+        api.BuildOptions(
+            context=SAMPLES / sample,
+            tags=tags,
+            output=parse_output(output),
+            platform="linux/amd64",
+            source_date_epoch=None,
+        )
+    )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -48,8 +60,13 @@ def test_parse_output():
     assert (spec.type, spec.dest, spec.compression) == ("oci", "o.tar", Compression("zstd", 9))
     assert parse_output("type=oci-dir,dest=d").compression == Compression("gzip")
     assert parse_output("-").dest == "-"
-    for bad in ("type=zip,dest=x", "type=oci-dir", "type=oci,dest=x,compression=lz4",
-                "type=oci,dest=x,colour=red", "type=oci,dest=x,compression=gzip,compression-level=99"):
+    for bad in (
+        "type=zip,dest=x",
+        "type=oci-dir",
+        "type=oci,dest=x,compression=lz4",
+        "type=oci,dest=x,colour=red",
+        "type=oci,dest=x,compression=gzip,compression-level=99",
+    ):
         with pytest.raises(UsageError):
             parse_output(bad)
     with pytest.raises(UsageError, match="--load needs type=docker"):
@@ -82,8 +99,17 @@ def test_umask_does_not_leak_into_the_image(tmp_path):
     outputs = []
     for umask in ("022", "077"):
         out = tmp_path / f"{umask}.tar"
-        subprocess.run(["sh", "-c", f'umask {umask} && "$0" -m pybuild -q -t w:1 -o "$1" "$2"',
-                        sys.executable, str(out), str(SAMPLES / "greet")], check=True)
+        subprocess.run(
+            [
+                "sh",
+                "-c",
+                f'umask {umask} && "$0" -m pybuild -q -t w:1 -o "$1" "$2"',
+                sys.executable,
+                str(out),
+                str(SAMPLES / "greet"),
+            ],
+            check=True,
+        )
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
 
@@ -106,8 +132,11 @@ def test_skopeo_copies_the_oci_archive(tmp_path):
     skopeo = tool("skopeo")
     archive = tmp_path / "web.tar"
     build(tmp_path, f"type=oci,dest={archive}")
-    subprocess.run([skopeo, "copy", "-q", f"oci-archive:{archive}:1", f"oci:{tmp_path / 'copy'}:copied"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [skopeo, "copy", "-q", f"oci-archive:{archive}:1", f"oci:{tmp_path / 'copy'}:copied"],
+        check=True,
+        capture_output=True,
+    )
     assert validate_archive(tmp_path / "copy").index["manifests"]
 
 
@@ -115,11 +144,16 @@ def test_umoci_unpacks_and_oci_image_tool_validates(tmp_path):
     umoci, image_tool = tool("umoci"), tool("oci-image-tool")
     layout = tmp_path / "layout"
     build(tmp_path, f"type=oci-dir,dest={layout}")  # gzip: Debian's umoci has no zstd
-    checked = subprocess.run([image_tool, "validate", "--type", "image", "--ref", "name=1", str(layout)],
-                             capture_output=True, text=True)
+    checked = subprocess.run(
+        [image_tool, "validate", "--type", "image", "--ref", "name=1", str(layout)],
+        capture_output=True,
+        text=True,
+    )
     assert checked.returncode == 0, checked.stderr
     bundle = tmp_path / "bundle"
-    subprocess.run([umoci, "unpack", "--image", f"{layout}:1", str(bundle)], check=True, capture_output=True)
+    subprocess.run(
+        [umoci, "unpack", "--image", f"{layout}:1", str(bundle)], check=True, capture_output=True
+    )
     assert (bundle / "rootfs" / "www" / "index.html").read_text().startswith("<!doctype html>")
     assert (bundle / "rootfs" / "bin" / "busybox").stat().st_mode & 0o111
 
@@ -128,7 +162,9 @@ def test_umoci_unpacks_and_oci_image_tool_validates(tmp_path):
 def test_podman_loads_both_archive_types(tmp_path, kind):
     podman = tool("podman")
     archive = tmp_path / "image.tar"
-    build(tmp_path, f"type={kind},dest={archive},compression=gzip", tags=(f"pybuild-podman-{kind}:1",))
+    build(
+        tmp_path, f"type={kind},dest={archive},compression=gzip", tags=(f"pybuild-podman-{kind}:1",)
+    )
     loaded = subprocess.run([podman, "load", "-i", str(archive)], capture_output=True, text=True)
     assert loaded.returncode == 0, loaded.stderr
     assert f"pybuild-podman-{kind}:1" in loaded.stdout
@@ -139,17 +175,34 @@ def test_podman_loads_both_archive_types(tmp_path, kind):
 @pytest.mark.parametrize("compression", ["gzip", "zstd"])
 def test_docker_loads_and_runs_compressed_layers(engine, tmp_path, compression):
     archive = tmp_path / "image.tar"
-    build(tmp_path, f"type=docker,dest={archive},compression={compression}", sample="hello",
-          tags=(f"pybuild-{compression}:1",))
+    build(
+        tmp_path,
+        f"type=docker,dest={archive},compression={compression}",
+        sample="hello",
+        tags=(f"pybuild-{compression}:1",),
+    )
     engine.load(archive)
     assert engine.run(f"pybuild-{compression}:1").stdout == b"Hello from a pybuild image!\n"
 
 
 @pytest.mark.engine
 def test_load_streams_into_docker_and_leaves_no_file(engine, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "pybuild", "--load", "-q", "-t", "pybuild-load:1",
-                             str(SAMPLES / "hello")], cwd=tmp_path, capture_output=True,
-                            env=engine.env, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pybuild",
+            "--load",
+            "-q",
+            "-t",
+            "pybuild-load:1",
+            str(SAMPLES / "hello"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        env=engine.env,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     engine.images.add("pybuild-load:1")
     assert list(tmp_path.iterdir()) == []

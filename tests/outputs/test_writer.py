@@ -11,15 +11,21 @@ import pytest
 
 from conftest import SAMPLES
 from pybuild import api
-from pybuild.outputs.spec import parse_output
 from pybuild.oci.validate import validate_archive
+from pybuild.outputs.spec import parse_output
 
 GOLDEN = Path(__file__).parent / "golden" / "samples"
 
 
 def build_sample(name: str, out: Path, **extra) -> api.BuildResult:
-    options = api.BuildOptions(context=SAMPLES / name, tags=(f"{name}:golden",), output=parse_output(str(out)),
-                               platform="linux/amd64", source_date_epoch=None, **extra)
+    options = api.BuildOptions(
+        context=SAMPLES / name,
+        tags=(f"{name}:golden",),
+        output=parse_output(str(out)),
+        platform="linux/amd64",
+        source_date_epoch=None,
+        **extra,
+    )
     return api.build(options)
 
 
@@ -27,13 +33,20 @@ def summary(archive: Path) -> dict:
     """What a golden file records: the documents and each layer's member list."""
     contents = validate_archive(archive)
     layers = [
-        [f"{m.type.decode() or '0'} {oct(m.mode)} {m.uid}:{m.gid} {m.size} {m.name}"
-         + (f" -> {m.linkname}" if m.linkname else "")
-         for m in members]
+        [
+            f"{m.type.decode() or '0'} {oct(m.mode)} {m.uid}:{m.gid} {m.size} {m.name}"
+            + (f" -> {m.linkname}" if m.linkname else "")
+            for m in members
+        ]
         for members in contents.layer_members.values()
     ]
-    return {"manifest.json": contents.manifest, "index.json": contents.index,
-            "oci-manifest": contents.oci_manifest, "config": contents.config, "layers": layers}
+    return {
+        "manifest.json": contents.manifest,
+        "index.json": contents.index,
+        "oci-manifest": contents.oci_manifest,
+        "config": contents.config,
+        "layers": layers,
+    }
 
 
 @pytest.mark.parametrize("name", ["hello", "greet"])
@@ -53,7 +66,11 @@ def test_zero_layer_image_is_valid(tmp_path):
     (tmp_path / "ctx").mkdir()
     (tmp_path / "ctx" / "Dockerfile").write_text('FROM scratch\nENV A=1\nCMD ["x"]\n')
     archive = tmp_path / "out.tar"
-    api.build(api.BuildOptions(context=tmp_path / "ctx", tags=("meta:1",), output=parse_output(str(archive))))
+    api.build(
+        api.BuildOptions(
+            context=tmp_path / "ctx", tags=("meta:1",), output=parse_output(str(archive))
+        )
+    )
     contents = validate_archive(archive)
     assert contents.manifest[0]["Layers"] == []
     assert contents.config["rootfs"] == {"type": "layers", "diff_ids": []}
@@ -80,8 +97,15 @@ def test_same_input_from_another_path_with_other_mtimes_gives_identical_bytes(tm
         os.utime(path, (1_234_567_890, 1_234_567_890))
     a, b = tmp_path / "a.tar", tmp_path / "b.tar"
     for context, out in ((first, a), (second, b)):
-        api.build(api.BuildOptions(context=context, tags=("r:1",), output=parse_output(str(out)),
-                                   platform="linux/amd64", source_date_epoch=None))
+        api.build(
+            api.BuildOptions(
+                context=context,
+                tags=("r:1",),
+                output=parse_output(str(out)),
+                platform="linux/amd64",
+                source_date_epoch=None,
+            )
+        )
     assert a.read_bytes() == b.read_bytes()
 
 
@@ -99,8 +123,14 @@ def test_timestamp_option(tmp_path):
 
 def test_source_date_epoch_gives_reproducible_times_in_the_archive(tmp_path):
     out = tmp_path / "out.tar"
-    api.build(api.BuildOptions(context=SAMPLES / "hello", tags=("h:1",), output=parse_output(str(out)),
-                               source_date_epoch="1700000000"))
+    api.build(
+        api.BuildOptions(
+            context=SAMPLES / "hello",
+            tags=("h:1",),
+            output=parse_output(str(out)),
+            source_date_epoch="1700000000",
+        )
+    )
     config = validate_archive(out).config
     assert config["created"] == "2023-11-14T22:13:20Z"
     assert {item["created"] for item in config["history"]} == {"2023-11-14T22:13:20Z"}

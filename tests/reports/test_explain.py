@@ -6,18 +6,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tarfile
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from conftest import IN_CI, REPO, SAMPLES
 from pybuild import api
-from pybuild.outputs.spec import parse_output
 from pybuild.oci.validate import validate_archive
+from pybuild.outputs.spec import parse_output
 
 ARTIFACTS = REPO / "test-artifacts"
 
@@ -30,11 +30,17 @@ def busybox():
 
 def explain_with_archive(tmp_path: Path, sample: str) -> tuple[dict, dict]:
     archive = tmp_path / "image.tar"
-    document, _ = api.explain(api.BuildOptions(context=SAMPLES / sample, tags=(f"{sample}:1",),
-                                               output=parse_output(str(archive))))
+    document, _ = api.explain(
+        api.BuildOptions(
+            context=SAMPLES / sample, tags=(f"{sample}:1",), output=parse_output(str(archive))
+        )
+    )
     with tarfile.open(archive) as tar:  # the image ID is the sha256 of the config bytes
         config_path = json.loads(tar.extractfile("manifest.json").read())[0]["Config"]
-        assert document["image_id"] == "sha256:" + hashlib.sha256(tar.extractfile(config_path).read()).hexdigest()
+        assert (
+            document["image_id"]
+            == "sha256:" + hashlib.sha256(tar.extractfile(config_path).read()).hexdigest()
+        )
     return document, validate_archive(archive).config
 
 
@@ -42,7 +48,11 @@ def explain_with_archive(tmp_path: Path, sample: str) -> tuple[dict, dict]:
 def test_explain_json_agrees_with_the_archive(tmp_path, sample):
     document, config = explain_with_archive(tmp_path, sample)
     layers = [item["layer"] for item in document["instructions"] if item["layer"]]
-    assert [layer["diff_id"] for layer in layers] == config["rootfs"]["diff_ids"] == document["diff_ids"]
+    assert (
+        [layer["diff_id"] for layer in layers]
+        == config["rootfs"]["diff_ids"]
+        == document["diff_ids"]
+    )
     assert document["config"] == config
     history = [item["history"] for item in document["instructions"] if item["history"]]
     assert [h["created_by"] for h in history] == [h["created_by"] for h in config["history"]]
@@ -56,7 +66,8 @@ def test_explain_reports_changes_scope_and_who_set_what(tmp_path):
     (context / ".dockerignore").write_text("*.log\n")
     (context / "Dockerfile").write_text(
         "FROM scratch AS build\nCOPY a.txt /built\n"
-        "FROM scratch\nARG V=1\nENV A=$V\nLABEL x=y\nCOPY --from=build /built /a\nEXPOSE 80\n")
+        "FROM scratch\nARG V=1\nENV A=$V\nLABEL x=y\nCOPY --from=build /built /a\nEXPOSE 80\n"
+    )
     document, _ = api.explain(api.BuildOptions(context=context))
     by_line = {item["line"]: item for item in document["instructions"]}
     assert by_line[2]["layer"]["in_image"] is False  # another stage's layer
@@ -65,8 +76,12 @@ def test_explain_reports_changes_scope_and_who_set_what(tmp_path):
     assert by_line[4]["variables"]["V"] == "1"
     assert by_line[5]["config_changes"][0]["path"] == "config.Env"
     assert by_line[5]["variables"]["A"] == "1"
-    assert by_line[6]["config_changes"] == [{"path": "config.Labels.x", "before": None, "after": "y"}]
-    assert by_line[8]["config_changes"] == [{"path": "config.ExposedPorts.80/tcp", "before": None, "after": {}}]
+    assert by_line[6]["config_changes"] == [
+        {"path": "config.Labels.x", "before": None, "after": "y"}
+    ]
+    assert by_line[8]["config_changes"] == [
+        {"path": "config.ExposedPorts.80/tcp", "before": None, "after": {}}
+    ]
     assert document["config_set_by"]["config.Labels.x"] == [6]
     (context / "Dockerfile").write_text("FROM scratch\nCOPY . /all/\n")
     document, _ = api.explain(api.BuildOptions(context=context))
@@ -75,14 +90,29 @@ def test_explain_reports_changes_scope_and_who_set_what(tmp_path):
 
 
 def test_explain_cli_text_and_json(tmp_path):
-    text = subprocess.run([sys.executable, "-m", "pybuild", "explain", str(SAMPLES / "greet")],
-                          capture_output=True, text=True)
+    text = subprocess.run(
+        [sys.executable, "-m", "pybuild", "explain", str(SAMPLES / "greet")],
+        capture_output=True,
+        text=True,
+    )
     assert text.returncode == 0, text.stderr
     assert "COPY greet bin/" in text.stdout and "<- greet" in text.stdout
     assert "image ID         sha256:" in text.stdout
     report = tmp_path / "e.json"
-    result = subprocess.run([sys.executable, "-m", "pybuild", "explain", "--format", "json",
-                             "-o", str(report), str(SAMPLES / "greet")], capture_output=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pybuild",
+            "explain",
+            "--format",
+            "json",
+            "-o",
+            str(report),
+            str(SAMPLES / "greet"),
+        ],
+        capture_output=True,
+    )
     assert result.returncode == 0 and json.loads(report.read_text())["schema_version"] == 1
     assert list(tmp_path.iterdir()) == [report]  # no archive unless --image
 
@@ -98,10 +128,23 @@ def chromium() -> str:
 
 def run_chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", *args],
-        capture_output=True, text=True, timeout=120)
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_html_report_renders_in_headless_chromium(tmp_path):
@@ -110,13 +153,15 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
 
     page = tmp_path / "report.html"
     page.write_text(render_html(document), encoding="utf-8")
-    assert not re.search(r"\b(src|href)=|url\(|@import", page.read_text()), \
+    assert not re.search(r"\b(src|href)=|url\(|@import", page.read_text()), (
         "the page is self-contained: nothing to load"
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "explain-webserver.png"
     screenshot.unlink(missing_ok=True)
-    shot = run_chromium(tmp_path, "--window-size=1400,1000", f"--screenshot={screenshot}",
-                        f"file://{page}#line-5")
+    shot = run_chromium(
+        tmp_path, "--window-size=1400,1000", f"--screenshot={screenshot}", f"file://{page}#line-5"
+    )
     assert screenshot.exists() and screenshot.stat().st_size > 10_000, shot.stderr[-500:]
     dom = run_chromium(tmp_path, "--dump-dom", f"file://{page}#line-5").stdout
     shown = re.findall(r'<span class="diff_id">(sha256:[0-9a-f]{64})</span>', dom)

@@ -3,9 +3,6 @@ a real `docker save` of an image Docker built."""
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import subprocess
 import sys
 import tarfile
@@ -22,10 +19,17 @@ from pybuild.reports.inspect import InspectError, read_image, render_text
 @pytest.mark.parametrize("output", ["type=docker", "type=oci,compression=zstd", "type=oci-dir"])
 def test_reads_pybuild_outputs(tmp_path, output):
     dest = tmp_path / ("dir" if "oci-dir" in output else "image.tar")
-    result = api.build(api.BuildOptions(context=SAMPLES / "greet", tags=("greet:2",),
-                                        output=parse_output(f"{output},dest={dest}")))
+    result = api.build(
+        api.BuildOptions(
+            context=SAMPLES / "greet",
+            tags=("greet:2",),
+            output=parse_output(f"{output},dest={dest}"),
+        )
+    )
     document = read_image(dest)
-    assert [layer["diff_id"] for layer in document["layers"]] == [b.diff_id for b in result.written.layers]
+    assert [layer["diff_id"] for layer in document["layers"]] == [
+        b.diff_id for b in result.written.layers
+    ]
     assert document["image_id"] == result.image_id
     assert any(f["path"] == "/opt/greet/bin/greet" for f in document["layers"][1]["files"])
     assert document["layers"][1]["created_by"] == "COPY greet bin/"
@@ -40,7 +44,10 @@ def test_whiteouts_show_as_deletions_and_overrides_are_named(tmp_path):
     assert second["deleted"] == ["/etc/old.conf"] and second["opaque"] == ["/var/cache"]
     assert second["overrides"] == ["/bin/tool"]
     text = render_text(document)
-    assert "deleted   /etc/old.conf" in text and "the last layer overrides 1 file(s): /bin/tool" in text
+    assert (
+        "deleted   /etc/old.conf" in text
+        and "the last layer overrides 1 file(s): /bin/tool" in text
+    )
     assert "layer 1:" not in render_text(document, only_layer=2)
 
 
@@ -53,9 +60,16 @@ def test_errors_are_clear(tmp_path):
         pass
     with pytest.raises(InspectError, match="neither manifest.json nor index.json"):
         read_image(empty)
-    result = subprocess.run([sys.executable, "-m", "pybuild", "inspect", str(tmp_path / "missing.tar")],
-                            capture_output=True, text=True)
-    assert result.returncode == 1 and "does not exist" in result.stderr and "Traceback" not in result.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "pybuild", "inspect", str(tmp_path / "missing.tar")],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        result.returncode == 1
+        and "does not exist" in result.stderr
+        and "Traceback" not in result.stderr
+    )
 
 
 @pytest.mark.engine
@@ -63,7 +77,7 @@ def test_reads_a_real_docker_save_of_an_image_docker_built(engine, tmp_path):
     context = tmp_path / "ctx"
     context.mkdir()
     (context / "a.txt").write_text("a")
-    (context / "Dockerfile").write_text("FROM scratch\nCOPY a.txt /data/a.txt\nCMD [\"x\"]\n")
+    (context / "Dockerfile").write_text('FROM scratch\nCOPY a.txt /data/a.txt\nCMD ["x"]\n')
     built = engine.classic_build(context, context / "Dockerfile", "pybuild-inspect-docker:1")
     assert built.returncode == 0, built.stderr.decode()
     saved = tmp_path / "saved.tar"
@@ -71,6 +85,8 @@ def test_reads_a_real_docker_save_of_an_image_docker_built(engine, tmp_path):
     document = read_image(saved)
     assert document["tags"] == ["pybuild-inspect-docker:1"]
     assert document["image_id"] == engine.inspect("pybuild-inspect-docker:1")["Id"]
-    assert len(document["layers"]) == len(engine.inspect("pybuild-inspect-docker:1")["RootFS"]["Layers"])
+    assert len(document["layers"]) == len(
+        engine.inspect("pybuild-inspect-docker:1")["RootFS"]["Layers"]
+    )
     assert any(f["path"] == "/data/a.txt" for f in document["layers"][0]["files"])
     assert document["config"]["Cmd"] == ["x"]

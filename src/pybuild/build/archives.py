@@ -88,18 +88,47 @@ def archive_members(tar_path: Path, shown_name: str) -> list[Member]:
                 if info.islnk():
                     target = members.get(_inside(info.linkname, shown_name))
                     if target is None or target.kind != "file":
-                        raise ContextError(f"{shown_name}: hard link {info.name} points at "
-                                           f"{info.linkname}, which is not an earlier file")
-                    members[path] = Member(path, "file", info.mode, info.uid, info.gid,
-                                           target.size, int(info.mtime), "", target.offset)
+                        raise ContextError(
+                            f"{shown_name}: hard link {info.name} points at "
+                            f"{info.linkname}, which is not an earlier file"
+                        )
+                    members[path] = Member(
+                        path,
+                        "file",
+                        info.mode,
+                        info.uid,
+                        info.gid,
+                        target.size,
+                        int(info.mtime),
+                        "",
+                        target.offset,
+                    )
                     continue
-                kind = "file" if info.isreg() else "dir" if info.isdir() else "symlink" if info.issym() else None
+                kind = (
+                    "file"
+                    if info.isreg()
+                    else "dir"
+                    if info.isdir()
+                    else "symlink"
+                    if info.issym()
+                    else None
+                )
                 if kind is None:
-                    raise ContextError(f"{shown_name}: {info.name} is a device or FIFO, "
-                                       "which pybuild cannot put in an image yet")
-                members[path] = Member(path, kind, info.mode, info.uid, info.gid,
-                                       info.size if kind == "file" else 0, int(info.mtime),
-                                       info.linkname if kind == "symlink" else "", info.offset_data)
+                    raise ContextError(
+                        f"{shown_name}: {info.name} is a device or FIFO, "
+                        "which pybuild cannot put in an image yet"
+                    )
+                members[path] = Member(
+                    path,
+                    kind,
+                    info.mode,
+                    info.uid,
+                    info.gid,
+                    info.size if kind == "file" else 0,
+                    int(info.mtime),
+                    info.linkname if kind == "symlink" else "",
+                    info.offset_data,
+                )
     except tarfile.TarError as error:
         raise ContextError(f"{shown_name} is not a readable tar archive: {error}") from None
     links = {path for path, member in members.items() if member.kind == "symlink"}
@@ -107,8 +136,10 @@ def archive_members(tar_path: Path, shown_name: str) -> list[Member]:
         parent = posixpath.dirname(path)
         while parent:
             if parent in links:
-                raise ContextError(f"{shown_name}: {path} would be extracted through the "
-                                   f"symlink {parent}, possibly outside the destination")
+                raise ContextError(
+                    f"{shown_name}: {path} would be extracted through the "
+                    f"symlink {parent}, possibly outside the destination"
+                )
             parent = posixpath.dirname(parent)
     return list(members.values())
 
@@ -118,5 +149,7 @@ def _inside(name: str, shown_name: str) -> str:
     absolute names count from the destination, as tar extracts them."""
     relative = posixpath.normpath(name.lstrip("/") or ".")
     if relative == ".." or relative.startswith("../"):
-        raise ContextError(f"{shown_name}: member {name} would be extracted outside the destination")
+        raise ContextError(
+            f"{shown_name}: member {name} would be extracted outside the destination"
+        )
     return "" if relative == "." else relative

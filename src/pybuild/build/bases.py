@@ -49,21 +49,35 @@ def _sha256_file(path: Path) -> str:
 def assemble(name: str, config: ImageConfig, blobs: list[Path], scratch: Path) -> BaseImage:
     """A base image from its config and layer blobs (in order), verifying every diff_id."""
     if len(config.diff_ids) != len(blobs):
-        raise UsageError(f"base image {name}: {len(blobs)} layers but {len(config.diff_ids)} diff_ids")
+        raise UsageError(
+            f"base image {name}: {len(blobs)} layers but {len(config.diff_ids)} diff_ids"
+        )
     made_by = config.layer_history()
     files = RootFS()
     layers = []
-    for number, (blob, diff_id) in enumerate(zip(blobs, config.diff_ids)):
+    for number, (blob, diff_id) in enumerate(zip(blobs, config.diff_ids, strict=True)):
         kind = sniff_file(blob)
         tar = uncompressed_tar(blob, kind, scratch) if kind else blob
         if _sha256_file(tar) != diff_id:
-            raise UsageError(f"base image {name}: layer {number + 1} does not hash to its diff_id {diff_id}")
+            raise UsageError(
+                f"base image {name}: layer {number + 1} does not hash to its diff_id {diff_id}"
+            )
         stored = kind if kind in ("gzip", "zstd") else "uncompressed"
         if kind not in (None, "gzip", "zstd"):  # bzip2/xz are no OCI media types: store the tar
             blob = tar
         entries = read_entries(tar, name)
-        layers.append(StoredLayer(diff_id, blob, _sha256_file(blob), blob.stat().st_size, stored, tar,
-                                  entries, made_by[number] if number < len(made_by) else ""))
+        layers.append(
+            StoredLayer(
+                diff_id,
+                blob,
+                _sha256_file(blob),
+                blob.stat().st_size,
+                stored,
+                tar,
+                entries,
+                made_by[number] if number < len(made_by) else "",
+            )
+        )
         files.apply(entries)
     return BaseImage(name, Image(tuple(layers), config), files)
 
@@ -72,8 +86,10 @@ def load_local(name: str, spec: str, scratch: Path) -> BaseImage:
     """`docker-archive:PATH`, `oci-archive:PATH` or `oci-layout:DIR`."""
     kind, _, location = spec.partition(":")
     if kind not in LOCAL_KINDS or not location:
-        raise UsageError(f"--build-context {name}={spec}: expected docker-archive:PATH, "
-                         "oci-archive:PATH or oci-layout:DIR")
+        raise UsageError(
+            f"--build-context {name}={spec}: expected docker-archive:PATH, "
+            "oci-archive:PATH or oci-layout:DIR"
+        )
     path = Path(location)
     if not path.exists():
         raise UsageError(f"--build-context {name}: {path} does not exist")
@@ -93,8 +109,12 @@ def load_local(name: str, spec: str, scratch: Path) -> BaseImage:
     return assemble(name, found.config, blobs, scratch)
 
 
-def pull(reference_text: str, platform: Platform, scratch: Path,
-         client_for: Callable[[str], RegistryClient]) -> BaseImage:
+def pull(
+    reference_text: str,
+    platform: Platform,
+    scratch: Path,
+    client_for: Callable[[str], RegistryClient],
+) -> BaseImage:
     """Pull `host/repo:tag` or `host/repo@sha256:...` from its registry, verifying digests."""
     pulled = pull_image(reference_text, platform, scratch, client_for)
     return assemble(reference_text, pulled.config, list(pulled.blobs), scratch)

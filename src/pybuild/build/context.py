@@ -8,8 +8,6 @@ resolves it), and a link that climbs out of the context is refused rather than c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import functools
 import os
 import posixpath
@@ -18,9 +16,10 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..errors import ContextError
 from ..dockerfile.globs import BadPattern, go_path_regex
+from ..errors import ContextError
 
 if TYPE_CHECKING:
     from .ignore import IgnoreRules
@@ -47,8 +46,9 @@ class SourceFile:
     offset: int = 0  # where the bytes start in `path` (a member of an uncompressed tar)
 
 
-def follow_symlinks(path: str, read_link: Callable[[str], str | None],
-                    above_root: Callable[[], None] | None = None) -> str:
+def follow_symlinks(
+    path: str, read_link: Callable[[str], str | None], above_root: Callable[[], None] | None = None
+) -> str:
     """Resolve every symlink in `path` with a root of its own: absolute targets start again at
     the root, and `..` at the root calls `above_root` (or stays at the root, as in a real file
     system, when that is None). `read_link(p)` gives the target of p, or None for no link."""
@@ -101,7 +101,7 @@ class BuildContext:
     """A directory whose files COPY/ADD may read; nothing outside it is ever opened. Paths that
     `.dockerignore` excludes are invisible, as if they had not been sent to a daemon."""
 
-    def __init__(self, root: Path, ignore: "IgnoreRules | None" = None):
+    def __init__(self, root: Path, ignore: IgnoreRules | None = None):
         self.root = root.resolve()
         self.ignore = ignore
         self.excluded: list[str] = []  # paths .dockerignore hid from a COPY (for explain)
@@ -118,8 +118,10 @@ class BuildContext:
             return os.readlink(candidate) if candidate.is_symlink() else None
 
         def above_root() -> None:
-            raise ContextError(f"forbidden path outside the build context: {relative} "
-                               "(a symlink points above the context root)")
+            raise ContextError(
+                f"forbidden path outside the build context: {relative} "
+                "(a symlink points above the context root)"
+            )
 
         return follow_symlinks(relative, read_link, above_root) or "."
 
@@ -150,7 +152,9 @@ class BuildContext:
                 raise FileNotFoundError
             info = path.lstat()
         except FileNotFoundError:
-            detail = f" (it resolves to {resolved} inside the context)" if resolved != relative else ""
+            detail = (
+                f" (it resolves to {resolved} inside the context)" if resolved != relative else ""
+            )
             raise ContextError(
                 f"file not found in build context or excluded by .dockerignore: {source}{detail}"
             ) from None

@@ -15,14 +15,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..dockerfile.instructions import Word
+from ..errors import ContextError, InstructionError, located
+from ..oci.layer import LayerEntry
 from .archives import archive_members
 from .context import SourceFile
+from .filesystem import ImageFiles, image_path
 from .ignore import IgnoreRules
 from .permissions import ROOT, Owner
-from ..errors import ContextError, InstructionError
-from .filesystem import ImageFiles, image_path
-from ..dockerfile.instructions import Word
-from ..oci.layer import LayerEntry
 from .timestamps import Timestamps
 
 
@@ -69,18 +69,17 @@ def resolve_sources(context: SourceTree, sources: list[Word]) -> list[ResolvedSo
         pivot = ""
         if "/./" in source.text:  # BuildKit's --parents pivot; cleaning would erase it
             pivot = image_path(source.text.split("/./", 1)[0])
-        try:
+        with located(source.location):
             for path in context.match(source.text):
                 resolved, _ = context.stat_source(path, source.text)
                 files = tuple(context.walk(resolved))
-                kept = path[len(pivot) + 1:] if pivot and path.startswith(pivot + "/") else path
+                kept = path[len(pivot) + 1 :] if pivot and path.startswith(pivot + "/") else path
                 resolved_sources.append(ResolvedSource(source, path, resolved, files, kept))
-        except ContextError as error:
-            raise error.at(source.location)
     if not resolved_sources:
         names = " ".join(source.text for source in sources)
-        raise ContextError(f"no source files were specified: {names} matches nothing",
-                           sources[0].location)
+        raise ContextError(
+            f"no source files were specified: {names} matches nothing", sources[0].location
+        )
     return resolved_sources
 
 
@@ -115,7 +114,9 @@ def plan_copy(
         elif source.top.kind == "dir":
             if base:
                 directory = files.directory(base, created.uid, created.gid, mtime)
-                entries[base] = _with_chmod(directory, options) if base not in files.entries else directory
+                entries[base] = (
+                    _with_chmod(directory, options) if base not in files.entries else directory
+                )
             for item in source.files[1:]:
                 if options.exclude is not None and options.exclude.ignored(item.relative):
                     continue
@@ -128,30 +129,51 @@ def plan_copy(
             if options.parents:
                 name = base
             else:
-                name = posixpath.join(target, posixpath.basename(source.path)) if into_directory else target
+                name = (
+                    posixpath.join(target, posixpath.basename(source.path))
+                    if into_directory
+                    else target
+                )
             if not name:
-                raise InstructionError(f"cannot copy file {source.word.text} onto the root directory")
+                raise InstructionError(
+                    f"cannot copy file {source.word.text} onto the root directory"
+                )
             entries[name] = _entry(name, source.top, options, timestamps, source.resolved)
     return files.with_parents(entries, created.uid, created.gid, mtime)
 
 
-def _extracted(files: ImageFiles, source: ResolvedSource, target: str, options: CopyOptions,
-               timestamps: Timestamps) -> dict[str, LayerEntry]:
+def _extracted(
+    files: ImageFiles,
+    source: ResolvedSource,
+    target: str,
+    options: CopyOptions,
+    timestamps: Timestamps,
+) -> dict[str, LayerEntry]:
     """ADD of a tar: its members land below `target` with the archive's modes and owners
     (unless --chown), like `tar -x` over what is there."""
     assert source.archive is not None
     created = options.owner or ROOT
     entries: dict[str, LayerEntry] = {}
     if target:
-        entries[target] = files.directory(target, created.uid, created.gid, timestamps.file_mtime(None))
+        entries[target] = files.directory(
+            target, created.uid, created.gid, timestamps.file_mtime(None)
+        )
     for member in archive_members(source.archive, source.path):
         path = posixpath.join(target, member.path)
         owner = options.owner or Owner(member.uid, member.gid)
         entries[path] = LayerEntry(
-            path=path, kind=member.kind, mode=member.mode, uid=owner.uid, gid=owner.gid,
-            size=member.size, mtime=timestamps.file_mtime(member.mtime), linkname=member.linkname,
-            source=source.archive if member.kind == "file" else None, offset=member.offset,
-            origin=f"{source.path}:{member.path}", link_group=member.link_group,
+            path=path,
+            kind=member.kind,
+            mode=member.mode,
+            uid=owner.uid,
+            gid=owner.gid,
+            size=member.size,
+            mtime=timestamps.file_mtime(member.mtime),
+            linkname=member.linkname,
+            source=source.archive if member.kind == "file" else None,
+            offset=member.offset,
+            origin=f"{source.path}:{member.path}",
+            link_group=member.link_group,
         )
     return entries
 
@@ -162,8 +184,9 @@ def _with_chmod(entry: LayerEntry, options: CopyOptions) -> LayerEntry:
     return replace(entry, mode=options.chmod(entry.mode, entry.kind == "dir"))
 
 
-def _entry(path: str, item: SourceFile, options: CopyOptions, timestamps: Timestamps,
-           origin: str) -> LayerEntry:
+def _entry(
+    path: str, item: SourceFile, options: CopyOptions, timestamps: Timestamps, origin: str
+) -> LayerEntry:
     owner = options.owner
     entry = LayerEntry(
         path=path,

@@ -41,8 +41,13 @@ def file_name(url: str) -> str:
     return urllib.parse.unquote(name) or "download"
 
 
-def download(url: str, scratch: Path, checksum: str | None = None, timeout: float = 60,
-             reporter: Reporter = QUIET) -> Download:
+def download(
+    url: str,
+    scratch: Path,
+    checksum: str | None = None,
+    timeout: float = 60,
+    reporter: Reporter = QUIET,
+) -> Download:
     """Fetch `url` into `scratch`; a failed request or a checksum mismatch is an error."""
     import urllib.error
     import urllib.request

@@ -16,31 +16,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .archives import archive_kind, uncompressed_tar
-from .context import SourceFile
-from .download import is_git, is_url
-from .context import BuildContext
-from .copying import CopyOptions, ResolvedSource, SourceTree, plan_copy, resolve_sources
-from .ignore import IgnoreRules
-from .permissions import parse_chmod, parse_chown
-from ..errors import InstructionError, PybuildError
-from ..events import QUIET, Reporter
 from ..dockerfile.expand import expand_heredoc, expand_word, expand_words
-from .filesystem import ImageFiles, image_path
-from ..oci.model import SCRATCH_PATH, HistoryEntry, Image, ImageConfig, RunConfig
-from ..oci.model import Healthcheck as HealthcheckConfig
 from ..dockerfile.instructions import (
     Add,
     Arg,
-    Healthcheck,
-    Heredoc,
-    Label,
-    Maintainer,
-    Onbuild,
-    Shell,
-    Stopsignal,
-    User,
-    Volume,
     Cmd,
     Command,
     Copy,
@@ -49,15 +28,35 @@ from ..dockerfile.instructions import (
     Env,
     Expose,
     From,
+    Healthcheck,
+    Heredoc,
     Instruction,
+    Label,
+    Maintainer,
+    Onbuild,
+    Shell,
+    Stopsignal,
     Unsupported,
+    User,
+    Volume,
     Word,
     Workdir,
 )
+from ..errors import InstructionError, PybuildError, located
+from ..events import QUIET, Reporter
 from ..oci.layer import BuiltLayer, Layer
+from ..oci.model import SCRATCH_PATH, HistoryEntry, Image, ImageConfig, RunConfig
+from ..oci.model import Healthcheck as HealthcheckConfig
 from ..oci.platform import Platform, host_platform, parse_platform
 from ..oci.registry import RegistryClient
+from .archives import archive_kind, uncompressed_tar
 from .bases import BaseImage
+from .context import BuildContext, SourceFile
+from .copying import CopyOptions, ResolvedSource, SourceTree, plan_copy, resolve_sources
+from .download import is_git, is_url
+from .filesystem import ImageFiles, image_path
+from .ignore import IgnoreRules
+from .permissions import parse_chmod, parse_chown
 from .timestamps import Timestamps
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
@@ -87,21 +86,36 @@ class Stage:
     author: str = ""
     args: dict[str, str] = field(default_factory=dict)  # ARGs declared in this stage, with values
     cmd_set: bool = False
-    base: "Stage | None" = None  # the stage this one was built FROM, if any
+    base: Stage | None = None  # the stage this one was built FROM, if any
 
     @staticmethod
-    def from_image(base: BaseImage, name: str | None, index: int) -> "Stage":
+    def from_image(base: BaseImage, name: str | None, index: int) -> Stage:
         """A stage that starts from a base image: its config, history, layers and files."""
         config = base.image.config
-        return Stage(name, index, config.platform, config.run, list(base.image.layers),
-                     list(config.history), ImageFiles(name or f"stage {index}", base.files.copy()),
-                     config.author)
+        return Stage(
+            name,
+            index,
+            config.platform,
+            config.run,
+            list(base.image.layers),
+            list(config.history),
+            ImageFiles(name or f"stage {index}", base.files.copy()),
+            config.author,
+        )
 
-    def based_on(self, name: str | None, index: int) -> "Stage":
+    def based_on(self, name: str | None, index: int) -> Stage:
         """A new stage that starts from this one's image (`FROM earlier-stage`)."""
-        return Stage(name, index, self.platform, self.run, list(self.layers),
-                     list(self.history), self.files.copy(name or f"stage {index}"), self.author,
-                     base=self)
+        return Stage(
+            name,
+            index,
+            self.platform,
+            self.run,
+            list(self.layers),
+            list(self.history),
+            self.files.copy(name or f"stage {index}"),
+            self.author,
+            base=self,
+        )
 
     @property
     def shell(self) -> list[str]:
@@ -175,16 +189,22 @@ class Build:
                 if name in self.build_contexts:
                     self.images[name] = load_local(name, self.build_contexts[name], self.scratch())
                 elif self.registry_client is None:
-                    raise InstructionError(f"{name} is not a stage or a --build-context, and "
-                                           "pulling is off", location)
+                    raise InstructionError(
+                        f"{name} is not a stage or a --build-context, and pulling is off", location
+                    )
                 else:
-                    self.images[name] = pull(name, self.platform, self.scratch(), self.registry_client)
+                    self.images[name] = pull(
+                        name, self.platform, self.scratch(), self.registry_client
+                    )
                     self.fetched.append(name)
             except InstructionError:
                 raise
             except PybuildError as error:
-                how = ("loading its --build-context failed" if name in self.build_contexts else
-                       "it is not an earlier stage or a --build-context, and pulling it failed")
+                how = (
+                    "loading its --build-context failed"
+                    if name in self.build_contexts
+                    else "it is not an earlier stage or a --build-context, and pulling it failed"
+                )
                 raise InstructionError(f"{name}: {how}: {error}", location) from None
         return self.images[name]
 
@@ -203,10 +223,8 @@ class Build:
         return {key: value for key, value in self.meta_args.items() if value is not None}
 
     def expand(self, word: Word, scope: dict[str, str] | None = None) -> str:
-        try:
+        with located(word.location):
             return self.expand_text(word.text, scope)
-        except InstructionError as error:
-            raise error.at(word.location)
 
     def expand_text(self, text: str, scope: dict[str, str] | None = None) -> str:
         return expand_word(text, self.stage.scope() if scope is None else scope, self.escape)
@@ -224,8 +242,9 @@ class Build:
 def refuse_unsupported_options(instruction: Instruction) -> None:
     for name in instruction.options:
         if name in NOT_YET:
-            raise InstructionError(f"{NOT_YET[name]} is not supported yet by pybuild",
-                                   instruction.flag(name).location)
+            raise InstructionError(
+                f"{NOT_YET[name]} is not supported yet by pybuild", instruction.flag(name).location
+            )
 
 
 def shell_command(stage: Stage, command: Command) -> list[str]:
@@ -237,8 +256,11 @@ def shell_command(stage: Stage, command: Command) -> list[str]:
 def dispatch_from(build: Build, instruction: From) -> None:
     platform = build.platform
     if "platform" in instruction.options:
-        platform = parse_platform(build.expand(
-            Word(instruction.options["platform"], instruction.location), build.meta_scope()))
+        platform = parse_platform(
+            build.expand(
+                Word(instruction.options["platform"], instruction.location), build.meta_scope()
+            )
+        )
     image = build.expand(instruction.image, build.meta_scope())
     index = len(build.stages)
     if not image:
@@ -247,13 +269,17 @@ def dispatch_from(build: Build, instruction: From) -> None:
     if base is not None:
         build.stages.append(base.based_on(instruction.stage_name, index))
     elif image.lower() == "scratch":
-        build.stages.append(Stage(instruction.stage_name, index, platform,
-                                  files=ImageFiles(instruction.stage_name or f"stage {index}")))
+        build.stages.append(
+            Stage(
+                instruction.stage_name,
+                index,
+                platform,
+                files=ImageFiles(instruction.stage_name or f"stage {index}"),
+            )
+        )
     else:
-        try:
+        with located(instruction.image.location):
             pulled = build.base_image(image, instruction.image.location)
-        except InstructionError as error:
-            raise error.at(instruction.image.location)
         build.stages.append(Stage.from_image(pulled, instruction.stage_name, index))
 
 
@@ -267,12 +293,12 @@ def source_tree(build: Build, instruction: Copy) -> SourceTree:
     if stage is not None:
         return stage.files
     if name.isdigit():
-        raise InstructionError(f"COPY --from={name}: there is no earlier stage {name}",
-                               instruction.flag("from").location)
-    try:
+        raise InstructionError(
+            f"COPY --from={name}: there is no earlier stage {name}",
+            instruction.flag("from").location,
+        )
+    with located(instruction.flag("from").location):
         return ImageFiles(name, build.base_image(name, instruction.flag("from").location).files)
-    except InstructionError as error:
-        raise error.at(instruction.flag("from").location)
 
 
 def copy_options(build: Build, instruction: Copy) -> CopyOptions:
@@ -281,14 +307,17 @@ def copy_options(build: Build, instruction: Copy) -> CopyOptions:
     options = instruction.options
     owner = None  # context files become root's; files from a stage keep their owners
     if "chown" in options:
-        owner = parse_chown(build.expand_text(options["chown"]),
-                            build.stage.files.read_text("etc/passwd"),
-                            build.stage.files.read_text("etc/group"))
+        owner = parse_chown(
+            build.expand_text(options["chown"]),
+            build.stage.files.read_text("etc/passwd"),
+            build.stage.files.read_text("etc/group"),
+        )
     chmod = parse_chmod(build.expand_text(options["chmod"])) if "chmod" in options else None
     exclude = None
     if options.get("exclude"):
-        exclude = IgnoreRules([build.expand_text(pattern) for pattern in options["exclude"]],
-                              "--exclude")
+        exclude = IgnoreRules(
+            [build.expand_text(pattern) for pattern in options["exclude"]], "--exclude"
+        )
     return CopyOptions(owner, chmod, exclude, bool(options.get("parents")))
 
 
@@ -304,8 +333,10 @@ def dispatch_copy(build: Build, instruction: Copy) -> None:
     if isinstance(instruction, Add):
         checksum = instruction.options.get("checksum")
         if checksum is not None and local:
-            raise InstructionError("checksum can't be specified for non-HTTP(S) sources",
-                                   instruction.flag("checksum").location)
+            raise InstructionError(
+                "checksum can't be specified for non-HTTP(S) sources",
+                instruction.flag("checksum").location,
+            )
         sources = [with_archive(build, source) for source in sources]
         sources += [downloaded(build, word, checksum) for word in urls]
     dest = Word(build.expand(instruction.dest), instruction.dest.location)
@@ -333,10 +364,8 @@ def inline_file(build: Build, instruction: Copy, heredoc: Heredoc) -> ResolvedSo
     """`COPY <<NAME`: a file called NAME holding the body, expanded unless NAME was quoted."""
     body = heredoc.body
     if heredoc.expand:
-        try:
+        with located(instruction.location):
             body = expand_heredoc(body, build.stage.scope(), build.escape)
-        except InstructionError as error:
-            raise error.at(instruction.location)
     data = body.encode()
     item = SourceFile("", None, "file", 0o644, len(data), 0, data=data)
     word = Word(f"<<{heredoc.name}", instruction.location)
@@ -347,13 +376,17 @@ def downloaded(build: Build, word: Word, checksum: str | None) -> ResolvedSource
     """A URL source of ADD: fetched once, never unpacked, mode 0600 (as Docker does)."""
     from .download import download  # urllib loads only for builds that download
 
-    try:
+    with located(word.location):
         fetched = download(word.text, build.scratch(), checksum, reporter=build.reporter)
-    except InstructionError as error:
-        raise error.at(word.location)
     build.fetched.append(word.text)
-    item = SourceFile("", fetched.path, "file", 0o600, fetched.size,
-                      fetched.mtime if fetched.mtime is not None else 0)
+    item = SourceFile(
+        "",
+        fetched.path,
+        "file",
+        0o600,
+        fetched.size,
+        fetched.mtime if fetched.mtime is not None else 0,
+    )
     return ResolvedSource(word, fetched.name, word.text, (item,), fetched.name)
 
 
@@ -363,10 +396,8 @@ def with_archive(build: Build, source: ResolvedSource) -> ResolvedSource:
     kind = archive_kind(top.path) if top.kind == "file" and top.path is not None else None
     if kind is None:
         return source
-    try:
+    with located(source.word.location):
         tar = uncompressed_tar(top.path, kind, build.scratch())
-    except InstructionError as error:
-        raise error.at(source.word.location)
     return replace(source, archive=tar)
 
 
@@ -375,10 +406,8 @@ def expanded_pairs(build: Build, pairs) -> list[tuple[str, str]]:
     scope = build.stage.scope()
     expanded = []
     for pair in pairs:
-        try:
+        with located(pair.location):
             key, value = build.expand_text(pair.key, scope), build.expand_text(pair.value, scope)
-        except InstructionError as error:
-            raise error.at(pair.location)
         if not key:
             raise InstructionError("names can not be blank", pair.location)
         expanded.append((key, value))
@@ -446,7 +475,8 @@ def is_signal(value: str) -> bool:
         return 0 < int(value) <= 64
     name = value.upper().removeprefix("SIG")
     return f"SIG{name}" in signal.Signals.__members__ or bool(
-        re.fullmatch(r"RT(MIN|MAX)([+-]\d+)?", name))
+        re.fullmatch(r"RT(MIN|MAX)([+-]\d+)?", name)
+    )
 
 
 def dispatch_maintainer(build: Build, instruction: Maintainer) -> None:
@@ -455,8 +485,15 @@ def dispatch_maintainer(build: Build, instruction: Maintainer) -> None:
 
 
 DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-NANOSECONDS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
-               "h": 3600 * 10**9}
+NANOSECONDS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
 
 
 def parse_duration(text: str) -> int:
@@ -480,31 +517,43 @@ def dispatch_healthcheck(build: Build, instruction: Healthcheck) -> None:
         build.stage.record(instruction)
         return
     command = instruction.command
-    test = (("CMD", *command.exec_form) if command.exec_form is not None
-            else ("CMD-SHELL", command.shell_form or ""))
+    test = (
+        ("CMD", *command.exec_form)
+        if command.exec_form is not None
+        else ("CMD-SHELL", command.shell_form or "")
+    )
     durations: dict[str, int] = {}
-    for flag, field_name in (("interval", "Interval"), ("timeout", "Timeout"),
-                             ("start-period", "StartPeriod"), ("start-interval", "StartInterval")):
+    for flag, field_name in (
+        ("interval", "Interval"),
+        ("timeout", "Timeout"),
+        ("start-period", "StartPeriod"),
+        ("start-interval", "StartInterval"),
+    ):
         if flag not in instruction.options:
             continue
-        try:
+        with located(instruction.flag(flag).location):
             nanoseconds = parse_duration(instruction.options[flag])
-        except InstructionError as error:
-            raise error.at(instruction.flag(flag).location)
         if 0 < nanoseconds < 1_000_000:
-            raise InstructionError(f"{field_name} {instruction.options[flag]!r} cannot be less "
-                                   "than 1ms", instruction.flag(flag).location)
+            raise InstructionError(
+                f"{field_name} {instruction.options[flag]!r} cannot be less than 1ms",
+                instruction.flag(flag).location,
+            )
         durations[flag.replace("-", "_")] = nanoseconds
     retries = 0
     if "retries" in instruction.options:
         text = instruction.options["retries"]
         if not text.lstrip("-").isdigit():
-            raise InstructionError(f"--retries must be a number, not {text!r}",
-                                   instruction.flag("retries").location)
+            raise InstructionError(
+                f"--retries must be a number, not {text!r}", instruction.flag("retries").location
+            )
         retries = int(text)
         if retries < 0:
-            raise InstructionError("--retries cannot be negative", instruction.flag("retries").location)
-    build.stage.run = replace(build.stage.run, healthcheck=HealthcheckConfig(test, retries=retries, **durations))
+            raise InstructionError(
+                "--retries cannot be negative", instruction.flag("retries").location
+            )
+    build.stage.run = replace(
+        build.stage.run, healthcheck=HealthcheckConfig(test, retries=retries, **durations)
+    )
     build.stage.record(instruction)
 
 
@@ -514,7 +563,9 @@ def dispatch_shell(build: Build, instruction: Shell) -> None:
 
 
 def dispatch_onbuild(build: Build, instruction: Onbuild) -> None:
-    build.stage.run = replace(build.stage.run, on_build=(*(build.stage.run.on_build or ()), instruction.trigger))
+    build.stage.run = replace(
+        build.stage.run, on_build=(*(build.stage.run.on_build or ()), instruction.trigger)
+    )
     build.stage.record(instruction)
 
 
@@ -542,17 +593,17 @@ def parse_port(spec: str) -> list[str]:
 def dispatch_expose(build: Build, instruction: Expose) -> None:
     ports: list[str] = []
     for word in instruction.ports:
-        try:
+        with located(word.location):
             for spec in expand_words(word.text, build.stage.scope(), build.escape):
                 ports += parse_port(spec)
-        except InstructionError as error:
-            raise error.at(word.location)
     build.stage.run = build.stage.run.with_ports(ports)
     build.stage.record(instruction)
 
 
 def dispatch_cmd(build: Build, instruction: Cmd) -> None:
-    build.stage.run = replace(build.stage.run, cmd=tuple(shell_command(build.stage, instruction.command)))
+    build.stage.run = replace(
+        build.stage.run, cmd=tuple(shell_command(build.stage, instruction.command))
+    )
     build.stage.cmd_set = True
     build.stage.record(instruction)
 
@@ -578,7 +629,9 @@ def dispatch_workdir(build: Build, instruction: Workdir) -> None:
         return
     # Like the classic builder, WORKDIR makes the directory and commits it as a layer.
     mtime = build.timestamps.file_mtime(None)
-    entries = stage.files.with_parents({path: stage.files.directory(path, 0, 0, mtime)}, 0, 0, mtime)
+    entries = stage.files.with_parents(
+        {path: stage.files.directory(path, 0, 0, mtime)}, 0, 0, mtime
+    )
     layer = BuiltLayer.of(entries, instruction.text, instruction.location)
     stage.files.add(layer.entries)
     stage.record(instruction, layer)
@@ -617,10 +670,14 @@ def automatic_args(target: Platform) -> dict[str, str]:
     """The platform arguments BuildKit defines before the first FROM."""
     build = host_platform()
     return {
-        "TARGETPLATFORM": str(target), "TARGETOS": target.os,
-        "TARGETARCH": target.architecture, "TARGETVARIANT": target.variant,
-        "BUILDPLATFORM": str(build), "BUILDOS": build.os,
-        "BUILDARCH": build.architecture, "BUILDVARIANT": build.variant,
+        "TARGETPLATFORM": str(target),
+        "TARGETOS": target.os,
+        "TARGETARCH": target.architecture,
+        "TARGETVARIANT": target.variant,
+        "BUILDPLATFORM": str(build),
+        "BUILDOS": build.os,
+        "BUILDARCH": build.architecture,
+        "BUILDVARIANT": build.variant,
     }
 
 
@@ -642,8 +699,9 @@ def split_stages(dockerfile: Dockerfile) -> tuple[list[Instruction], list[list[I
                 instruction.location,
             )
     if not stages:
-        raise InstructionError("no FROM: a Dockerfile needs at least one stage",
-                               dockerfile.instructions[0].location)
+        raise InstructionError(
+            "no FROM: a Dockerfile needs at least one stage", dockerfile.instructions[0].location
+        )
     return meta, stages
 
 
@@ -702,9 +760,17 @@ def evaluate(
 ) -> Evaluation:
     """Evaluate the stages the target needs, in order; the target stage is the image.
     `scratch` is a directory that lives until the image is written (decompressed archives)."""
-    build = Build(context, timestamps, platform, dockerfile.escape, dict(build_args or {}),
-                  scratch_dir=scratch, build_contexts=dict(build_contexts or {}),
-                  registry_client=registry_client, reporter=reporter)
+    build = Build(
+        context,
+        timestamps,
+        platform,
+        dockerfile.escape,
+        dict(build_args or {}),
+        scratch_dir=scratch,
+        build_contexts=dict(build_contexts or {}),
+        registry_client=registry_client,
+        reporter=reporter,
+    )
     build.meta_args.update(automatic_args(platform))
     meta, stages = split_stages(dockerfile)
     for instruction in meta:
@@ -723,15 +789,25 @@ def evaluate(
         final.run = final.run.with_labels(labels)
     steps = tuple(_placed(step, final, build, target_index) for step in build.steps)
     unused = sorted(set(build.build_args) - build.declared - PREDEFINED_ARGS)
-    warnings = tuple(f"build argument {name} was not consumed: no ARG declares it" for name in unused)
-    config = ImageConfig(final.platform, timestamps.created, final.run, tuple(final.history), final.author)
+    warnings = tuple(
+        f"build argument {name} was not consumed: no ARG declares it" for name in unused
+    )
+    config = ImageConfig(
+        final.platform, timestamps.created, final.run, tuple(final.history), final.author
+    )
     return Evaluation(Image(tuple(final.layers), config), steps, warnings, tuple(build.fetched))
 
 
 def _placed(step: Step, final: Stage, build: Build, target: int) -> Step:
     """The step, told whether its stage is in the image and where its layer stands there."""
-    number = next((place for place, layer in enumerate(final.layers, start=1)
-                   if step.layer is not None and layer is step.layer), None)
+    number = next(
+        (
+            place
+            for place, layer in enumerate(final.layers, start=1)
+            if step.layer is not None and layer is step.layer
+        ),
+        None,
+    )
     in_image = step.stage is not None and _ancestry(build, target, step.stage)
     return replace(step, in_image=in_image, layer_number=number if in_image else None)
 
@@ -752,21 +828,27 @@ def run_instruction(build: Build, instruction: Instruction) -> None:
     stage = build.stages[-1] if build.stages else None
     before = _snapshot(build, stage)
     excluded_before = len(build.context.excluded)
-    try:
+    with located(instruction.location):
         HANDLERS[type(instruction)](build, instruction)
-    except InstructionError as error:
-        raise error.at(instruction.location)
     stage = build.stages[-1] if build.stages else None
     after = _snapshot(build, stage)
     if isinstance(instruction, From):  # FROM sets the whole starting config, adds nothing
         before = _Snapshot(RunConfig(), "", after.scope, after.layers, after.history)
-    build.steps.append(Step(
-        instruction, stage.index if stage else None, stage.name if stage else None,
-        before.run, after.run, before.author, after.author, after.scope,
-        stage.layers[-1] if stage is not None and after.layers > before.layers else None,
-        stage.history[-1] if stage is not None and after.history > before.history else None,
-        tuple(build.context.excluded[excluded_before:]),
-    ))
+    build.steps.append(
+        Step(
+            instruction,
+            stage.index if stage else None,
+            stage.name if stage else None,
+            before.run,
+            after.run,
+            before.author,
+            after.author,
+            after.scope,
+            stage.layers[-1] if stage is not None and after.layers > before.layers else None,
+            stage.history[-1] if stage is not None and after.history > before.history else None,
+            tuple(build.context.excluded[excluded_before:]),
+        )
+    )
 
 
 @dataclass(frozen=True)

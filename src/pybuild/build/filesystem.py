@@ -8,10 +8,10 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Iterator
 
-from .context import GLOB_CHARS, SourceFile, follow_symlinks, glob_match
 from ..errors import ContextError, InstructionError
 from ..oci.layer import LayerEntry, path_key
 from ..oci.rootfs import RootFS
+from .context import GLOB_CHARS, SourceFile, follow_symlinks, glob_match
 
 NEW_DIRECTORY_MODE = 0o755
 
@@ -40,7 +40,7 @@ class ImageFiles:
             return None
         return entry.read().decode("utf-8", errors="replace")
 
-    def copy(self, name: str) -> "ImageFiles":
+    def copy(self, name: str) -> ImageFiles:
         return ImageFiles(name, self.rootfs.copy())
 
     def match(self, source: str) -> list[str]:
@@ -69,7 +69,7 @@ class ImageFiles:
         prefix = f"{resolved}/" if resolved else ""
         below = [p for p in self.entries if p.startswith(prefix) and p != resolved]
         for path in sorted(below, key=path_key):
-            yield _source_file(self.entries[path], path[len(prefix):])
+            yield _source_file(self.entries[path], path[len(prefix) :])
 
     def is_dir(self, path: str) -> bool:
         return path == "" or (path in self.entries and self.entries[path].kind == "dir")
@@ -88,7 +88,9 @@ class ImageFiles:
         if existing is not None and existing.kind == "dir":
             return existing
         if existing is not None:
-            raise InstructionError(f"cannot make directory /{path}: it is a {existing.kind} in the image")
+            raise InstructionError(
+                f"cannot make directory /{path}: it is a {existing.kind} in the image"
+            )
         return LayerEntry(path, "dir", NEW_DIRECTORY_MODE, uid, gid, mtime=mtime)
 
     def with_parents(
@@ -105,6 +107,17 @@ class ImageFiles:
 
 
 def _source_file(entry: LayerEntry, relative: str) -> SourceFile:
-    return SourceFile(relative, entry.source, entry.kind, entry.mode, entry.size, entry.mtime,
-                      entry.linkname, entry.uid, entry.gid, entry.link_group, entry.data,
-                      entry.offset)
+    return SourceFile(
+        relative,
+        entry.source,
+        entry.kind,
+        entry.mode,
+        entry.size,
+        entry.mtime,
+        entry.linkname,
+        entry.uid,
+        entry.gid,
+        entry.link_group,
+        entry.data,
+        entry.offset,
+    )

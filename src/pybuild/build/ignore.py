@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ContextError
 from ..dockerfile.globs import BadPattern, go_path_regex
+from ..errors import ContextError
 
 REGEX_SPECIAL = ".+()|{}$"
 
@@ -134,7 +134,8 @@ class IgnoreRules:
             if rule.exclusion != matched:
                 continue  # an inclusion once matched, or an exclusion before anything matched
             hit = bool(rule.regex.match(path)) or any(
-                rule.regex.match(prefix) for prefix in prefixes_for(rule))
+                rule.regex.match(prefix) for prefix in prefixes_for(rule)
+            )
             if hit:
                 matched = not rule.exclusion
         return matched
@@ -142,8 +143,10 @@ class IgnoreRules:
 
 def load_ignore_rules(context_dir: Path, dockerfile: Path) -> IgnoreRules | None:
     """`<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's `.dockerignore`."""
-    for candidate in (dockerfile.with_name(dockerfile.name + ".dockerignore"),
-                      context_dir / ".dockerignore"):
+    for candidate in (
+        dockerfile.with_name(dockerfile.name + ".dockerignore"),
+        context_dir / ".dockerignore",
+    ):
         if candidate.is_file():
             text = candidate.read_text(encoding="utf-8", errors="replace")
             return IgnoreRules(read_ignore_file(text), str(candidate))

@@ -65,7 +65,9 @@ def parse_chmod(value: str) -> Callable[[int, bool], int]:
     for clause in value.split(","):
         match = SYMBOLIC.fullmatch(clause)
         if not match:
-            raise InstructionError(f"invalid --chmod={value}: expected octal (755) or symbolic (u+x,go-w)")
+            raise InstructionError(
+                f"invalid --chmod={value}: expected octal (755) or symbolic (u+x,go-w)"
+            )
         clauses.append(match.groups())
 
     def apply(mode: int, is_directory: bool) -> int:

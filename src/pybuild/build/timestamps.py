@@ -27,12 +27,14 @@ class Timestamps:
         return min(mtime, self.epoch)
 
     @staticmethod
-    def from_environment(value: str | None, option: str | None = None) -> "Timestamps":
+    def from_environment(value: str | None, option: str | None = None) -> Timestamps:
         """`--timestamp now|SECONDS` wins over SOURCE_DATE_EPOCH; without either, the epoch.
         `now` opts out of reproducibility: the build time, and files' own mtimes."""
         if option is not None and option.lower() == "now":
             return Timestamps(int(time.time()), keep_file_times=True)
-        name, value = ("--timestamp", option) if option is not None else ("SOURCE_DATE_EPOCH", value)
+        name, value = (
+            ("--timestamp", option) if option is not None else ("SOURCE_DATE_EPOCH", value)
+        )
         if value is None or value == "":
             return Timestamps()
         try:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ..errors import InstructionError, Location
 from .instructions import (
+    Arg,
     Cmd,
     Dockerfile,
     Entrypoint,
@@ -20,11 +21,13 @@ from .instructions import (
     Label,
     Maintainer,
     Workdir,
-    Arg,
 )
 
-SECRET_NAME = re.compile(r"(?:^|_)(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|"
-                         r"ACCESS_?KEY|CREDENTIALS?)(?:$|_)", re.IGNORECASE)
+SECRET_NAME = re.compile(
+    r"(?:^|_)(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|"
+    r"ACCESS_?KEY|CREDENTIALS?)(?:$|_)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class CheckSettings:
     error: bool = False
 
     @staticmethod
-    def from_directive(value: str | None, error: bool = False) -> "CheckSettings":
+    def from_directive(value: str | None, error: bool = False) -> CheckSettings:
         """`# check=skip=A,B;error=true` (skip=all silences every rule)."""
         skip: set[str] = set()
         if (value or "").strip().lower() == "error":
@@ -72,10 +75,14 @@ def _stage_checks(stage: list[Instruction]) -> list[Warning]:
         if kind in (Cmd, Entrypoint, Healthcheck):
             if kind in seen:
                 name = instruction.keyword.upper()
-                warnings.append(Warning("MultipleInstructionsDisallowed",
-                                        f"Multiple {name} instructions should not be used in the "
-                                        "same build stage because only the last one will be used",
-                                        seen[kind].location))
+                warnings.append(
+                    Warning(
+                        "MultipleInstructionsDisallowed",
+                        f"Multiple {name} instructions should not be used in the "
+                        "same build stage because only the last one will be used",
+                        seen[kind].location,
+                    )
+                )
             seen[kind] = instruction
     return warnings
 
@@ -88,9 +95,13 @@ def check(dockerfile: Dockerfile) -> list[Warning]:
     for instruction in dockerfile.instructions:
         name = instruction.keyword.upper()
         if instruction.keyword not in (name, instruction.keyword.lower()):
-            warnings.append(Warning("ConsistentInstructionCasing",
-                                    f"Command '{instruction.keyword}' should be consistently cased",
-                                    instruction.location))
+            warnings.append(
+                Warning(
+                    "ConsistentInstructionCasing",
+                    f"Command '{instruction.keyword}' should be consistently cased",
+                    instruction.location,
+                )
+            )
         if isinstance(instruction, From):
             stages.append([])
             workdir_set = False
@@ -98,56 +109,101 @@ def check(dockerfile: Dockerfile) -> list[Warning]:
             if len(words) == 4:
                 as_word, stage_name = words[2], words[3]
                 if stage_name != stage_name.lower():
-                    warnings.append(Warning("StageNameCasing",
-                                            f"Stage name '{stage_name}' should be lowercase",
-                                            instruction.location))
+                    warnings.append(
+                        Warning(
+                            "StageNameCasing",
+                            f"Stage name '{stage_name}' should be lowercase",
+                            instruction.location,
+                        )
+                    )
                 if (as_word.isupper()) != (instruction.keyword.isupper()):
-                    warnings.append(Warning("FromAsCasing",
-                                            f"'{as_word}' and '{instruction.keyword}' keywords' "
-                                            "casing do not match", instruction.location))
+                    warnings.append(
+                        Warning(
+                            "FromAsCasing",
+                            f"'{as_word}' and '{instruction.keyword}' keywords' "
+                            "casing do not match",
+                            instruction.location,
+                        )
+                    )
         elif stages:
             stages[-1].append(instruction)
-        if isinstance(instruction, (Cmd, Entrypoint)) and instruction.command.shell_form is not None:
-            warnings.append(Warning("JSONArgsRecommended",
-                                    f"JSON arguments recommended for {name} to prevent "
-                                    "unintended behavior related to OS signals",
-                                    instruction.location))
+        if (
+            isinstance(instruction, (Cmd, Entrypoint))
+            and instruction.command.shell_form is not None
+        ):
+            warnings.append(
+                Warning(
+                    "JSONArgsRecommended",
+                    f"JSON arguments recommended for {name} to prevent "
+                    "unintended behavior related to OS signals",
+                    instruction.location,
+                )
+            )
         if isinstance(instruction, (Env, Label)) and _legacy_pairs(instruction):
-            warnings.append(Warning("LegacyKeyValueFormat",
-                                    f'"{name} key=value" should be used instead of legacy '
-                                    f'"{name} key value" format', instruction.location))
+            warnings.append(
+                Warning(
+                    "LegacyKeyValueFormat",
+                    f'"{name} key=value" should be used instead of legacy '
+                    f'"{name} key value" format',
+                    instruction.location,
+                )
+            )
         if isinstance(instruction, Maintainer):
-            warnings.append(Warning("MaintainerDeprecated",
-                                    "Maintainer instruction is deprecated in favor of using label",
-                                    instruction.location))
+            warnings.append(
+                Warning(
+                    "MaintainerDeprecated",
+                    "Maintainer instruction is deprecated in favor of using label",
+                    instruction.location,
+                )
+            )
         if isinstance(instruction, Workdir):
             if not instruction.path.text.startswith(("/", "$")) and not workdir_set:
-                warnings.append(Warning("WorkdirRelativePath",
-                                        f"Relative workdir '{instruction.path.text}' can have "
-                                        "unexpected results if the base image changes",
-                                        instruction.location))
+                warnings.append(
+                    Warning(
+                        "WorkdirRelativePath",
+                        f"Relative workdir '{instruction.path.text}' can have "
+                        "unexpected results if the base image changes",
+                        instruction.location,
+                    )
+                )
             workdir_set = True
         if isinstance(instruction, Expose):
             for word in instruction.ports:
                 protocol = word.text.partition("/")[2]
                 if protocol and protocol != protocol.lower():
-                    warnings.append(Warning("ExposeProtoCasing",
-                                            f"Defined protocol '{word.text}' in EXPOSE "
-                                            "instruction should be lowercase", word.location))
+                    warnings.append(
+                        Warning(
+                            "ExposeProtoCasing",
+                            f"Defined protocol '{word.text}' in EXPOSE "
+                            "instruction should be lowercase",
+                            word.location,
+                        )
+                    )
                 if ":" in word.text:
-                    warnings.append(Warning("ExposeInvalidFormat",
-                                            f"EXPOSE instruction should not define an IP address "
-                                            f"or host-port mapping, found '{word.text}'",
-                                            word.location))
+                    warnings.append(
+                        Warning(
+                            "ExposeInvalidFormat",
+                            f"EXPOSE instruction should not define an IP address "
+                            f"or host-port mapping, found '{word.text}'",
+                            word.location,
+                        )
+                    )
         keys = []
         if isinstance(instruction, (Env, Arg)):
-            keys = [pair.key for pair in instruction.pairs] if isinstance(instruction, Env) else [
-                declaration.key for declaration in instruction.declarations]
+            keys = (
+                [pair.key for pair in instruction.pairs]
+                if isinstance(instruction, Env)
+                else [declaration.key for declaration in instruction.declarations]
+            )
         for key in keys:
             if SECRET_NAME.search(key):
-                warnings.append(Warning("SecretsUsedInArgOrEnv",
-                                        f"Do not use ARG or ENV instructions for sensitive data "
-                                        f'({name} "{key}")', instruction.location))
+                warnings.append(
+                    Warning(
+                        "SecretsUsedInArgOrEnv",
+                        f'Do not use ARG or ENV instructions for sensitive data ({name} "{key}")',
+                        instruction.location,
+                    )
+                )
     for stage in stages:
         warnings += _stage_checks(stage)
     return sorted(warnings, key=lambda w: (w.location.line, w.location.column))

@@ -10,8 +10,17 @@ from ..errors import DockerfileSyntaxError
 from .lower import WHITESPACE, extract_flags, parse_json_array, parse_words, split_whitespace
 from .parser import ParsedFile
 
-GO_ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t",
-              "\v": r"\v", '"': r"\"", "\\": r"\\"}
+GO_ESCAPES = {
+    "\a": r"\a",
+    "\b": r"\b",
+    "\f": r"\f",
+    "\n": r"\n",
+    "\r": r"\r",
+    "\t": r"\t",
+    "\v": r"\v",
+    '"': r"\"",
+    "\\": r"\\",
+}
 
 
 def go_quote(text: str) -> str:

@@ -53,8 +53,14 @@ class _Words:
 
 
 class _Lexer:
-    def __init__(self, source: str, env: Mapping[str, str], escape: str, quotes: bool = True,
-                 raw_quotes: bool = False):
+    def __init__(
+        self,
+        source: str,
+        env: Mapping[str, str],
+        escape: str,
+        quotes: bool = True,
+        raw_quotes: bool = False,
+    ):
         self.source = source
         self.pos = 0
         self.env = env

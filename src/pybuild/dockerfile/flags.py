@@ -12,13 +12,31 @@ from .instructions import Flag
 STRING, BOOL, LIST = "string", "bool", "list"
 
 ALLOWED: dict[str, dict[str, str]] = {
-    "copy": {"chown": STRING, "chmod": STRING, "from": STRING, "link": BOOL, "parents": BOOL,
-             "exclude": LIST},
-    "add": {"chown": STRING, "chmod": STRING, "link": BOOL, "keep-git-dir": BOOL,
-            "checksum": STRING, "unpack": BOOL, "exclude": LIST},
+    "copy": {
+        "chown": STRING,
+        "chmod": STRING,
+        "from": STRING,
+        "link": BOOL,
+        "parents": BOOL,
+        "exclude": LIST,
+    },
+    "add": {
+        "chown": STRING,
+        "chmod": STRING,
+        "link": BOOL,
+        "keep-git-dir": BOOL,
+        "checksum": STRING,
+        "unpack": BOOL,
+        "exclude": LIST,
+    },
     "from": {"platform": STRING},
-    "healthcheck": {"interval": STRING, "timeout": STRING, "start-period": STRING,
-                    "start-interval": STRING, "retries": STRING},
+    "healthcheck": {
+        "interval": STRING,
+        "timeout": STRING,
+        "start-period": STRING,
+        "start-interval": STRING,
+        "retries": STRING,
+    },
 }
 UNCHECKED = {"arg", "stopsignal"}  # BuildKit ignores flags on these
 

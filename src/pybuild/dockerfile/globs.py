@@ -69,14 +69,18 @@ def _character_class(pattern: str, start: int, negations: str) -> tuple[str, int
         if index < len(pattern) and pattern[index] == "-":
             high, index = character(index + 1)
         if low > high:
-            raise BadPattern(f"syntax error in pattern {pattern!r}: bad character range {low}-{high}")
+            raise BadPattern(
+                f"syntax error in pattern {pattern!r}: bad character range {low}-{high}"
+            )
         items.append(re.escape(low) if low == high else f"{re.escape(low)}-{re.escape(high)}")
     return f"[{'^' if negate else ''}{''.join(items)}]", index
 
 
 def go_path_regex(pattern: str) -> re.Pattern[str]:
     """Go's filepath.Match: `*` and `?` never match `/`."""
-    return re.compile(glob_to_regex(pattern, any_char="[^/]", negations="^", strict=True), re.DOTALL)
+    return re.compile(
+        glob_to_regex(pattern, any_char="[^/]", negations="^", strict=True), re.DOTALL
+    )
 
 
 def shell_regex(pattern: str) -> re.Pattern[str]:

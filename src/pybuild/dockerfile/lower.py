@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..errors import DockerfileSyntaxError, InstructionError
 from .flags import read_flags
@@ -15,14 +15,6 @@ from .instructions import (
     Add,
     Arg,
     ArgDeclaration,
-    Healthcheck,
-    Label,
-    Maintainer,
-    Onbuild,
-    Shell,
-    Stopsignal,
-    User,
-    Volume,
     Cmd,
     Command,
     Copy,
@@ -32,10 +24,18 @@ from .instructions import (
     Expose,
     Flag,
     From,
+    Healthcheck,
     Heredoc,
     Instruction,
     KeyValue,
+    Label,
+    Maintainer,
+    Onbuild,
+    Shell,
+    Stopsignal,
     Unsupported,
+    User,
+    Volume,
     Word,
     Workdir,
 )
@@ -159,7 +159,9 @@ def parse_json_array(text: str) -> list[str] | None:
     if not isinstance(value, list):
         return None
     if not all(isinstance(item, str) for item in value):
-        raise NotStringArray("when using JSON array syntax, arrays must be comprised of strings only")
+        raise NotStringArray(
+            "when using JSON array syntax, arrays must be comprised of strings only"
+        )
     return value
 
 
@@ -237,7 +239,9 @@ class _Lowering:
         if self.raw.heredocs:
             pending = list(self.raw.heredocs)
             if HEREDOC_MARKER.match(words[-1].text):
-                raise self.fail(f"{self.raw.keyword.upper()} cannot accept a heredoc as a destination")
+                raise self.fail(
+                    f"{self.raw.keyword.upper()} cannot accept a heredoc as a destination"
+                )
             plain = []
             for word in words[:-1]:
                 if pending and HEREDOC_MARKER.match(word.text):
@@ -259,7 +263,9 @@ class _Lowering:
                 if words
                 else f"{name} requires at least two arguments (sources and a destination)"
             )
-        return kind(**self.common(), sources=tuple(words[:-1]), dest=words[-1], inline=tuple(inline))
+        return kind(
+            **self.common(), sources=tuple(words[:-1]), dest=words[-1], inline=tuple(inline)
+        )
 
     def add(self) -> Add:
         return self.copy(Add)
@@ -273,7 +279,9 @@ class _Lowering:
         if "=" not in words[0][0]:
             parts = WHITESPACE.split(self.rest.strip(), maxsplit=1)
             if len(parts) < 2:
-                raise self.fail(f"{name} must have two arguments ({name} KEY VALUE or {name} KEY=VALUE)")
+                raise self.fail(
+                    f"{name} must have two arguments ({name} KEY VALUE or {name} KEY=VALUE)"
+                )
             location = self.raw.location_at(self.rest_start + words[0][1])
             return (KeyValue(parts[0], parts[1], location),)
         pairs = []
@@ -334,7 +342,9 @@ class _Lowering:
         except NotStringArray as error:
             raise self.fail(str(error), self.rest_start) from None
         if array is None:
-            raise self.fail('SHELL requires the arguments to be in JSON form, e.g. SHELL ["/bin/sh", "-c"]')
+            raise self.fail(
+                'SHELL requires the arguments to be in JSON form, e.g. SHELL ["/bin/sh", "-c"]'
+            )
         if not array:
             raise self.fail("SHELL requires at least one argument")
         return Shell(**self.common(), shell=tuple(array))

@@ -37,7 +37,7 @@ class LogicalText:
             return self.positions[offset]
         return self.end
 
-    def slice(self, start: int, stop: int) -> "LogicalText":
+    def slice(self, start: int, stop: int) -> LogicalText:
         return LogicalText(self.text[start:stop], self.positions[start:stop], self.position(stop))
 
 
@@ -50,7 +50,7 @@ class RawInstruction:
     args: LogicalText
     location: Location
     end_line: int
-    lines: "SourceLines"
+    lines: SourceLines
     heredocs: tuple[Heredoc, ...] = ()
 
     def location_at(self, offset: int) -> Location:
@@ -179,8 +179,9 @@ def heredoc_markers(args: str, escape: str) -> list[tuple[str, bool, bool]]:
     return markers
 
 
-def read_heredocs(physical: list[str], after_line: int, raw: RawInstruction,
-                  markers: list[tuple[str, bool, bool]]) -> tuple[tuple[Heredoc, ...], int]:
+def read_heredocs(
+    physical: list[str], after_line: int, raw: RawInstruction, markers: list[tuple[str, bool, bool]]
+) -> tuple[tuple[Heredoc, ...], int]:
     """The bodies of `markers`, one after the other, from the lines after `after_line`
     (1-based); returns them and the last line they use."""
     heredocs, index = [], after_line  # physical[index] is line index + 1
@@ -198,7 +199,7 @@ def read_heredocs(physical: list[str], after_line: int, raw: RawInstruction,
     return tuple(heredocs), index
 
 
-def _instructions(text: str, escape: str, lines: "SourceLines") -> list[RawInstruction]:
+def _instructions(text: str, escape: str, lines: SourceLines) -> list[RawInstruction]:
     try:
         tree = dockerfile_parser(escape).parse(text)
     except lark.UnexpectedInput as error:
@@ -248,8 +249,11 @@ def parse_dockerfile(text: str, file: str = "Dockerfile") -> ParsedFile:
         else:
             break
     instructions = [
-        replace(raw, heredocs=heredocs[raw.location.line][0],
-                end_line=heredocs[raw.location.line][1]) if raw.location.line in heredocs else raw
+        replace(
+            raw, heredocs=heredocs[raw.location.line][0], end_line=heredocs[raw.location.line][1]
+        )
+        if raw.location.line in heredocs
+        else raw
         for raw in instructions
     ]
     if not instructions:

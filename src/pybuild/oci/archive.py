@@ -58,8 +58,9 @@ class ImageArchive:
             try:
                 self.tar = tarfile.open(self.path)
             except (tarfile.TarError, OSError) as error:
-                raise ArchiveError(f"{self.path} is not a tar archive or an OCI layout "
-                                   f"directory: {error}") from None
+                raise ArchiveError(
+                    f"{self.path} is not a tar archive or an OCI layout directory: {error}"
+                ) from None
 
     def __enter__(self) -> ImageArchive:
         return self
@@ -133,23 +134,36 @@ class ImageArchive:
             raise ArchiveError(f"{self.path}: the config does not hash to its name")
         layers = tuple(posixpath.normpath(str(name)) for name in entry.get("Layers") or [])
         tags = tuple(str(tag) for tag in entry.get("RepoTags") or [])
-        return ArchivedImage(config_name, config_bytes, ImageConfig.from_json(config_bytes), layers, tags)
+        return ArchivedImage(
+            config_name, config_bytes, ImageConfig.from_json(config_bytes), layers, tags
+        )
 
     def _oci_image(self, platform: Platform | None) -> ArchivedImage:
         index_json = self.read("index.json")
         if index_json is None:
-            raise ArchiveError(f"{self.path}: neither manifest.json nor index.json: not an image archive")
+            raise ArchiveError(
+                f"{self.path}: neither manifest.json nor index.json: not an image archive"
+            )
         index = Index.from_json(index_json)
         if not index.manifests:
             raise ArchiveError(f"{self.path}: index.json lists no manifest")
-        tags = tuple(tag for tag in (entry.annotations.get(REF_NAME) for entry in index.manifests) if tag)
+        tags = tuple(
+            tag for tag in (entry.annotations.get(REF_NAME) for entry in index.manifests) if tag
+        )
         document: Any = json.loads(self.blob(index.manifests[0].digest))
         while Index.is_index(document):  # an index of platforms
             nested = Index.from_json(document)
-            chosen = nested.for_platform(platform, str(self.path)) if platform else nested.manifests[0]
+            chosen = (
+                nested.for_platform(platform, str(self.path)) if platform else nested.manifests[0]
+            )
             document = json.loads(self.blob(chosen.digest))
         manifest = Manifest.from_json(document)
         config_bytes = self.blob(manifest.config.digest)
-        return ArchivedImage(blob_path(manifest.config.digest), config_bytes,
-                             ImageConfig.from_json(config_bytes),
-                             tuple(blob_path(layer.digest) for layer in manifest.layers), tags, manifest)
+        return ArchivedImage(
+            blob_path(manifest.config.digest),
+            config_bytes,
+            ImageConfig.from_json(config_bytes),
+            tuple(blob_path(layer.digest) for layer in manifest.layers),
+            tags,
+            manifest,
+        )

@@ -67,7 +67,9 @@ class BlobStore:
         vanished, or the cache is off)."""
         if self.root is None:
             return None
-        digest = hashlib.sha256(f"pybuild-layer-v{FORMAT}|{compression.name}|{compression.level}".encode())
+        digest = hashlib.sha256(
+            f"pybuild-layer-v{FORMAT}|{compression.name}|{compression.level}".encode()
+        )
         groups = []
         for entry in entries:
             source: object = None
@@ -78,8 +80,18 @@ class BlobStore:
                 if identity is None:
                     return None
                 source = [str(entry.source), entry.offset, identity]
-            record = [entry.path, entry.kind, entry.mode, entry.uid, entry.gid, entry.size,
-                      entry.mtime, entry.linkname, entry.link_group != "", source]
+            record = [
+                entry.path,
+                entry.kind,
+                entry.mode,
+                entry.uid,
+                entry.gid,
+                entry.size,
+                entry.mtime,
+                entry.linkname,
+                entry.link_group != "",
+                source,
+            ]
             digest.update(json.dumps(record).encode() + b"\n")
             if entry.link_group:
                 groups.append(entry.link_group)
@@ -118,7 +130,9 @@ class BlobStore:
             return False
         return "sha256:" + digest.hexdigest() == expected.digest and size == expected.size
 
-    def copy_cached(self, key: str | None, compression: Compression, sink: BinaryIO) -> LayerBlob | None:
+    def copy_cached(
+        self, key: str | None, compression: Compression, sink: BinaryIO
+    ) -> LayerBlob | None:
         """Copy the layer's cached blob into `sink` when it is kept and intact. A corrupt one is
         never used: what was copied is cut off again and the file deleted."""
         hit = self.lookup(key)
@@ -133,8 +147,13 @@ class BlobStore:
         cached.unlink(missing_ok=True)
         return None
 
-    def write_through(self, key: str | None, compression: Compression, sink: Sink,
-                      make: Callable[[Sink], LayerBlob]) -> LayerBlob:
+    def write_through(
+        self,
+        key: str | None,
+        compression: Compression,
+        sink: Sink,
+        make: Callable[[Sink], LayerBlob],
+    ) -> LayerBlob:
         """`make` the blob into `sink`, keeping a copy in the cache on the way when blobs of
         this compression are kept, and remember its digests under `key`."""
         spare = None
@@ -174,7 +193,11 @@ class BlobStore:
     def remember_output(self, dest: Path, manifest_digest: str) -> None:
         record_path = self._output_record(dest)
         if record_path is not None:
-            record = {"manifest": manifest_digest, "stat": file_stat(dest), "path": str(dest.resolve())}
+            record = {
+                "manifest": manifest_digest,
+                "stat": file_stat(dest),
+                "path": str(dest.resolve()),
+            }
             _atomic_write(record_path, json.dumps(record).encode())
 
 

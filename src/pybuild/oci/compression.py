@@ -41,8 +41,14 @@ class Compression:
         if self.name not in MEDIA_SUFFIX:
             raise UsageError(f"compression={self.name}: expected uncompressed, gzip or zstd")
         limits = {"gzip": 9, "zstd": 22}
-        if self.level is not None and self.name in limits and not 0 <= self.level <= limits[self.name]:
-            raise UsageError(f"compression-level={self.level}: {self.name} takes 0 to {limits[self.name]}")
+        if (
+            self.level is not None
+            and self.name in limits
+            and not 0 <= self.level <= limits[self.name]
+        ):
+            raise UsageError(
+                f"compression-level={self.level}: {self.name} takes 0 to {limits[self.name]}"
+            )
 
     @property
     def media_suffix(self) -> str:
@@ -58,10 +64,17 @@ class Compression:
             except ImportError:  # no isal wheel for this platform: zlib it is
                 isal_gzip = None
             if isal_gzip is not None and level <= ISAL_MAX_LEVEL:
-                return _EvenWrites(isal_gzip.open(_Unclosable(sink), "wb", compresslevel=level,
-                                                  threads=max(os.cpu_count() or 1, 1)))
-            return _EvenWrites(gzip.GzipFile(filename="", mode="wb", compresslevel=level,
-                                             fileobj=sink, mtime=0))
+                return _EvenWrites(
+                    isal_gzip.open(
+                        _Unclosable(sink),
+                        "wb",
+                        compresslevel=level,
+                        threads=max(os.cpu_count() or 1, 1),
+                    )
+                )
+            return _EvenWrites(
+                gzip.GzipFile(filename="", mode="wb", compresslevel=level, fileobj=sink, mtime=0)
+            )
         if self.name == "zstd":
             import zstandard
 
@@ -129,8 +142,12 @@ class _Unclosable:
 
 
 # Magic numbers, by what they begin with.
-MAGIC = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh", "bzip2"),
-         (b"\xfd7zXZ\x00", "xz"))
+MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+)
 SNIFF_BYTES = 6  # enough for every magic number above
 
 

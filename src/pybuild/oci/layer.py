@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
-from ..errors import ContextError, Location
+from ..errors import ContextError, Location, located
 from ..events import QUIET, Reporter
 from .blobstore import BlobStore
 from .compression import Compression
@@ -76,10 +76,18 @@ class LayerEntry:
         """This entry's tar header (PAX format), or, with `hard_link_to`, the header that makes
         it a hard link to that earlier path. Most entries take the fast path; tests check that
         both give tarfile's bytes."""
-        kind, size, link = TAR_KINDS[self.kind], self.size if self.kind == "file" else 0, self.linkname
+        kind, size, link = (
+            TAR_KINDS[self.kind],
+            self.size if self.kind == "file" else 0,
+            self.linkname,
+        )
         if hard_link_to is not None:
             kind, size, link = tarfile.LNKTYPE, 0, hard_link_to
-        name = self.path + "/" if kind == tarfile.DIRTYPE and not self.path.endswith("/") else self.path
+        name = (
+            self.path + "/"
+            if kind == tarfile.DIRTYPE and not self.path.endswith("/")
+            else self.path
+        )
         fast = ustar_header(name, kind, self.mode, self.uid, self.gid, size, self.mtime, link)
         if fast is not None:
             return fast
@@ -110,18 +118,41 @@ class LayerEntry:
                 remaining -= len(chunk)
 
 
-def ustar_header(name: str, kind: bytes, mode: int, uid: int, gid: int, size: int, mtime: int,
-                 linkname: str) -> bytes | None:
+def ustar_header(
+    name: str, kind: bytes, mode: int, uid: int, gid: int, size: int, mtime: int, linkname: str
+) -> bytes | None:
     """The header tarfile writes in PAX format for an entry that needs no pax records (ASCII
     names of at most 100 characters, numbers that fit their octal fields), built in one
     struct.pack instead of tarfile's dozens of calls: a layer of many small files spent a third
     of its time in tarfile. None for any other entry."""
-    if not (len(name) <= 100 and len(linkname) <= 100 and name.isascii() and linkname.isascii()
-            and 0 <= uid < 8**7 and 0 <= gid < 8**7 and 0 <= size < 8**11 and 0 <= mtime < 8**11):
+    if not (
+        len(name) <= 100
+        and len(linkname) <= 100
+        and name.isascii()
+        and linkname.isascii()
+        and 0 <= uid < 8**7
+        and 0 <= gid < 8**7
+        and 0 <= size < 8**11
+        and 0 <= mtime < 8**11
+    ):
         return None
-    header = USTAR.pack(name.encode("ascii"), b"%07o\0" % (mode & 0o7777), b"%07o\0" % uid,
-                        b"%07o\0" % gid, b"%011o\0" % size, b"%011o\0" % mtime, b" " * 8, kind,
-                        linkname.encode("ascii"), POSIX_MAGIC, b"", b"", b"", b"", b"")
+    header = USTAR.pack(
+        name.encode("ascii"),
+        b"%07o\0" % (mode & 0o7777),
+        b"%07o\0" % uid,
+        b"%07o\0" % gid,
+        b"%011o\0" % size,
+        b"%011o\0" % mtime,
+        b" " * 8,
+        kind,
+        linkname.encode("ascii"),
+        POSIX_MAGIC,
+        b"",
+        b"",
+        b"",
+        b"",
+        b"",
+    )
     # The checksum is the sum of the header's bytes with its own field read as spaces.
     return header[:148] + b"%06o\0 " % sum(header) + header[156:]
 
@@ -154,21 +185,47 @@ def tar_entries(tar: tarfile.TarFile, source: Path | None, origin: str) -> Itera
         if base == OPAQUE:
             yield LayerEntry(parent, "opaque", 0, origin=where)
         elif base.startswith(WHITEOUT):
-            yield LayerEntry(posixpath.join(parent, base[len(WHITEOUT):]), "whiteout", 0, origin=where)
+            yield LayerEntry(
+                posixpath.join(parent, base[len(WHITEOUT) :]), "whiteout", 0, origin=where
+            )
         elif member.islnk():
             target = member_path(member.linkname)
             if target:
-                yield LayerEntry(path, "hardlink", mode, member.uid, member.gid,
-                                 mtime=int(member.mtime), linkname=target, origin=where)
+                yield LayerEntry(
+                    path,
+                    "hardlink",
+                    mode,
+                    member.uid,
+                    member.gid,
+                    mtime=int(member.mtime),
+                    linkname=target,
+                    origin=where,
+                )
         elif member.isreg():
-            yield LayerEntry(path, "file", mode, member.uid, member.gid, member.size,
-                             int(member.mtime), source=source, offset=member.offset_data,
-                             origin=where,
-                             link_group=f"tar:{source}:{member.offset_data}" if source else "")
+            yield LayerEntry(
+                path,
+                "file",
+                mode,
+                member.uid,
+                member.gid,
+                member.size,
+                int(member.mtime),
+                source=source,
+                offset=member.offset_data,
+                origin=where,
+                link_group=f"tar:{source}:{member.offset_data}" if source else "",
+            )
         elif member.isdir() or member.issym():
-            yield LayerEntry(path, "dir" if member.isdir() else "symlink", mode, member.uid,
-                             member.gid, mtime=int(member.mtime), linkname=member.linkname,
-                             origin=where)
+            yield LayerEntry(
+                path,
+                "dir" if member.isdir() else "symlink",
+                mode,
+                member.uid,
+                member.gid,
+                mtime=int(member.mtime),
+                linkname=member.linkname,
+                origin=where,
+            )
 
 
 class Layer(Protocol):
@@ -183,8 +240,9 @@ class Layer(Protocol):
     def known_blob(self, compression: Compression, cache: BlobStore) -> LayerBlob | None:
         """The blob's digests when they are known without writing it (cached, or stored)."""
 
-    def write_blob(self, sink: BinaryIO, compression: Compression, cache: BlobStore,
-                   reporter: Reporter = QUIET) -> LayerBlob:
+    def write_blob(
+        self, sink: BinaryIO, compression: Compression, cache: BlobStore, reporter: Reporter = QUIET
+    ) -> LayerBlob:
         """Write the blob, compressed as asked, into `sink` (a seekable file)."""
 
     def write_tar(self, out: Sink, reporter: Reporter = QUIET) -> None:
@@ -200,16 +258,18 @@ class BuiltLayer:
     location: Location | None = None
 
     @staticmethod
-    def of(entries: dict[str, LayerEntry], created_by: str,
-           location: Location | None = None) -> BuiltLayer:
+    def of(
+        entries: dict[str, LayerEntry], created_by: str, location: Location | None = None
+    ) -> BuiltLayer:
         ordered = tuple(entries[key] for key in sorted(entries, key=path_key))
         return BuiltLayer(ordered, created_by, location)
 
     def known_blob(self, compression: Compression, cache: BlobStore) -> LayerBlob | None:
         return cache.lookup(cache.layer_key(self.entries, compression))
 
-    def write_blob(self, sink: BinaryIO, compression: Compression, cache: BlobStore,
-                   reporter: Reporter = QUIET) -> LayerBlob:
+    def write_blob(
+        self, sink: BinaryIO, compression: Compression, cache: BlobStore, reporter: Reporter = QUIET
+    ) -> LayerBlob:
         """Copied from the cache when it holds the blob intact, else built from the sources
         (and, when compressed, kept in the cache on the way)."""
         key = cache.layer_key(self.entries, compression)
@@ -217,8 +277,9 @@ class BuiltLayer:
         if hit is not None:
             reporter.layer_finished(hit.diff_id, hit.digest, hit.size, cached=True)
             return hit
-        blob = cache.write_through(key, compression, sink,
-                                   lambda out: self._write(out, compression, reporter))
+        blob = cache.write_through(
+            key, compression, sink, lambda out: self._write(out, compression, reporter)
+        )
         reporter.layer_finished(blob.diff_id, blob.digest, blob.size, cached=False)
         return blob
 
@@ -247,10 +308,8 @@ class BuiltLayer:
             if entry.data is not None:
                 gathered.write(header + entry.data + b"\0" * (-len(entry.data) % BLOCK))
             elif entry.kind == "file" and entry.size:
-                try:
+                with located(self.location):
                     _copy_file(entry, header, gathered)
-                except ContextError as error:
-                    raise error.at(self.location) if self.location else error from None
             else:
                 gathered.write(header)
         gathered.write(b"\0" * (2 * BLOCK))
@@ -283,7 +342,9 @@ def _copy_file(entry: LayerEntry, header: bytes, out: Sink) -> None:
         finally:
             os.close(fd)
     except OSError as error:
-        raise ContextError(f"cannot read {entry.origin or entry.source}: {error.strerror}") from None
+        raise ContextError(
+            f"cannot read {entry.origin or entry.source}: {error.strerror}"
+        ) from None
     if remaining or grew:
         raise ContextError(f"{entry.origin or entry.source} changed while it was being read")
     pieces.append(b"\0" * (-entry.size % BLOCK))
@@ -309,8 +370,9 @@ class StoredLayer:
             return LayerBlob(self.diff_id, self.digest, self.size)
         return None
 
-    def write_blob(self, sink: BinaryIO, compression: Compression, cache: BlobStore,
-                   reporter: Reporter = QUIET) -> LayerBlob:
+    def write_blob(
+        self, sink: BinaryIO, compression: Compression, cache: BlobStore, reporter: Reporter = QUIET
+    ) -> LayerBlob:
         """The blob as it is when it is stored as asked, else its tar compressed so."""
         if compression.name == self.compression:
             blob = LayerBlob(self.diff_id, self.digest, self.size)

@@ -167,24 +167,40 @@ class Documents:
         return sha256_digest(self.manifest)
 
     def written(self, layers: list[LayerBlob], up_to_date: bool = False) -> WrittenImage:
-        return WrittenImage(self.image_id, self.manifest_digest, tuple(layers), self.config, up_to_date)
+        return WrittenImage(
+            self.image_id, self.manifest_digest, tuple(layers), self.config, up_to_date
+        )
 
 
-def documents(image: Image, refs: list[Reference], layers: list[LayerBlob],
-              compression: Compression, docker: bool) -> Documents:
+def documents(
+    image: Image,
+    refs: list[Reference],
+    layers: list[LayerBlob],
+    compression: Compression,
+    docker: bool,
+) -> Documents:
     config = image.config.to_json([layer.diff_id for layer in layers])
     config_descriptor = Descriptor(MEDIA_OCI_CONFIG, sha256_digest(config), len(config))
     layer_type = MEDIA_OCI_LAYER + compression.media_suffix
-    manifest = Manifest(config_descriptor,
-                        tuple(Descriptor(layer_type, layer.digest, layer.size) for layer in layers)).to_json()
+    manifest = Manifest(
+        config_descriptor,
+        tuple(Descriptor(layer_type, layer.digest, layer.size) for layer in layers),
+    ).to_json()
     manifest_descriptor = Descriptor(MEDIA_OCI_MANIFEST, sha256_digest(manifest), len(manifest))
-    files = {"index.json": tagged_index(manifest_descriptor, refs).to_json(), "oci-layout": OCI_LAYOUT}
+    files = {
+        "index.json": tagged_index(manifest_descriptor, refs).to_json(),
+        "oci-layout": OCI_LAYOUT,
+    }
     if docker:
-        files["manifest.json"] = canonical_json([{
-            "Config": blob_path(config_descriptor.digest),
-            "RepoTags": [ref.familiar for ref in refs],
-            "Layers": [blob_path(layer.digest) for layer in layers],
-        }])
+        files["manifest.json"] = canonical_json(
+            [
+                {
+                    "Config": blob_path(config_descriptor.digest),
+                    "RepoTags": [ref.familiar for ref in refs],
+                    "Layers": [blob_path(layer.digest) for layer in layers],
+                }
+            ]
+        )
     return Documents(config, manifest, files)
 
 
@@ -194,17 +210,33 @@ def known_blobs(image: Image, compression: Compression, cache: BlobStore) -> lis
     return None if any(blob is None for blob in found) else found  # type: ignore[return-value]
 
 
-def write_image(image: Image, refs: list[Reference], layout: LayoutWriter,
-                compression: Compression, docker: bool, cache: BlobStore,
-                reporter: Reporter = QUIET) -> WrittenImage:
+def write_image(
+    image: Image,
+    refs: list[Reference],
+    layout: LayoutWriter,
+    compression: Compression,
+    docker: bool,
+    cache: BlobStore,
+    reporter: Reporter = QUIET,
+) -> WrittenImage:
     """Write every layer blob, then the config, the manifest and the layout's files."""
     layers = []
     for number, layer in enumerate(image.layers, start=1):
-        files = [entry for entry in layer.entries if entry.kind not in ("dir", "whiteout", "opaque")]
-        reporter.layer_started(number, len(image.layers), layer.created_by, len(files),
-                               sum(entry.size for entry in files))
-        layers.append(layout.streamed_blob(
-            partial(layer.write_blob, compression=compression, cache=cache, reporter=reporter)))
+        files = [
+            entry for entry in layer.entries if entry.kind not in ("dir", "whiteout", "opaque")
+        ]
+        reporter.layer_started(
+            number,
+            len(image.layers),
+            layer.created_by,
+            len(files),
+            sum(entry.size for entry in files),
+        )
+        layers.append(
+            layout.streamed_blob(
+                partial(layer.write_blob, compression=compression, cache=cache, reporter=reporter)
+            )
+        )
     docs = documents(image, refs, layers, compression, docker)
     layout.blob(docs.config)
     layout.blob(docs.manifest)

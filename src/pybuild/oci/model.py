@@ -94,7 +94,11 @@ class Descriptor:
     platform: Platform | None = None
 
     def to_json(self) -> dict[str, Any]:
-        value: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+        value: dict[str, Any] = {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": self.size,
+        }
         if self.annotations:
             value["annotations"] = dict(self.annotations)
         if self.platform is not None:
@@ -110,9 +114,13 @@ class Descriptor:
         if not isinstance(size, int) or size < 0:
             raise InvalidDocument(f"descriptor {digest} has no valid size")
         platform = item.get("platform")
-        return Descriptor(str(item.get("mediaType") or ""), digest, size,
-                          dict(item.get("annotations") or {}),
-                          Platform.from_json(platform) if isinstance(platform, Mapping) else None)
+        return Descriptor(
+            str(item.get("mediaType") or ""),
+            digest,
+            size,
+            dict(item.get("annotations") or {}),
+            Platform.from_json(platform) if isinstance(platform, Mapping) else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -124,25 +132,37 @@ class Manifest:
     media_type: str = MEDIA_OCI_MANIFEST
 
     def to_json(self) -> bytes:
-        return canonical_json({"schemaVersion": 2, "mediaType": self.media_type,
-                               "config": self.config.to_json(),
-                               "layers": [layer.to_json() for layer in self.layers]})
+        return canonical_json(
+            {
+                "schemaVersion": 2,
+                "mediaType": self.media_type,
+                "config": self.config.to_json(),
+                "layers": [layer.to_json() for layer in self.layers],
+            }
+        )
 
     def with_docker_media_types(self) -> Manifest:
         """The same manifest with Docker schema 2 media types (oci-mediatypes=false)."""
-        layers = tuple(replace(layer, media_type=DOCKER_LAYER[
-            layer.media_type.removeprefix(MEDIA_OCI_LAYER)]) for layer in self.layers)
-        return Manifest(replace(self.config, media_type=MEDIA_DOCKER_CONFIG), layers,
-                        MEDIA_DOCKER_MANIFEST)
+        layers = tuple(
+            replace(layer, media_type=DOCKER_LAYER[layer.media_type.removeprefix(MEDIA_OCI_LAYER)])
+            for layer in self.layers
+        )
+        return Manifest(
+            replace(self.config, media_type=MEDIA_DOCKER_CONFIG), layers, MEDIA_DOCKER_MANIFEST
+        )
 
     @staticmethod
     def from_json(data: bytes | Mapping[str, Any]) -> Manifest:
         value = _object(data, "the manifest")
-        if not isinstance(value.get("config"), Mapping) or not isinstance(value.get("layers"), list):
+        if not isinstance(value.get("config"), Mapping) or not isinstance(
+            value.get("layers"), list
+        ):
             raise InvalidDocument("the manifest has no config or no layers")
-        return Manifest(Descriptor.from_json(value["config"]),
-                        tuple(Descriptor.from_json(layer) for layer in value["layers"]),
-                        str(value.get("mediaType") or MEDIA_OCI_MANIFEST))
+        return Manifest(
+            Descriptor.from_json(value["config"]),
+            tuple(Descriptor.from_json(layer) for layer in value["layers"]),
+            str(value.get("mediaType") or MEDIA_OCI_MANIFEST),
+        )
 
 
 @dataclass(frozen=True)
@@ -152,8 +172,13 @@ class Index:
     manifests: tuple[Descriptor, ...]
 
     def to_json(self) -> bytes:
-        return canonical_json({"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX,
-                               "manifests": [item.to_json() for item in self.manifests]})
+        return canonical_json(
+            {
+                "schemaVersion": 2,
+                "mediaType": MEDIA_OCI_INDEX,
+                "manifests": [item.to_json() for item in self.manifests],
+            }
+        )
 
     @staticmethod
     def is_index(data: Mapping[str, Any]) -> bool:
@@ -179,8 +204,14 @@ def tagged_index(manifest: Descriptor, refs: list[Reference]) -> Index:
     """One index entry per tag, annotated as Docker 25's `docker save` does, so tools find tags."""
     entries = []
     for ref in refs or [None]:
-        annotations = {} if ref is None else {"io.containerd.image.name": ref.full,
-                                              "org.opencontainers.image.ref.name": ref.tag}
+        annotations = (
+            {}
+            if ref is None
+            else {
+                "io.containerd.image.name": ref.full,
+                "org.opencontainers.image.ref.name": ref.tag,
+            }
+        )
         entries.append(Descriptor(manifest.media_type, manifest.digest, manifest.size, annotations))
     return Index(tuple(entries))
 
@@ -196,8 +227,13 @@ class Healthcheck:
     start_interval: int = 0
     retries: int = 0
 
-    FIELDS = (("interval", "Interval"), ("timeout", "Timeout"), ("start_period", "StartPeriod"),
-              ("start_interval", "StartInterval"), ("retries", "Retries"))
+    FIELDS = (
+        ("interval", "Interval"),
+        ("timeout", "Timeout"),
+        ("start_period", "StartPeriod"),
+        ("start_interval", "StartInterval"),
+        ("retries", "Retries"),
+    )
 
     def to_json(self) -> dict[str, Any]:
         value: dict[str, Any] = {"Test": list(self.test)}
@@ -259,13 +295,21 @@ class RunConfig:
 
     def to_json(self) -> dict[str, Any]:
         value: dict[str, Any] = {}
-        lists = (("Env", self.env), ("Cmd", self.cmd), ("Entrypoint", self.entrypoint),
-                 ("Shell", self.shell), ("OnBuild", self.on_build))
+        lists = (
+            ("Env", self.env),
+            ("Cmd", self.cmd),
+            ("Entrypoint", self.entrypoint),
+            ("Shell", self.shell),
+            ("OnBuild", self.on_build),
+        )
         for key, items in lists:
             if items is not None:
                 value[key] = list(items)
-        for key, text in (("WorkingDir", self.working_dir), ("User", self.user),
-                          ("StopSignal", self.stop_signal)):
+        for key, text in (
+            ("WorkingDir", self.working_dir),
+            ("User", self.user),
+            ("StopSignal", self.stop_signal),
+        ):
             if text is not None:
                 value[key] = text
         for key, names in (("ExposedPorts", self.exposed_ports), ("Volumes", self.volumes)):
@@ -292,13 +336,20 @@ class RunConfig:
             return str(found) if found else None
 
         return RunConfig(
-            env=_strings(value.get("Env")) or None, cmd=_strings(value.get("Cmd")) or None,
-            entrypoint=_strings(value.get("Entrypoint")) or None, working_dir=text("WorkingDir"),
-            user=text("User"), exposed_ports=_keys(value.get("ExposedPorts")),
+            env=_strings(value.get("Env")) or None,
+            cmd=_strings(value.get("Cmd")) or None,
+            entrypoint=_strings(value.get("Entrypoint")) or None,
+            working_dir=text("WorkingDir"),
+            user=text("User"),
+            exposed_ports=_keys(value.get("ExposedPorts")),
             volumes=_keys(value.get("Volumes")),
-            labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) and labels else None,
-            stop_signal=text("StopSignal"), healthcheck=Healthcheck.from_json(value.get("Healthcheck")),
-            shell=_strings(value.get("Shell")) or None, on_build=_strings(value.get("OnBuild")) or None,
+            labels={str(k): str(v) for k, v in labels.items()}
+            if isinstance(labels, Mapping) and labels
+            else None,
+            stop_signal=text("StopSignal"),
+            healthcheck=Healthcheck.from_json(value.get("Healthcheck")),
+            shell=_strings(value.get("Shell")) or None,
+            on_build=_strings(value.get("OnBuild")) or None,
             args_escaped=bool(value["ArgsEscaped"]) if value.get("ArgsEscaped") else None,
         )
 
@@ -318,8 +369,11 @@ class HistoryEntry:
     @staticmethod
     def from_json(value: Any) -> HistoryEntry:
         item = value if isinstance(value, Mapping) else {}
-        return HistoryEntry(str(item.get("created_by") or ""), bool(item.get("empty_layer")),
-                            str(item["created"]) if item.get("created") else None)
+        return HistoryEntry(
+            str(item.get("created_by") or ""),
+            bool(item.get("empty_layer")),
+            str(item["created"]) if item.get("created") else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -357,11 +411,16 @@ class ImageConfig:
         diff_ids = _strings(rootfs.get("diff_ids")) if isinstance(rootfs, Mapping) else None
         history = value.get("history")
         return ImageConfig(
-            Platform(str(value.get("os") or "linux"), str(value.get("architecture") or "amd64"),
-                     str(value.get("variant") or "")),
+            Platform(
+                str(value.get("os") or "linux"),
+                str(value.get("architecture") or "amd64"),
+                str(value.get("variant") or ""),
+            ),
             str(value.get("created") or ""),
             RunConfig.from_json(value.get("config")),
-            tuple(HistoryEntry.from_json(item) for item in history) if isinstance(history, list) else (),
+            tuple(HistoryEntry.from_json(item) for item in history)
+            if isinstance(history, list)
+            else (),
             str(value.get("author") or ""),
             diff_ids or (),
         )

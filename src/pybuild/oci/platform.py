@@ -42,14 +42,20 @@ class Platform:
 
     @staticmethod
     def from_json(value: Mapping[str, Any]) -> Platform:
-        return Platform(str(value.get("os") or ""), str(value.get("architecture") or ""),
-                        str(value.get("variant") or ""))
+        return Platform(
+            str(value.get("os") or ""),
+            str(value.get("architecture") or ""),
+            str(value.get("variant") or ""),
+        )
 
     def matches(self, offered: Platform) -> bool:
         """Whether an image for `offered` serves this platform: same os and architecture, and
         the variant, when this one names it, equal or left open by the offer."""
-        return (offered.os == self.os and offered.architecture == self.architecture
-                and (not self.variant or offered.variant in ("", self.variant)))
+        return (
+            offered.os == self.os
+            and offered.architecture == self.architecture
+            and (not self.variant or offered.variant in ("", self.variant))
+        )
 
 
 def host_platform() -> Platform:

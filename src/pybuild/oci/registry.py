@@ -100,9 +100,15 @@ class RegistryClient:
         cls = http.client.HTTPConnection if self.scheme == "http" else http.client.HTTPSConnection
         return cls(self.registry, timeout=120)
 
-    def request(self, method: str, target: str, scope: str, headers: dict[str, str] | None = None,
-                body: Callable[[], BinaryIO | bytes] | None = None,
-                expect: tuple[int, ...] = (200,)) -> http.client.HTTPResponse:
+    def request(
+        self,
+        method: str,
+        target: str,
+        scope: str,
+        headers: dict[str, str] | None = None,
+        body: Callable[[], BinaryIO | bytes] | None = None,
+        expect: tuple[int, ...] = (200,),
+    ) -> http.client.HTTPResponse:
         """One request, with auth negotiated on a 401 and retries on 5xx, 429 and broken
         connections. `body` is a callable so a retry can start the body again."""
         url = urllib.parse.urlsplit(target)
@@ -118,9 +124,11 @@ class RegistryClient:
                 response = connection.getresponse()
                 response.read() if method == "HEAD" else None
             except OSError as error:
-                if attempt == RETRIES - 1 or isinstance(error, socket.gaierror):  # no such host: final
+                if attempt == RETRIES - 1 or isinstance(
+                    error, socket.gaierror
+                ):  # no such host: final
                     raise RegistryError(f"cannot reach registry {self.registry}: {error}") from None
-                self.sleep(0.2 * 2 ** attempt)
+                self.sleep(0.2 * 2**attempt)
                 continue
             self.requests.append((method, path, response.status))
             if response.status == 401 and scope not in self._authorization:
@@ -129,15 +137,20 @@ class RegistryClient:
                 continue
             if response.status in (429, 500, 502, 503, 504) and attempt < RETRIES - 1:
                 response.read()
-                self.sleep(0.2 * 2 ** attempt)
+                self.sleep(0.2 * 2**attempt)
                 continue
             if response.status not in expect:
                 detail = response.read().decode(errors="replace").strip()[:300]
-                raise RegistryError(f"registry {self.registry}: {method} {path.split('?')[0]} "
-                                    f"answered {response.status} {response.reason}"
-                                    + (f": {detail}" if detail else "")
-                                    + (" (check --creds, PYBUILD_REGISTRY_CREDS or docker login)"
-                                       if response.status in (401, 403) else ""))
+                raise RegistryError(
+                    f"registry {self.registry}: {method} {path.split('?')[0]} "
+                    f"answered {response.status} {response.reason}"
+                    + (f": {detail}" if detail else "")
+                    + (
+                        " (check --creds, PYBUILD_REGISTRY_CREDS or docker login)"
+                        if response.status in (401, 403)
+                        else ""
+                    )
+                )
             return response
         raise RegistryError(f"registry {self.registry}: {method} {path} kept failing")
 
@@ -145,20 +158,26 @@ class RegistryClient:
         kind, _, params = challenge.partition(" ")
         if kind.lower() == "basic":
             if self.creds is None:
-                raise RegistryError(f"registry {self.registry} answered 401 Unauthorized: it needs "
-                                    "credentials (--creds USER:PASSWORD, PYBUILD_REGISTRY_CREDS or docker login)")
+                raise RegistryError(
+                    f"registry {self.registry} answered 401 Unauthorized: it needs "
+                    "credentials (--creds USER:PASSWORD, PYBUILD_REGISTRY_CREDS or docker login)"
+                )
             token = base64.b64encode(":".join(self.creds).encode()).decode()
             self._authorization[scope] = f"Basic {token}"
             return
         if kind.lower() != "bearer":
-            raise RegistryError(f"registry {self.registry} asks for {kind or 'unknown'} auth, "
-                                "which pybuild does not speak")
+            raise RegistryError(
+                f"registry {self.registry} asks for {kind or 'unknown'} auth, "
+                "which pybuild does not speak"
+            )
         fields = dict(re.findall(r'(\w+)="([^"]*)"', params))
         realm = urllib.parse.urlsplit(fields.get("realm", ""))
         query = urllib.parse.urlencode({"service": fields.get("service", ""), "scope": scope})
         headers = {}
         if self.creds is not None:
-            headers["Authorization"] = "Basic " + base64.b64encode(":".join(self.creds).encode()).decode()
+            headers["Authorization"] = (
+                "Basic " + base64.b64encode(":".join(self.creds).encode()).decode()
+            )
         cls = http.client.HTTPConnection if realm.scheme == "http" else http.client.HTTPSConnection
         try:
             connection = cls(realm.netloc, timeout=60)
@@ -166,23 +185,34 @@ class RegistryClient:
             answer = connection.getresponse()
             data = answer.read()
         except OSError as error:
-            raise RegistryError(f"cannot reach the token service of {self.registry}: {error}") from None
+            raise RegistryError(
+                f"cannot reach the token service of {self.registry}: {error}"
+            ) from None
         if answer.status != 200:
-            raise RegistryError(f"registry {self.registry}: the token service answered "
-                                f"{answer.status} {answer.reason} (check --creds or docker login)")
+            raise RegistryError(
+                f"registry {self.registry}: the token service answered "
+                f"{answer.status} {answer.reason} (check --creds or docker login)"
+            )
         token = json.loads(data).get("token") or json.loads(data).get("access_token")
         self._authorization[scope] = f"Bearer {token}"
 
     # --- the push itself -------------------------------------------------------------------
 
     def has_blob(self, repository: str, digest: str, scope: str) -> bool:
-        response = self.request("HEAD", f"/v2/{repository}/{BLOBS}/{digest}", scope, expect=(200, 404))
+        response = self.request(
+            "HEAD", f"/v2/{repository}/{BLOBS}/{digest}", scope, expect=(200, 404)
+        )
         return response.status == 200
 
     def mount_blob(self, repository: str, digest: str, source: str, scope: str) -> bool:
         """Cross-repository mount: the registry links a blob it holds for `source`."""
-        answer = self.request("POST", f"/v2/{repository}/{BLOBS}/uploads/?mount={urllib.parse.quote(digest)}"
-                              f"&from={urllib.parse.quote(source)}", scope, expect=(201, 202))
+        answer = self.request(
+            "POST",
+            f"/v2/{repository}/{BLOBS}/uploads/?mount={urllib.parse.quote(digest)}"
+            f"&from={urllib.parse.quote(source)}",
+            scope,
+            expect=(201, 202),
+        )
         answer.read()
         return answer.status == 201
 
@@ -191,9 +221,14 @@ class RegistryClient:
         location = self._absolute(start.getheader("Location"))
         start.read()
         if size <= MONOLITHIC_LIMIT:
-            self.request("PUT", _with_digest(location, digest), scope,
-                         {"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-                         lambda: open(path, "rb"), expect=(201,)).read()
+            self.request(
+                "PUT",
+                _with_digest(location, digest),
+                scope,
+                {"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                lambda: open(path, "rb"),
+                expect=(201,),
+            ).read()
             return
         offset = 0
         with open(path, "rb") as blob:
@@ -201,21 +236,36 @@ class RegistryClient:
                 blob.seek(offset)
                 chunk = blob.read(CHUNK)
                 end = offset + len(chunk) - 1
-                answer = self.request("PATCH", location, scope,
-                                      {"Content-Type": "application/octet-stream",
-                                       "Content-Range": f"{offset}-{end}",
-                                       "Content-Length": str(len(chunk))},
-                                      lambda chunk=chunk: chunk, expect=(202,))
+                answer = self.request(
+                    "PATCH",
+                    location,
+                    scope,
+                    {
+                        "Content-Type": "application/octet-stream",
+                        "Content-Range": f"{offset}-{end}",
+                        "Content-Length": str(len(chunk)),
+                    },
+                    lambda chunk=chunk: chunk,
+                    expect=(202,),
+                )
                 location = self._absolute(answer.getheader("Location") or location)
                 answer.read()
                 offset = end + 1
-        self.request("PUT", _with_digest(location, digest), scope, {"Content-Length": "0"},
-                     expect=(201,)).read()
+        self.request(
+            "PUT", _with_digest(location, digest), scope, {"Content-Length": "0"}, expect=(201,)
+        ).read()
 
-    def put_manifest(self, repository: str, tag: str, manifest: bytes, media_type: str, scope: str) -> str:
-        answer = self.request("PUT", f"/v2/{repository}/manifests/{tag}", scope,
-                              {"Content-Type": media_type, "Content-Length": str(len(manifest))},
-                              lambda: manifest, expect=(201,))
+    def put_manifest(
+        self, repository: str, tag: str, manifest: bytes, media_type: str, scope: str
+    ) -> str:
+        answer = self.request(
+            "PUT",
+            f"/v2/{repository}/manifests/{tag}",
+            scope,
+            {"Content-Type": media_type, "Content-Length": str(len(manifest))},
+            lambda: manifest,
+            expect=(201,),
+        )
         answer.read()
         return answer.getheader("Docker-Content-Digest") or ""
 
@@ -230,8 +280,14 @@ def _with_digest(location: str, digest: str) -> str:
     return f"{location}{separator}digest={urllib.parse.quote(digest)}"
 
 
-def push_layout(layout: Path, ref: Reference, client: RegistryClient, oci_media_types: bool = True,
-                reporter: Reporter = QUIET, mount_from: str | None = None) -> str:
+def push_layout(
+    layout: Path,
+    ref: Reference,
+    client: RegistryClient,
+    oci_media_types: bool = True,
+    reporter: Reporter = QUIET,
+    mount_from: str | None = None,
+) -> str:
     """Push the image in an OCI layout directory to `ref`; return the manifest digest. With
     `mount_from` (a repository of the same registry that has the blobs), missing blobs are
     mounted from it instead of sent again."""
@@ -275,8 +331,12 @@ def _sha256_file(path: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def pull_image(reference_text: str, platform: Platform, scratch: Path,
-               client_for: Callable[[str], RegistryClient]) -> PulledImage:
+def pull_image(
+    reference_text: str,
+    platform: Platform,
+    scratch: Path,
+    client_for: Callable[[str], RegistryClient],
+) -> PulledImage:
     """Pull `host/repo:tag` or `host/repo@sha256:...` (the platform chosen from an index) into
     `scratch`, verifying every digest."""
     text, _, pinned = reference_text.partition("@")
@@ -291,18 +351,23 @@ def pull_image(reference_text: str, platform: Platform, scratch: Path,
             raise RegistryError(f"{reference_text}: {path} does not hash to {digest}")
         return data
 
-    document = json.loads(fetch(f"/v2/{ref.path}/manifests/{pinned or ref.tag}", pinned or None,
-                                MANIFEST_ACCEPT))
+    document = json.loads(
+        fetch(f"/v2/{ref.path}/manifests/{pinned or ref.tag}", pinned or None, MANIFEST_ACCEPT)
+    )
     if Index.is_index(document):
         chosen = Index.from_json(document).for_platform(platform, reference_text)
-        document = json.loads(fetch(f"/v2/{ref.path}/manifests/{chosen.digest}", chosen.digest,
-                                    MANIFEST_ACCEPT))
+        document = json.loads(
+            fetch(f"/v2/{ref.path}/manifests/{chosen.digest}", chosen.digest, MANIFEST_ACCEPT)
+        )
     manifest = Manifest.from_json(document)
-    config = ImageConfig.from_json(fetch(f"/v2/{ref.path}/{BLOBS}/{manifest.config.digest}",
-                                         manifest.config.digest))
+    config = ImageConfig.from_json(
+        fetch(f"/v2/{ref.path}/{BLOBS}/{manifest.config.digest}", manifest.config.digest)
+    )
     blobs = []
     for number, layer in enumerate(manifest.layers):
-        target = scratch / f"pull-{hashlib.sha256(reference_text.encode()).hexdigest()[:12]}-{number}"
+        target = (
+            scratch / f"pull-{hashlib.sha256(reference_text.encode()).hexdigest()[:12]}-{number}"
+        )
         answer = client.request("GET", f"/v2/{ref.path}/{BLOBS}/{layer.digest}", scope)
         with open(target, "wb") as out:
             shutil.copyfileobj(answer, out, 1 << 20)

@@ -39,8 +39,11 @@ class RootFS:
         added: set[str] = set()
 
         def delete(path: str, itself: bool) -> None:
-            doomed = [known for known in self.entries if known not in added
-                      and ((itself and known == path) or _below(path, known))]
+            doomed = [
+                known
+                for known in self.entries
+                if known not in added and ((itself and known == path) or _below(path, known))
+            ]
             for known in doomed:
                 del self.entries[known]
 
@@ -71,8 +74,16 @@ class RootFS:
         group = target.link_group or f"rootfs:{target.path}"
         if not target.link_group:
             self.entries[target.path] = replace(target, link_group=group)
-        return replace(target, path=link.path, mode=link.mode, uid=link.uid, gid=link.gid,
-                       mtime=link.mtime, origin=link.origin, link_group=group)
+        return replace(
+            target,
+            path=link.path,
+            mode=link.mode,
+            uid=link.uid,
+            gid=link.gid,
+            mtime=link.mtime,
+            origin=link.origin,
+            link_group=group,
+        )
 
     def files(self) -> Iterator[LayerEntry]:
         """Every entry, sorted so that a directory comes right before what it holds."""

@@ -70,12 +70,16 @@ def _check(archive: ImageArchive) -> ArchiveContents:
         if docker["Layers"] != layer_paths:
             raise InvalidArchive("manifest.json and the OCI manifest list different layers")
     layers = {}
-    for descriptor, diff_id, name in zip(oci.layers, diff_ids, layer_paths):
+    for descriptor, diff_id, name in zip(oci.layers, diff_ids, layer_paths, strict=True):
         stored = blob(descriptor.digest, descriptor.size)
-        said = {"+gzip": "gzip", "+zstd": "zstd"}.get(descriptor.media_type.removeprefix(MEDIA_OCI_LAYER))
+        said = {"+gzip": "gzip", "+zstd": "zstd"}.get(
+            descriptor.media_type.removeprefix(MEDIA_OCI_LAYER)
+        )
         if sniff(stored[:SNIFF_BYTES]) != said:
-            raise InvalidArchive(f"layer {descriptor.digest}: media type {descriptor.media_type} "
-                                 "does not say how it is stored")
+            raise InvalidArchive(
+                f"layer {descriptor.digest}: media type {descriptor.media_type} "
+                "does not say how it is stored"
+            )
         tar_bytes = decompressed(io.BytesIO(stored), said).read()
         if sha256_digest(tar_bytes) != diff_id:
             raise InvalidArchive(f"layer {descriptor.digest} does not uncompress to {diff_id}")

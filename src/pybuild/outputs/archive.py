@@ -18,13 +18,21 @@ from .load import load_archive
 from .spec import OutputSpec
 
 
-def write_archive(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting,
-                  docker: bool) -> WrittenImage:
+def write_archive(
+    image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting, docker: bool
+) -> WrittenImage:
     """The image as one tar at `spec.dest` (or stdout), with manifest.json when `docker`."""
     if spec.dest is None or spec.to_stdout:
         with tempfile.TemporaryFile() as scratch:
-            written = write_image(image, refs, TarLayout(scratch), spec.compression, docker,
-                                  using.cache, using.reporter)
+            written = write_image(
+                image,
+                refs,
+                TarLayout(scratch),
+                spec.compression,
+                docker,
+                using.cache,
+                using.reporter,
+            )
             scratch.seek(0)
             if spec.load:
                 load_archive(scratch, using.reporter)
@@ -38,8 +46,9 @@ def write_archive(image: Image, refs: list[Reference], spec: OutputSpec, using: 
     written_before = _unchanged(image, refs, spec, path, using, docker)
     if written_before is None:
         with file_in_place(path) as out:
-            written = write_image(image, refs, TarLayout(out), spec.compression, docker,
-                                  using.cache, using.reporter)
+            written = write_image(
+                image, refs, TarLayout(out), spec.compression, docker, using.cache, using.reporter
+            )
         using.cache.remember_output(path, written.manifest_digest)
     else:
         written = written_before
@@ -49,8 +58,14 @@ def write_archive(image: Image, refs: list[Reference], spec: OutputSpec, using: 
     return written
 
 
-def _unchanged(image: Image, refs: list[Reference], spec: OutputSpec, path: Path,
-               using: Exporting, docker: bool) -> WrittenImage | None:
+def _unchanged(
+    image: Image,
+    refs: list[Reference],
+    spec: OutputSpec,
+    path: Path,
+    using: Exporting,
+    docker: bool,
+) -> WrittenImage | None:
     """The image, when every layer's blob is known and `path` still holds exactly it."""
     layers = known_blobs(image, spec.compression, using.cache)
     if layers is None or not path.is_file():

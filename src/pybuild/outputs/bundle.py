@@ -29,9 +29,22 @@ from .export import Exporting
 from .files import directory_in_place
 from .spec import OutputSpec
 
-CAPABILITIES = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-                "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-                "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+CAPABILITIES = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+]
 
 
 def _inside(root: Path, path: str) -> Path:
@@ -40,8 +53,10 @@ def _inside(root: Path, path: str) -> Path:
     for part in path.split("/")[:-1]:
         current = current / part
         if current.is_symlink():
-            raise ContextError(f"layer entry /{path} would be written through the symlink "
-                               f"/{current.relative_to(root)}")
+            raise ContextError(
+                f"layer entry /{path} would be written through the symlink "
+                f"/{current.relative_to(root)}"
+            )
     return root / path
 
 
@@ -108,7 +123,9 @@ def runtime_config(config: RunConfig, rootfs: Path) -> dict[str, Any]:
     """config.json for runc (OCI runtime spec 1.0.2) from the image's run config."""
     args = list(config.entrypoint or ()) + list(config.cmd or ())
     if not args:
-        raise UsageError("the image has neither ENTRYPOINT nor CMD: a bundle needs a process to run")
+        raise UsageError(
+            "the image has neither ENTRYPOINT nor CMD: a bundle needs a process to run"
+        )
     return {
         "ociVersion": "1.0.2",
         "process": {
@@ -117,8 +134,9 @@ def runtime_config(config: RunConfig, rootfs: Path) -> dict[str, Any]:
             "args": args,
             "env": list(config.env or ()),
             "cwd": config.working_dir or "/",
-            "capabilities": {kind: list(CAPABILITIES) for kind in
-                             ("bounding", "effective", "permitted")},
+            "capabilities": {
+                kind: list(CAPABILITIES) for kind in ("bounding", "effective", "permitted")
+            },
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
             "noNewPrivileges": True,
         },
@@ -126,26 +144,72 @@ def runtime_config(config: RunConfig, rootfs: Path) -> dict[str, Any]:
         "hostname": "pybuild",
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-             "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+            {
+                "destination": "/dev",
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+            },
+            {
+                "destination": "/dev/pts",
+                "type": "devpts",
+                "source": "devpts",
+                "options": [
+                    "nosuid",
+                    "noexec",
+                    "newinstance",
+                    "ptmxmode=0666",
+                    "mode=0620",
+                    "gid=5",
+                ],
+            },
+            {
+                "destination": "/dev/shm",
+                "type": "tmpfs",
+                "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+            },
+            {
+                "destination": "/dev/mqueue",
+                "type": "mqueue",
+                "source": "mqueue",
+                "options": ["nosuid", "noexec", "nodev"],
+            },
+            {
+                "destination": "/sys",
+                "type": "sysfs",
+                "source": "sysfs",
+                "options": ["nosuid", "noexec", "nodev", "ro"],
+            },
+            {
+                "destination": "/sys/fs/cgroup",
+                "type": "cgroup",
+                "source": "cgroup",
+                "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
+            },
         ],
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
             "namespaces": [{"type": kind} for kind in ("pid", "network", "ipc", "uts", "mount")],
-            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-                            "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                            "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+            "maskedPaths": [
+                "/proc/acpi",
+                "/proc/asound",
+                "/proc/kcore",
+                "/proc/keys",
+                "/proc/latency_stats",
+                "/proc/timer_list",
+                "/proc/timer_stats",
+                "/proc/sched_debug",
+                "/sys/firmware",
+                "/proc/scsi",
+            ],
+            "readonlyPaths": [
+                "/proc/bus",
+                "/proc/fs",
+                "/proc/irq",
+                "/proc/sys",
+                "/proc/sysrq-trigger",
+            ],
         },
     }
 
@@ -154,9 +218,11 @@ def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporti
     """Build the bundle beside dest, then put it in place (replacing an earlier bundle only)."""
     assert spec.dest is not None
     uncompressed = Compression()
-    blobs = [layer.known_blob(uncompressed, using.cache)
-             or layer.write_blob(cast(BinaryIO, DiscardSink()), uncompressed, using.cache)
-             for layer in image.layers]  # the image ID needs every diff_id
+    blobs = [
+        layer.known_blob(uncompressed, using.cache)
+        or layer.write_blob(cast(BinaryIO, DiscardSink()), uncompressed, using.cache)
+        for layer in image.layers
+    ]  # the image ID needs every diff_id
     with directory_in_place(Path(spec.dest), "config.json", "a runtime bundle") as building:
         rootfs = building / "rootfs"
         rootfs.mkdir()

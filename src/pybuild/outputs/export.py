@@ -16,8 +16,13 @@ from ..oci.registry import RegistryAccess
 from .spec import OutputSpec
 
 # type -> module of this package with an `export` function; imported only when used.
-EXPORTERS = {"docker": "docker", "oci": "oci", "oci-dir": "ocidir", "bundle": "bundle",
-             "registry": "registry"}
+EXPORTERS = {
+    "docker": "docker",
+    "oci": "oci",
+    "oci-dir": "ocidir",
+    "bundle": "bundle",
+    "registry": "registry",
+}
 
 
 @dataclass(frozen=True)
@@ -31,8 +36,9 @@ class Exporting:
 
 
 class Exporter(Protocol):
-    def __call__(self, image: Image, refs: list[Reference], spec: OutputSpec,
-                 using: Exporting) -> WrittenImage: ...
+    def __call__(
+        self, image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting
+    ) -> WrittenImage: ...
 
 
 def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting) -> WrittenImage:

@@ -33,8 +33,9 @@ def _parent(path: Path) -> Path:
 @contextmanager
 def file_in_place(path: Path) -> Iterator[BinaryIO]:
     """A temporary file beside `path` to write; when the block succeeds it becomes `path`."""
-    handle = tempfile.NamedTemporaryFile(dir=_parent(path), prefix=f".{path.name}.",
-                                         suffix=".partial", delete=False)
+    handle = tempfile.NamedTemporaryFile(
+        dir=_parent(path), prefix=f".{path.name}.", suffix=".partial", delete=False
+    )
     try:
         with handle:
             yield handle  # type: ignore[misc]

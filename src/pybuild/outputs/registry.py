@@ -22,14 +22,21 @@ def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporti
         raise UsageError("pushing needs a name: -t REGISTRY/REPO:TAG or -o type=registry,name=...")
     with tempfile.TemporaryDirectory(prefix="pybuild-push-") as directory:
         layout = Path(directory)
-        written = write_image(image, targets, DirLayout(layout), spec.compression, False,
-                              using.cache, using.reporter)
+        written = write_image(
+            image, targets, DirLayout(layout), spec.compression, False, using.cache, using.reporter
+        )
         digest = written.manifest_digest
         pushed: dict[str, str] = {}  # registry -> a repository there that has every blob now
         for ref in targets:
             source = pushed.get(ref.domain)
-            digest = push_layout(layout, ref, using.registry.client(ref.domain), spec.oci_media_types,
-                                 using.reporter, source if source != ref.path else None)
+            digest = push_layout(
+                layout,
+                ref,
+                using.registry.client(ref.domain),
+                spec.oci_media_types,
+                using.reporter,
+                source if source != ref.path else None,
+            )
             pushed[ref.domain] = ref.path
             using.reporter.note(f"pushed {ref.domain}/{ref.path}:{ref.tag}@{digest}")
     return WrittenImage(written.image_id, digest, written.layers, written.config)

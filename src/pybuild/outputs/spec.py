@@ -14,8 +14,13 @@ from ..oci.reference import Reference
 STDOUT = "-"
 OutputType = Literal["docker", "oci", "oci-dir", "bundle", "registry"]
 TYPES: tuple[OutputType, ...] = ("docker", "oci", "oci-dir", "bundle", "registry")
-DEFAULT_COMPRESSION = {"docker": "uncompressed", "oci": "gzip", "oci-dir": "gzip",
-                       "bundle": "uncompressed", "registry": "gzip"}
+DEFAULT_COMPRESSION = {
+    "docker": "uncompressed",
+    "oci": "gzip",
+    "oci-dir": "gzip",
+    "bundle": "uncompressed",
+    "registry": "gzip",
+}
 DIRECTORY_TYPES = ("oci-dir", "bundle")
 
 
@@ -40,7 +45,9 @@ class OutputSpec:
         if self.dest is not None or self.load or self.type == "registry":
             return self
         if not refs:
-            raise UsageError("say where to write the image: -o PATH (or - for stdout), or -t NAME:TAG")
+            raise UsageError(
+                "say where to write the image: -o PATH (or - for stdout), or -t NAME:TAG"
+            )
         return replace(self, dest=refs[0].familiar.replace("/", "_").replace(":", "-") + ".tar")
 
 
@@ -68,12 +75,16 @@ def parse_output(text: str | None, load: bool = False, push: bool = False) -> Ou
     level = fields.pop("compression-level", None)
     if level is not None and not level.isdigit():
         raise UsageError(f"compression-level={level}: expected a number")
-    compression = Compression(fields.pop("compression", DEFAULT_COMPRESSION[kind]),
-                              int(level) if level is not None else None)
+    compression = Compression(
+        fields.pop("compression", DEFAULT_COMPRESSION[kind]),
+        int(level) if level is not None else None,
+    )
     names = tuple(filter(None, fields.pop("name", "").split(";")))
     oci_media_types = fields.pop("oci-mediatypes", "true").lower() != "false"
     if fields:
         raise UsageError(f"-o: unknown option(s) {', '.join(sorted(fields))}")
     if load and kind != "docker":
-        raise UsageError(f"--load needs type=docker output (docker load reads manifest.json), not type={kind}")
+        raise UsageError(
+            f"--load needs type=docker output (docker load reads manifest.json), not type={kind}"
+        )
     return OutputSpec(cast(OutputType, kind), dest, compression, load, names, oci_media_types)

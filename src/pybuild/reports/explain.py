@@ -26,10 +26,10 @@ SCHEMA_VERSION = 1
 DIGEST_NOTES = {
     "diff_id": "sha256 of the layer's uncompressed tar; listed in the config's rootfs.diff_ids",
     "digest": "sha256 of the layer blob as stored (compressed or not); named in the manifest "
-              "and used as the blob's file name (equal to diff_id when uncompressed)",
+    "and used as the blob's file name (equal to diff_id when uncompressed)",
     "image_id": "sha256 of the config JSON bytes; what `docker images` shows as IMAGE ID",
     "manifest_digest": "sha256 of the OCI manifest JSON bytes; what registries call the "
-                       "image's digest (NAME@sha256:...)",
+    "image's digest (NAME@sha256:...)",
 }
 # ANSI styles, as click.style writes them; the CLI alone decides whether to use colour.
 STYLES = {"fg": {"cyan": 36, "yellow": 33, "bright_black": 90}, "bold": {True: 1}}
@@ -48,13 +48,20 @@ def _uncompressed_blob(layer: Layer) -> LayerBlob:
 
 def _layer(layer: Layer, blob: LayerBlob, in_image: bool, media_type: str) -> dict[str, Any]:
     files = [_file(entry) for entry in layer.entries]
-    return {"diff_id": blob.diff_id, "digest": blob.digest, "size": blob.size,
-            "media_type": media_type, "in_image": in_image,
-            "file_count": sum(1 for entry in layer.entries if entry.kind != "dir"),
-            "files": files}
+    return {
+        "diff_id": blob.diff_id,
+        "digest": blob.digest,
+        "size": blob.size,
+        "media_type": media_type,
+        "in_image": in_image,
+        "file_count": sum(1 for entry in layer.entries if entry.kind != "dir"),
+        "files": files,
+    }
 
 
-def config_changes(before: dict[str, Any], after: dict[str, Any], prefix: str = "config") -> list[dict]:
+def config_changes(
+    before: dict[str, Any], after: dict[str, Any], prefix: str = "config"
+) -> list[dict]:
     """JSON paths whose value changed; maps (Labels, ExposedPorts, Volumes) key by key."""
     changes = []
     for key in sorted(set(before) | set(after)):
@@ -68,8 +75,13 @@ def config_changes(before: dict[str, Any], after: dict[str, Any], prefix: str = 
     return changes
 
 
-def explanation(evaluation: Evaluation, written: WrittenImage, media_type: str, dockerfile: str,
-                source: list[str] | None = None) -> dict[str, Any]:
+def explanation(
+    evaluation: Evaluation,
+    written: WrittenImage,
+    media_type: str,
+    dockerfile: str,
+    source: list[str] | None = None,
+) -> dict[str, Any]:
     """The explain document (schema version 1)."""
     instructions: list[dict[str, Any]] = []
     set_by: dict[str, list[int]] = {}
@@ -82,21 +94,30 @@ def explanation(evaluation: Evaluation, written: WrittenImage, media_type: str, 
             "stage": step.stage,
             "stage_name": step.stage_name,
             "layer": None,
-            "config_changes": config_changes(step.config_before.to_json(), step.config_after.to_json()),
+            "config_changes": config_changes(
+                step.config_before.to_json(), step.config_after.to_json()
+            ),
             "history": None,
         }
         if step.author_before != step.author_after:
             item["config_changes"].append(
-                {"path": "author", "before": step.author_before or None, "after": step.author_after})
+                {"path": "author", "before": step.author_before or None, "after": step.author_after}
+            )
         if step.layer is not None:
             number = step.layer_number
             blob = written.layers[number - 1] if number else _uncompressed_blob(step.layer)
-            item["layer"] = _layer(step.layer, blob, number is not None,
-                                   media_type if number else "application/vnd.oci.image.layer.v1.tar")
+            item["layer"] = _layer(
+                step.layer,
+                blob,
+                number is not None,
+                media_type if number else "application/vnd.oci.image.layer.v1.tar",
+            )
             item["layer"]["excluded_by_dockerignore"] = sorted(set(step.excluded))
         if step.history is not None:
-            item["history"] = {"created_by": step.history.created_by,
-                               "empty_layer": step.history.empty_layer}
+            item["history"] = {
+                "created_by": step.history.created_by,
+                "empty_layer": step.history.empty_layer,
+            }
         if item["instruction"] in ("ARG", "ENV"):
             item["variables"] = dict(step.scope)
         if step.in_image:
@@ -121,6 +142,7 @@ def explanation(evaluation: Evaluation, written: WrittenImage, media_type: str, 
 
 def render_text(document: dict[str, Any], colour: bool = False) -> str:
     """The explain document for a terminal: one block per instruction, then the image."""
+
     def style(text: str, **kwargs: Any) -> str:
         if not colour:
             return text
@@ -145,10 +167,14 @@ def render_text(document: dict[str, Any], colour: bool = False) -> str:
                 source = f"  <- {entry['source']}" if entry["source"] else ""
                 lines.append(f"         {entry_line(entry)}{style(source, fg='bright_black')}")
             for path in layer.get("excluded_by_dockerignore", []):
-                lines.append(f"         {style('excluded by .dockerignore: ' + path, fg='bright_black')}")
+                lines.append(
+                    f"         {style('excluded by .dockerignore: ' + path, fg='bright_black')}"
+                )
         for change in item["config_changes"]:
-            lines.append(f"  {style(change['path'], fg='yellow')}: {short(change['before'])} "
-                         f"-> {short(change['after'])}")
+            lines.append(
+                f"  {style(change['path'], fg='yellow')}: {short(change['before'])} "
+                f"-> {short(change['after'])}"
+            )
         if "variables" in item:
             scope = " ".join(f"{key}={value}" for key, value in sorted(item["variables"].items()))
             lines.append(f"  variables: {scope or '(none)'}")
@@ -159,8 +185,13 @@ def render_text(document: dict[str, Any], colour: bool = False) -> str:
     lines.append(style("config", bold=True) + " (the lines that set each field):")
     for key, value in document["config"]["config"].items():
         set_by = document["config_set_by"].get(f"config.{key}") or sorted(
-            {line for path, found in document["config_set_by"].items()
-             if path.startswith(f"config.{key}.") for line in found})
+            {
+                line
+                for path, found in document["config_set_by"].items()
+                if path.startswith(f"config.{key}.")
+                for line in found
+            }
+        )
         where = f"  # line {', '.join(map(str, set_by))}" if set_by else ""
         lines.append(f"  {key}: {short(value)}{style(where, fg='bright_black')}")
     lines.append(f"  rootfs.diff_ids: {len(document['diff_ids'])} layers")
@@ -170,6 +201,8 @@ def render_text(document: dict[str, Any], colour: bool = False) -> str:
     for name, sentence in document["digests"].items():
         lines.append(f"  {name}: {sentence}")
     lines.append("")
-    lines.append(style("file system", bold=True) + " (the union of the layers: what a container sees):")
+    lines.append(
+        style("file system", bold=True) + " (the union of the layers: what a container sees):"
+    )
     lines += filesystem_lines(document["filesystem"], indent="  ")
     return "\n".join(lines) + "\n"

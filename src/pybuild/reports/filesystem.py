@@ -13,9 +13,15 @@ KIND_CHARS = {"file": "-", "dir": "d", "symlink": "l", "hardlink": "h"}
 
 
 def entry_row(entry: LayerEntry) -> dict[str, Any]:
-    return {"path": "/" + entry.path, "type": entry.kind, "mode": f"{entry.mode:04o}",
-            "uid": entry.uid, "gid": entry.gid, "size": entry.size if entry.kind == "file" else 0,
-            "link": entry.linkname or None}
+    return {
+        "path": "/" + entry.path,
+        "type": entry.kind,
+        "mode": f"{entry.mode:04o}",
+        "uid": entry.uid,
+        "gid": entry.gid,
+        "size": entry.size if entry.kind == "file" else 0,
+        "link": entry.linkname or None,
+    }
 
 
 def file_list(rootfs: RootFS) -> list[dict[str, Any]]:

@@ -55,18 +55,26 @@ def _json(value: Any) -> str:
 
 def _layer(layer: dict[str, Any], widest: int) -> str:
     width = max(1, round(100 * layer["size"] / widest)) if widest else 1
-    where = "" if layer["in_image"] else " <span class=note>(in another stage, not in the image)</span>"
+    where = (
+        "" if layer["in_image"] else " <span class=note>(in another stage, not in the image)</span>"
+    )
     rows = "".join(
         f"<tr><td>{_e(f['mode'])}</td><td>{f['uid']}:{f['gid']}</td><td>{f['size'] if f['type'] == 'file' else ''}</td>"
         f"<td>{_e(f['path'])}{' -> ' + _e(f['link']) if f['link'] else ''}</td>"
-        f"<td class=note>{_e(f['source'] or '')}</td></tr>" for f in layer["files"])
-    return (f"<div class=bar style='width:{width}%' title='{layer['size']} bytes'></div>"
-            f"<div>layer{where}: {layer['size']} bytes, {layer['file_count']} files</div>"
-            f"<div class=digest>diff_id <span class=diff_id>{_e(layer['diff_id'])}</span></div>"
-            f"<div class=digest>digest&nbsp; <span class=layer-digest>{_e(layer['digest'])}</span></div>"
-            f"<table><tr><th>mode</th><th>owner</th><th>size</th><th>path</th><th>from</th></tr>{rows}</table>"
-            + "".join(f"<div class=note>excluded by .dockerignore: {_e(path)}</div>"
-                      for path in layer.get("excluded_by_dockerignore", [])))
+        f"<td class=note>{_e(f['source'] or '')}</td></tr>"
+        for f in layer["files"]
+    )
+    return (
+        f"<div class=bar style='width:{width}%' title='{layer['size']} bytes'></div>"
+        f"<div>layer{where}: {layer['size']} bytes, {layer['file_count']} files</div>"
+        f"<div class=digest>diff_id <span class=diff_id>{_e(layer['diff_id'])}</span></div>"
+        f"<div class=digest>digest&nbsp; <span class=layer-digest>{_e(layer['digest'])}</span></div>"
+        f"<table><tr><th>mode</th><th>owner</th><th>size</th><th>path</th><th>from</th></tr>{rows}</table>"
+        + "".join(
+            f"<div class=note>excluded by .dockerignore: {_e(path)}</div>"
+            for path in layer.get("excluded_by_dockerignore", [])
+        )
+    )
 
 
 def render_html(document: dict[str, Any]) -> str:
@@ -74,39 +82,55 @@ def render_html(document: dict[str, Any]) -> str:
     source = "".join(
         f"<span class='src{' has' if number in lines_with_steps else ''}' data-line={number}>"
         f"<span class=no>{number}</span>{_e(text)}</span>"
-        for number, text in enumerate(document.get("source", []), start=1))
-    widest = max((item["layer"]["size"] for item in document["instructions"] if item["layer"]), default=0)
+        for number, text in enumerate(document.get("source", []), start=1)
+    )
+    widest = max(
+        (item["layer"]["size"] for item in document["instructions"] if item["layer"]), default=0
+    )
     steps = []
     for item in document["instructions"]:
         parts = [f"<h2><span class=where>line {item['line']}</span>{_e(item['text'])}</h2>"]
         if item["layer"]:
             parts.append(_layer(item["layer"], widest))
         if item["config_changes"]:
-            parts.append("<table><tr><th>config field</th><th>before</th><th>after</th></tr>" + "".join(
-                f"<tr class=change data-path='{_e(c['path'])}'><td>{_e(c['path'])}</td>"
-                f"<td>{_json(c['before'])}</td><td>{_json(c['after'])}</td></tr>"
-                for c in item["config_changes"]) + "</table>")
+            parts.append(
+                "<table><tr><th>config field</th><th>before</th><th>after</th></tr>"
+                + "".join(
+                    f"<tr class=change data-path='{_e(c['path'])}'><td>{_e(c['path'])}</td>"
+                    f"<td>{_json(c['before'])}</td><td>{_json(c['after'])}</td></tr>"
+                    for c in item["config_changes"]
+                )
+                + "</table>"
+            )
         if "variables" in item:
-            parts.append("<div class=note>variables: " + _e(" ".join(
-                f"{k}={v}" for k, v in sorted(item["variables"].items()))) + "</div>")
+            parts.append(
+                "<div class=note>variables: "
+                + _e(" ".join(f"{k}={v}" for k, v in sorted(item["variables"].items())))
+                + "</div>"
+            )
         if item["history"]:
             empty = " (empty_layer)" if item["history"]["empty_layer"] else ""
-            parts.append(f"<div class=note>history: {_e(item['history']['created_by'])}{empty}</div>")
+            parts.append(
+                f"<div class=note>history: {_e(item['history']['created_by'])}{empty}</div>"
+            )
         if len(parts) == 1:
             parts.append("<div class=empty>no layer, no config change</div>")
         steps.append(f"<div class=step data-line={item['line']}>{''.join(parts)}</div>")
-    notes = "".join(f"<li><b>{_e(name)}</b>: {_e(text)}</li>" for name, text in document["digests"].items())
+    notes = "".join(
+        f"<li><b>{_e(name)}</b>: {_e(text)}</li>" for name, text in document["digests"].items()
+    )
     config_rows = "".join(
         f"<tr><td>{_e(key)}</td><td>{_json(value)}</td><td class=note>"
         f"{_e(', '.join(map(str, document['config_set_by'].get('config.' + key, []))))}</td></tr>"
-        for key, value in document["config"]["config"].items())
+        for key, value in document["config"]["config"].items()
+    )
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8>
-<title>pybuild explain: {_e(document['dockerfile'])}</title><style>{STYLE}</style></head>
-<body><header><h1>What each instruction of {_e(document['dockerfile'])} produced</h1>
-image ID <code id=image-id>{_e(document['image_id'])}</code> &middot; manifest digest
-<code id=manifest-digest>{_e(document['manifest_digest'])}</code></header>
-<main><pre class=dockerfile>{source}</pre><div>{''.join(steps)}
+<title>pybuild explain: {_e(document["dockerfile"])}</title><style>{STYLE}</style></head>
+<body><header><h1>What each instruction of {_e(document["dockerfile"])} produced</h1>
+image ID <code id=image-id>{_e(document["image_id"])}</code> &middot; manifest digest
+<code id=manifest-digest>{_e(document["manifest_digest"])}</code></header>
+<main><pre class=dockerfile>{source}</pre><div>{"".join(steps)}
 <section class=image><h2>config</h2><table><tr><th>field</th><th>value</th><th>set by line</th></tr>
 {config_rows}</table><h2>digests</h2><ul>{notes}</ul></section></div></main>
 <script>{SCRIPT}</script></body></html>

@@ -48,9 +48,13 @@ def read_image(path: Path) -> dict[str, Any]:
             rootfs = RootFS()
             layers = []
             for number, name in enumerate(found.layer_names, start=1):
-                view = LayerView(number, name,
-                                 config.diff_ids[number - 1] if number <= len(config.diff_ids) else None,
-                                 archive.size(name), made_by[number - 1] if number <= len(made_by) else None)
+                view = LayerView(
+                    number,
+                    name,
+                    config.diff_ids[number - 1] if number <= len(config.diff_ids) else None,
+                    archive.size(name),
+                    made_by[number - 1] if number <= len(made_by) else None,
+                )
                 with archive.open(name) as handle:
                     if handle is None:
                         raise InspectError(f"the archive names {name} but does not hold it")
@@ -75,7 +79,8 @@ def read_image(path: Path) -> dict[str, Any]:
         "archive": str(path),
         "tags": list(found.tags),
         "image_id": found.image_id,
-        "os": config.platform.os, "architecture": config.platform.architecture,
+        "os": config.platform.os,
+        "architecture": config.platform.architecture,
         "created": config.created or None,
         "config": config.run.to_json(),
         "history": [entry.to_json(config.created) for entry in config.history],
@@ -85,8 +90,11 @@ def read_image(path: Path) -> dict[str, Any]:
 
 
 def render_text(document: dict[str, Any], only_layer: int | None = None) -> str:
-    lines = [f"{document['archive']}: {document.get('os')}/{document.get('architecture')}, "
-             f"{len(document['layers'])} layers" + (f", tags {', '.join(document['tags'])}" if document["tags"] else "")]
+    lines = [
+        f"{document['archive']}: {document.get('os')}/{document.get('architecture')}, "
+        f"{len(document['layers'])} layers"
+        + (f", tags {', '.join(document['tags'])}" if document["tags"] else "")
+    ]
     if only_layer is None:
         lines.append("config:")
         for key, value in document["config"].items():
@@ -98,7 +106,9 @@ def render_text(document: dict[str, Any], only_layer: int | None = None) -> str:
     for layer in document["layers"]:
         if only_layer is not None and layer["number"] != only_layer:
             continue
-        lines.append(f"layer {layer['number']}: {layer['size']} bytes stored, diff_id {layer['diff_id']}")
+        lines.append(
+            f"layer {layer['number']}: {layer['size']} bytes stored, diff_id {layer['diff_id']}"
+        )
         if layer["created_by"]:
             lines.append(f"  made by: {layer['created_by']}")
         for item in layer["files"]:
@@ -110,10 +120,16 @@ def render_text(document: dict[str, Any], only_layer: int | None = None) -> str:
             lines.append(f"  replaced  {path}/ (opaque: lower contents hidden)")
     if only_layer is None and document["layers"]:
         last = document["layers"][-1]
-        lines.append(f"the last layer overrides {len(last['overrides'])} file(s)"
-                     + (": " + ", ".join(last["overrides"]) if last["overrides"] else ""))
+        lines.append(
+            f"the last layer overrides {len(last['overrides'])} file(s)"
+            + (": " + ", ".join(last["overrides"]) if last["overrides"] else "")
+        )
         lines.append("file system (the union of the layers: what a container sees):")
         lines += filesystem_lines(document["filesystem"], indent="  ")
-    if only_layer is not None and not any(item["number"] == only_layer for item in document["layers"]):
-        raise InspectError(f"--layer {only_layer}: the image has layers 1 to {len(document['layers'])}")
+    if only_layer is not None and not any(
+        item["number"] == only_layer for item in document["layers"]
+    ):
+        raise InspectError(
+            f"--layer {only_layer}: the image has layers 1 to {len(document['layers'])}"
+        )
     return "\n".join(lines) + "\n"
