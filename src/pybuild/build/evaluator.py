@@ -42,7 +42,7 @@ from ..dockerfile.instructions import (
     Word,
     Workdir,
 )
-from ..errors import InstructionError, PybuildError, located
+from ..errors import InstructionError, Location, PybuildError, located
 from ..events import QUIET, Reporter
 from ..oci.layer import BuiltLayer, Layer
 from ..oci.model import SCRATCH_PATH, HistoryEntry, Image, ImageConfig, RunConfig
@@ -239,11 +239,24 @@ class Build:
         return None
 
 
+def flag_location(instruction: Instruction, name: str) -> Location:
+    """Where `--name` was written, or the instruction's place when it was not."""
+    flag = instruction.flag(name)
+    return flag.location if flag is not None else instruction.location
+
+
+def stage_from(stage: list[Instruction]) -> From:
+    """The FROM that opens a stage's instructions (split_stages puts it first)."""
+    first = stage[0]
+    assert isinstance(first, From)
+    return first
+
+
 def refuse_unsupported_options(instruction: Instruction) -> None:
     for name in instruction.options:
         if name in NOT_YET:
             raise InstructionError(
-                f"{NOT_YET[name]} is not supported yet by pybuild", instruction.flag(name).location
+                f"{NOT_YET[name]} is not supported yet by pybuild", flag_location(instruction, name)
             )
 
 
@@ -295,10 +308,10 @@ def source_tree(build: Build, instruction: Copy) -> SourceTree:
     if name.isdigit():
         raise InstructionError(
             f"COPY --from={name}: there is no earlier stage {name}",
-            instruction.flag("from").location,
+            flag_location(instruction, "from"),
         )
-    with located(instruction.flag("from").location):
-        return ImageFiles(name, build.base_image(name, instruction.flag("from").location).files)
+    with located(flag_location(instruction, "from")):
+        return ImageFiles(name, build.base_image(name, flag_location(instruction, "from")).files)
 
 
 def copy_options(build: Build, instruction: Copy) -> CopyOptions:
@@ -335,7 +348,7 @@ def dispatch_copy(build: Build, instruction: Copy) -> None:
         if checksum is not None and local:
             raise InstructionError(
                 "checksum can't be specified for non-HTTP(S) sources",
-                instruction.flag("checksum").location,
+                flag_location(instruction, "checksum"),
             )
         sources = [with_archive(build, source) for source in sources]
         sources += [downloaded(build, word, checksum) for word in urls]
@@ -392,12 +405,12 @@ def downloaded(build: Build, word: Word, checksum: str | None) -> ResolvedSource
 
 def with_archive(build: Build, source: ResolvedSource) -> ResolvedSource:
     """ADD extracts a local tar (plain or compressed, judged by content) instead of copying it."""
-    top = source.top
-    kind = archive_kind(top.path) if top.kind == "file" and top.path is not None else None
-    if kind is None:
+    path = source.top.path
+    kind = archive_kind(path) if source.top.kind == "file" and path is not None else None
+    if kind is None or path is None:
         return source
     with located(source.word.location):
-        tar = uncompressed_tar(top.path, kind, build.scratch())
+        tar = uncompressed_tar(path, kind, build.scratch())
     return replace(source, archive=tar)
 
 
@@ -531,12 +544,12 @@ def dispatch_healthcheck(build: Build, instruction: Healthcheck) -> None:
     ):
         if flag not in instruction.options:
             continue
-        with located(instruction.flag(flag).location):
+        with located(flag_location(instruction, flag)):
             nanoseconds = parse_duration(instruction.options[flag])
         if 0 < nanoseconds < 1_000_000:
             raise InstructionError(
                 f"{field_name} {instruction.options[flag]!r} cannot be less than 1ms",
-                instruction.flag(flag).location,
+                flag_location(instruction, flag),
             )
         durations[flag.replace("-", "_")] = nanoseconds
     retries = 0
@@ -544,12 +557,12 @@ def dispatch_healthcheck(build: Build, instruction: Healthcheck) -> None:
         text = instruction.options["retries"]
         if not text.lstrip("-").isdigit():
             raise InstructionError(
-                f"--retries must be a number, not {text!r}", instruction.flag("retries").location
+                f"--retries must be a number, not {text!r}", flag_location(instruction, "retries")
             )
         retries = int(text)
         if retries < 0:
             raise InstructionError(
-                "--retries cannot be negative", instruction.flag("retries").location
+                "--retries cannot be negative", flag_location(instruction, "retries")
             )
     build.stage.run = replace(
         build.stage.run, healthcheck=HealthcheckConfig(test, retries=retries, **durations)
@@ -707,7 +720,7 @@ def split_stages(dockerfile: Dockerfile) -> tuple[list[Instruction], list[list[I
 
 def needed_stages(build: Build, stages: list[list[Instruction]], target: int) -> set[int]:
     """The target and every stage it builds on or copies from; the rest is not built."""
-    names = [stage[0].stage_name for stage in stages]
+    names = [stage_from(stage).stage_name for stage in stages]
     meta = build.meta_scope()
 
     def refers_to(reference: str, before: int) -> set[int]:
@@ -727,9 +740,8 @@ def needed_stages(build: Build, stages: list[list[Instruction]], target: int) ->
         if index in needed:
             continue
         needed.add(index)
-        first, *rest = stages[index]
-        pending += refers_to(first.image.text, index)
-        for instruction in rest:
+        pending += refers_to(stage_from(stages[index]).image.text, index)
+        for instruction in stages[index][1:]:
             if "from" in instruction.options:
                 pending += refers_to(instruction.options["from"], index)
     return needed
@@ -739,7 +751,7 @@ def find_target(stages: list[list[Instruction]], target: str | None) -> int:
     if target is None:
         return len(stages) - 1
     for index, stage in enumerate(stages):
-        if stage[0].stage_name == target.lower():
+        if stage_from(stage).stage_name == target.lower():
             return index
     raise InstructionError(f"target stage {target!r} could not be found")
 

@@ -188,7 +188,9 @@ class BlobStore:
             record = json.loads(record_path.read_text())
         except (OSError, ValueError):
             return False
-        return record.get("manifest") == manifest_digest and record.get("stat") == file_stat(dest)
+        return bool(
+            record.get("manifest") == manifest_digest and record.get("stat") == file_stat(dest)
+        )
 
     def remember_output(self, dest: Path, manifest_digest: str) -> None:
         record_path = self._output_record(dest)

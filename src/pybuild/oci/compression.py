@@ -22,7 +22,7 @@ import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, Protocol
 
 from ..errors import UsageError
 
@@ -30,6 +30,22 @@ ISAL_MAX_LEVEL = 3
 DEFAULT_LEVELS = {"gzip": 2, "zstd": 3}
 WRITE_SIZE = 1 << 20  # what a compressor is handed at a time (_EvenWrites)
 MEDIA_SUFFIX = {"uncompressed": "", "gzip": "+gzip", "zstd": "+zstd"}
+
+
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+    def flush(self) -> None: ...
+
+
+class Writer(Protocol):
+    """What `Compression.writer` returns: write, then close to flush (the sink stays open)."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -54,11 +70,12 @@ class Compression:
     def media_suffix(self) -> str:
         return MEDIA_SUFFIX[self.name]
 
-    def writer(self, sink: BinaryIO) -> BinaryIO:
+    def writer(self, sink: Sink) -> Writer:
         """A file-like object that compresses into `sink`; close it to flush (not `sink`)."""
-        level = self.level if self.level is not None else DEFAULT_LEVELS.get(self.name)
+        level = self.level if self.level is not None else DEFAULT_LEVELS.get(self.name, 0)
         # Imported here: a build that writes uncompressed layers should not pay for them.
         if self.name == "gzip":
+            isal_gzip: Any
             try:
                 import isal.igzip_threaded as isal_gzip
             except ImportError:  # no isal wheel for this platform: zlib it is
@@ -73,13 +90,16 @@ class Compression:
                     )
                 )
             return _EvenWrites(
-                gzip.GzipFile(filename="", mode="wb", compresslevel=level, fileobj=sink, mtime=0)
+                gzip.GzipFile(
+                    filename="", mode="wb", compresslevel=level, fileobj=_Unclosable(sink), mtime=0
+                )
             )
         if self.name == "zstd":
             import zstandard
 
             compressor = zstandard.ZstdCompressor(level=level, threads=-1)
-            return _EvenWrites(compressor.stream_writer(sink, closefd=False))
+            target: Any = sink  # zstandard needs only write() of it; its stub asks for IO[bytes]
+            return _EvenWrites(compressor.stream_writer(target, closefd=False))
         return _Unclosable(sink)
 
 
@@ -90,11 +110,11 @@ class _EvenWrites:
     happened to be written (or a read that came back short), not only on its bytes. zstd does
     not show this here; it goes through the same door so that no library can."""
 
-    def __init__(self, compressor: BinaryIO):
+    def __init__(self, compressor: Any):
         self.compressor = compressor
         self.pending = bytearray()
 
-    def write(self, data) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         view = memoryview(data).cast("B")
         while len(view):
             if not self.pending and len(view) >= WRITE_SIZE:  # aligned: no copy
@@ -122,11 +142,12 @@ class _EvenWrites:
 class _Unclosable:
     """Passes writes through; closing it leaves the sink open for the next blob."""
 
-    def __init__(self, sink: BinaryIO):
+    def __init__(self, sink: Sink):
         self.sink = sink
 
-    def write(self, data) -> int:
-        return self.sink.write(data)
+    def write(self, data: bytes) -> int:
+        self.sink.write(data)
+        return len(data)
 
     def flush(self) -> None:
         self.sink.flush()
@@ -134,10 +155,10 @@ class _Unclosable:
     def close(self) -> None:
         pass
 
-    def __enter__(self):
+    def __enter__(self) -> _Unclosable:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -171,7 +192,7 @@ def _zstd_reader(stream: IO[bytes]) -> IO[bytes]:
     return reader
 
 
-DECOMPRESSORS: dict[str, Callable[[IO[bytes]], IO[bytes]]] = {
+DECOMPRESSORS: dict[str, Callable[[IO[bytes]], Any]] = {
     "gzip": lambda stream: gzip.GzipFile(fileobj=stream, mode="rb"),
     "bzip2": lambda stream: bz2.BZ2File(stream, "rb"),
     "xz": lambda stream: lzma.LZMAFile(stream, "rb"),

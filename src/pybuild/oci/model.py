@@ -203,7 +203,8 @@ class Index:
 def tagged_index(manifest: Descriptor, refs: list[Reference]) -> Index:
     """One index entry per tag, annotated as Docker 25's `docker save` does, so tools find tags."""
     entries = []
-    for ref in refs or [None]:
+    tags: list[Reference | None] = list(refs) or [None]
+    for ref in tags:
         annotations = (
             {}
             if ref is None

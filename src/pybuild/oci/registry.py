@@ -245,7 +245,7 @@ class RegistryClient:
                         "Content-Range": f"{offset}-{end}",
                         "Content-Length": str(len(chunk)),
                     },
-                    lambda chunk=chunk: chunk,
+                    _constant(chunk),
                     expect=(202,),
                 )
                 location = self._absolute(answer.getheader("Location") or location)
@@ -273,6 +273,11 @@ class RegistryClient:
         if not location:
             raise RegistryError(f"registry {self.registry} gave no upload location")
         return urllib.parse.urljoin(f"{self.scheme}://{self.registry}/", location)
+
+
+def _constant(data: bytes) -> Callable[[], bytes]:
+    """A request body that gives the same bytes on every try."""
+    return lambda: data
 
 
 def _with_digest(location: str, digest: str) -> str:

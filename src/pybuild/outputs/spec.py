@@ -5,7 +5,7 @@ short for type=docker, `--push` is type=registry to every tag, `--load` loads a 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal, cast
+from typing import Literal
 
 from ..errors import UsageError
 from ..oci.compression import Compression
@@ -87,4 +87,4 @@ def parse_output(text: str | None, load: bool = False, push: bool = False) -> Ou
         raise UsageError(
             f"--load needs type=docker output (docker load reads manifest.json), not type={kind}"
         )
-    return OutputSpec(cast(OutputType, kind), dest, compression, load, names, oci_media_types)
+    return OutputSpec(kind, dest, compression, load, names, oci_media_types)

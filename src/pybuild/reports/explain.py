@@ -32,7 +32,10 @@ DIGEST_NOTES = {
     "image's digest (NAME@sha256:...)",
 }
 # ANSI styles, as click.style writes them; the CLI alone decides whether to use colour.
-STYLES = {"fg": {"cyan": 36, "yellow": 33, "bright_black": 90}, "bold": {True: 1}}
+STYLES: dict[str, dict[Any, int]] = {
+    "fg": {"cyan": 36, "yellow": 33, "bright_black": 90},
+    "bold": {True: 1},
+}
 
 
 def _file(entry: LayerEntry) -> dict[str, Any]:
