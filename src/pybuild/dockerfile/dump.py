@@ -45,7 +45,7 @@ def _printable(ch: str) -> bool:
     return ch == " " or unicodedata.category(ch)[0] in "LMNPS"
 
 
-def _values(keyword: str, rest: str, escape: str) -> list[str] | list[list[str]]:
+def _values(keyword: str, rest: str, escape: str) -> list[str]:
     if keyword in ("from", "expose"):
         return [word for word, _ in split_whitespace(rest)]
     if keyword in ("copy", "add", "volume"):
@@ -71,10 +71,11 @@ def _values(keyword: str, rest: str, escape: str) -> list[str] | list[list[str]]
     if keyword == "arg":
         return [word for word, _ in parse_words(rest, escape)]
     if keyword == "healthcheck":
-        words = rest.strip().split(None, 1)
-        if not words:
+        kind_and_command = rest.strip().split(None, 1)
+        if not kind_and_command:
             return []
-        return [words[0]] + (_values("cmd", words[1], escape) if len(words) > 1 else [])
+        kind, *command = kind_and_command
+        return [kind] + (_values("cmd", command[0], escape) if command else [])
     if keyword in ("user", "workdir", "stopsignal", "maintainer"):
         return [rest.strip()]
     return [""]

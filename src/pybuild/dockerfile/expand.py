@@ -270,10 +270,10 @@ def words_keeping_quotes(text: str, escape: str = "\\") -> list[str]:
     return words
 
 
-class _Unexpanded(dict):
+class _Unexpanded(dict[str, str]):
     """An environment in which every `$NAME` stays as written."""
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: object = None) -> str:
         return f"${key}"
 
 

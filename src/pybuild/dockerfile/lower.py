@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any, TypedDict, TypeVar
 
-from ..errors import DockerfileSyntaxError, InstructionError
+from ..errors import DockerfileSyntaxError, InstructionError, Location
 from .flags import read_flags
 from .instructions import (
     KNOWN_KEYWORDS,
@@ -42,6 +43,17 @@ from .instructions import (
 from .parser import HEREDOC_MARKER, ParsedFile, RawInstruction
 
 WHITESPACE = re.compile(r"[ \t\v\f\r]+")
+CopyOrAdd = TypeVar("CopyOrAdd", bound=Copy)
+
+
+class CommonFields(TypedDict):
+    """The fields every instruction has (see Instruction), filled the same way for all."""
+
+    keyword: str
+    location: Location
+    text: str
+    flags: tuple[Flag, ...]
+    options: Mapping[str, Any]
 
 
 class NotStringArray(ValueError):
@@ -188,8 +200,8 @@ class _Lowering:
         location = self.raw.location if offset is None else self.raw.location_at(offset)
         return DockerfileSyntaxError(message, location)
 
-    def common(self) -> dict:
-        return dict(
+    def common(self) -> CommonFields:
+        return CommonFields(
             keyword=self.raw.keyword,
             location=self.raw.location,
             text=self.raw.text,
@@ -233,7 +245,14 @@ class _Lowering:
             raise self.fail("FROM requires either one or three arguments (FROM IMAGE [AS NAME])")
         return From(**self.common(), image=words[0], stage_name=None)
 
-    def copy(self, kind: type[Copy] = Copy) -> Copy:
+    def copy(self) -> Copy:
+        return self._copy_or_add(Copy)
+
+    def add(self) -> Add:
+        return self._copy_or_add(Add)
+
+    def _copy_or_add(self, kind: type[CopyOrAdd]) -> CopyOrAdd:
+        """COPY and ADD share their syntax: sources and a destination, or heredocs."""
         words = self.json_or_words()
         inline: list[Heredoc] = []
         if self.raw.heredocs:
@@ -266,9 +285,6 @@ class _Lowering:
         return kind(
             **self.common(), sources=tuple(words[:-1]), dest=words[-1], inline=tuple(inline)
         )
-
-    def add(self) -> Add:
-        return self.copy(Add)
 
     def name_values(self) -> tuple[KeyValue, ...]:
         """ENV/LABEL pairs: `K=V ...`, or the legacy `K V` where the rest of the line is V."""

@@ -117,6 +117,13 @@ def read_directives(lines: SourceLines) -> dict[str, str]:
     return found
 
 
+def start_of(token: lark.Token) -> tuple[int, int]:
+    """The (line, column) where `token` starts."""
+    # lark's stubs allow None, but the lexer sets both on every token it produces
+    assert token.line is not None and token.column is not None, "lexed tokens have a position"
+    return token.line, token.column
+
+
 def is_continued(line: str, escape: str) -> bool:
     """A line continues when it ends in the escape character (blanks after it allowed) that is
     the whole line or follows a character other than the escape character."""
@@ -133,7 +140,7 @@ def join_args(token: lark.Token, escape: str) -> LogicalText:
     chars: list[str] = []
     positions: list[tuple[int, int]] = []
     physical = token.value.split("\n")
-    line_no, first_col = token.line, token.column
+    line_no, first_col = start_of(token)
     end = (line_no, first_col)
     for index, line in enumerate(physical):
         number = line_no + index
@@ -209,10 +216,15 @@ def _instructions(text: str, escape: str, lines: SourceLines) -> list[RawInstruc
         ) from None
     instructions = []
     for node in tree.children:
+        assert isinstance(node, lark.Tree), "the grammar's start rule holds only instructions"
         keyword_token, args_token = node.children
+        assert isinstance(keyword_token, lark.Token) and isinstance(args_token, lark.Token), (
+            "an instruction is a KEYWORD and an ARGS terminal"
+        )
         keyword = keyword_token.value.lstrip(BLANKS)
         indent = len(keyword_token.value) - len(keyword)
-        location = lines.location(keyword_token.line, keyword_token.column + indent)
+        keyword_line, keyword_column = start_of(keyword_token)
+        location = lines.location(keyword_line, keyword_column + indent)
         args = join_args(args_token, escape)
         instructions.append(RawInstruction(keyword, args, location, args.end[0], lines))
     return instructions
@@ -230,7 +242,7 @@ def parse_dockerfile(text: str, file: str = "Dockerfile") -> ParsedFile:
     directives = read_directives(lines)
     escape = directives.get("escape", "\\")
     physical = text.split("\n")
-    heredocs: dict[int, tuple[Heredoc, tuple[Heredoc, ...]]] = {}
+    heredocs: dict[int, tuple[tuple[Heredoc, ...], int]] = {}  # line -> (bodies, last line)
     checked: set[int] = set()
     while True:
         instructions = _instructions("\n".join(physical), escape, lines)
