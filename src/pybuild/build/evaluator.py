@@ -14,7 +14,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..dockerfile.expand import expand_heredoc, expand_word, expand_words
 from ..dockerfile.instructions import (
@@ -48,7 +48,6 @@ from ..oci.layer import BuiltLayer, Layer
 from ..oci.model import SCRATCH_PATH, HistoryEntry, Image, ImageConfig, RunConfig
 from ..oci.model import Healthcheck as HealthcheckConfig
 from ..oci.platform import Platform, host_platform, parse_platform
-from ..oci.registry import RegistryClient
 from .archives import archive_kind, uncompressed_tar
 from .bases import BaseImage
 from .context import BuildContext, SourceFile
@@ -58,6 +57,9 @@ from .filesystem import ImageFiles, image_path
 from .ignore import IgnoreRules
 from .permissions import parse_chmod, parse_chown
 from .timestamps import Timestamps
+
+if TYPE_CHECKING:
+    from ..oci.registry import RegistryClient
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 PROTOCOLS = ("tcp", "udp", "sctp")

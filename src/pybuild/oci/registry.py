@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
 import os
 import re
 import shutil
-import socket
 import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ..errors import PybuildError
 from ..events import QUIET, Reporter
@@ -32,6 +30,9 @@ from .layout import BLOBS, blob_path  # the API's blob routes share the layout's
 from .model import INDEX_TYPES, MANIFEST_TYPES, ImageConfig, Index, Manifest, sha256_digest
 from .platform import Platform
 from .reference import Reference, parse_reference
+
+if TYPE_CHECKING:  # http.client brings ssl and socket: loaded only when a registry is used
+    import http.client
 
 MONOLITHIC_LIMIT = 16 << 20  # blobs up to this size go up in one PUT
 CHUNK = 8 << 20
@@ -97,6 +98,8 @@ class RegistryClient:
         return "http" if self.insecure or is_loopback(self.registry) else "https"
 
     def _connection(self) -> http.client.HTTPConnection:
+        import http.client
+
         cls = http.client.HTTPConnection if self.scheme == "http" else http.client.HTTPSConnection
         return cls(self.registry, timeout=120)
 
@@ -111,6 +114,8 @@ class RegistryClient:
     ) -> http.client.HTTPResponse:
         """One request, with auth negotiated on a 401 and retries on 5xx, 429 and broken
         connections. `body` is a callable so a retry can start the body again."""
+        import socket  # with http.client, only once a registry is used
+
         url = urllib.parse.urlsplit(target)
         path = (url.path + ("?" + url.query if url.query else "")) if url.scheme else target
         for attempt in range(RETRIES):
@@ -124,9 +129,7 @@ class RegistryClient:
                 response = connection.getresponse()
                 response.read() if method == "HEAD" else None
             except OSError as error:
-                if attempt == RETRIES - 1 or isinstance(
-                    error, socket.gaierror
-                ):  # no such host: final
+                if attempt == RETRIES - 1 or isinstance(error, socket.gaierror):  # no such host
                     raise RegistryError(f"cannot reach registry {self.registry}: {error}") from None
                 self.sleep(0.2 * 2**attempt)
                 continue
@@ -178,6 +181,8 @@ class RegistryClient:
             headers["Authorization"] = (
                 "Basic " + base64.b64encode(":".join(self.creds).encode()).decode()
             )
+        import http.client
+
         cls = http.client.HTTPConnection if realm.scheme == "http" else http.client.HTTPSConnection
         try:
             connection = cls(realm.netloc, timeout=60)
