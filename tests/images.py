@@ -49,6 +49,32 @@ def synthetic_archive(path):
             tar.addfile(info, io.BytesIO(data))
 
 
+# As Docker 20.10 writes the config of an image built from scratch: null for every unset
+# field, and fields the OCI config does not know.
+DOCKER_NULL_CONFIG = {
+    "architecture": "amd64",
+    "os": "linux",
+    "created": "2024-01-01T00:00:00Z",
+    "config": {
+        "Hostname": "",
+        "Domainname": "",
+        "User": "",
+        "AttachStdin": False,
+        "Env": None,
+        "Cmd": None,
+        "Image": "",
+        "Volumes": None,
+        "WorkingDir": "",
+        "Entrypoint": None,
+        "OnBuild": None,
+        "Labels": None,
+        "ExposedPorts": None,
+    },
+    "rootfs": {"type": "layers", "diff_ids": None},
+    "history": None,
+}
+
+
 def docker_archive_with_nulls(path):
     """A docker-archive of one layer whose config holds the nulls Docker 20.10 writes for unset
     fields (Env, Cmd, Volumes, Labels, OnBuild, ExposedPorts) and fields OCI does not know."""
@@ -59,23 +85,7 @@ def docker_archive_with_nulls(path):
         tar.addfile(info, io.BytesIO(b"hi"))
     data = buffer.getvalue()
     config = {
-        "architecture": "amd64",
-        "os": "linux",
-        "created": "2024-01-01T00:00:00Z",
-        "config": {
-            "Hostname": "",
-            "User": "",
-            "AttachStdin": False,
-            "Env": None,
-            "Cmd": None,
-            "Image": "",
-            "Volumes": None,
-            "WorkingDir": "",
-            "Entrypoint": None,
-            "OnBuild": None,
-            "Labels": None,
-            "ExposedPorts": None,
-        },
+        **DOCKER_NULL_CONFIG,
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(data).hexdigest()]},
         "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "ADD motd"}],
     }

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from images import DOCKER_NULL_CONFIG
 from pybuild.oci.model import (
     Descriptor,
     ImageConfig,
@@ -18,32 +19,9 @@ from pybuild.oci.model import (
 )
 from pybuild.oci.platform import Platform
 
-DOCKER_CONFIG = {  # as Docker 20.10 writes a config built from scratch
-    "architecture": "amd64",
-    "os": "linux",
-    "created": "2024-01-01T00:00:00Z",
-    "config": {
-        "Hostname": "",
-        "Domainname": "",
-        "User": "",
-        "AttachStdin": False,
-        "Env": None,
-        "Cmd": None,
-        "Image": "",
-        "Volumes": None,
-        "WorkingDir": "",
-        "Entrypoint": None,
-        "OnBuild": None,
-        "Labels": None,
-        "ExposedPorts": None,
-    },
-    "rootfs": {"type": "layers", "diff_ids": None},
-    "history": None,
-}
-
 
 def test_docker_nulls_and_unknown_fields_become_absent():
-    config = ImageConfig.from_json(json.dumps(DOCKER_CONFIG).encode())
+    config = ImageConfig.from_json(json.dumps(DOCKER_NULL_CONFIG).encode())
     assert config.run == RunConfig() and config.run.to_json() == {}
     assert config.diff_ids == () and config.history == ()
     run = config.run.with_volumes(["/data"]).with_labels({"a": "b"}).with_ports(["80/tcp"])

@@ -9,7 +9,6 @@ decompressed tars in the build's scratch directory when copied."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from ..oci.archive import ImageArchive
 from ..oci.compression import sniff_file
 from ..oci.layer import StoredLayer, read_entries
 from ..oci.layout import blob_digest
-from ..oci.model import Image, ImageConfig
+from ..oci.model import Image, ImageConfig, sha256_file
 from ..oci.platform import Platform
 from ..oci.registry import RegistryClient, pull_image
 from ..oci.rootfs import RootFS
@@ -38,14 +37,6 @@ class BaseImage:
     files: RootFS
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
-
-
 def assemble(name: str, config: ImageConfig, blobs: list[Path], scratch: Path) -> BaseImage:
     """A base image from its config and layer blobs (in order), verifying every diff_id."""
     if len(config.diff_ids) != len(blobs):
@@ -58,7 +49,7 @@ def assemble(name: str, config: ImageConfig, blobs: list[Path], scratch: Path) -
     for number, (blob, diff_id) in enumerate(zip(blobs, config.diff_ids, strict=True)):
         kind = sniff_file(blob)
         tar = uncompressed_tar(blob, kind, scratch) if kind else blob
-        if _sha256_file(tar) != diff_id:
+        if sha256_file(tar) != diff_id:
             raise UsageError(
                 f"base image {name}: layer {number + 1} does not hash to its diff_id {diff_id}"
             )
@@ -70,7 +61,7 @@ def assemble(name: str, config: ImageConfig, blobs: list[Path], scratch: Path) -
             StoredLayer(
                 diff_id,
                 blob,
-                _sha256_file(blob),
+                sha256_file(blob),
                 blob.stat().st_size,
                 stored,
                 tar,
@@ -103,7 +94,7 @@ def load_local(name: str, spec: str, scratch: Path) -> BaseImage:
                     raise UsageError(f"--build-context {name}: {path} lacks {layer_name}")
                 shutil.copyfileobj(handle, out, 1 << 20)
             expected = blob_digest(layer_name)
-            if expected is not None and _sha256_file(target) != expected:
+            if expected is not None and sha256_file(target) != expected:
                 raise UsageError(f"--build-context {name}: {layer_name} does not hash to its name")
             blobs.append(target)
     return assemble(name, found.config, blobs, scratch)

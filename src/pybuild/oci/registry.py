@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, BinaryIO
 from ..errors import PybuildError
 from ..events import QUIET, Reporter
 from .layout import BLOBS, blob_path  # the API's blob routes share the layout's folder name
-from .model import INDEX_TYPES, MANIFEST_TYPES, ImageConfig, Index, Manifest, sha256_digest
+from .model import (
+    INDEX_TYPES,
+    MANIFEST_TYPES,
+    ImageConfig,
+    Index,
+    Manifest,
+    sha256_digest,
+    sha256_file,
+)
 from .platform import Platform
 from .reference import Reference, parse_reference
 
@@ -333,14 +341,6 @@ class PulledImage:
     blobs: tuple[Path, ...]
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
-
-
 def pull_image(
     reference_text: str,
     platform: Platform,
@@ -381,7 +381,7 @@ def pull_image(
         answer = client.request("GET", f"/v2/{ref.path}/{BLOBS}/{layer.digest}", scope)
         with open(target, "wb") as out:
             shutil.copyfileobj(answer, out, 1 << 20)
-        if _sha256_file(target) != layer.digest:
+        if sha256_file(target) != layer.digest:
             raise RegistryError(f"{reference_text}: layer {layer.digest} arrived with other bytes")
         blobs.append(target)
     return PulledImage(config, tuple(blobs))
