@@ -337,3 +337,40 @@ def test_copy_from_a_stage_reads_files_that_came_from_an_archive(context, tmp_pa
         7,
         8,
     )  # passwd read from inside a tar
+
+
+def test_copies_of_one_file_in_different_layers_stay_separate_files(tmp_path):
+    """A stage whose /a and /b are copies of one context file (two layers): copying the whole
+    stage makes two files, not a file and a hard link to it."""
+    from pybuild import api
+    from pybuild.oci.validate import validate_archive
+    from pybuild.outputs.spec import parse_output
+
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "one").write_text("same bytes")
+    os.link(context / "one", context / "two")
+    (context / "Dockerfile").write_text(
+        "FROM scratch AS s\nCOPY one /a\nCOPY one /b\nFROM scratch\nCOPY --from=s / /\n"
+    )
+    archive = tmp_path / "out.tar"
+    api.build(api.BuildOptions(context=context, tags=("s:1",), output=parse_output(str(archive))))
+    (members,) = validate_archive(archive).layer_members.values()
+    assert {m.name: m.isreg() for m in members if m.name in ("a", "b")} == {"a": True, "b": True}
+
+
+def test_two_archives_added_at_once_keep_their_own_bytes(tmp_path):
+    """Members at the same offset of two archives are not hard links of each other."""
+    context = tmp_path / "ctx"
+    context.mkdir()
+    make_tar(context / "a.tar", [("a.txt", b"AAAA")])
+    make_tar(context / "b.tar", [("b.txt", b"BBBB")])
+    spec = evaluated(
+        parse("FROM scratch\nADD a.tar b.tar /dst/\n"),
+        BuildContext(context),
+        PLATFORM,
+        scratch=tmp_path,
+    )
+    files = {e.path: e for e in spec.layers[0].entries if e.kind == "file"}
+    assert files["dst/a.txt"].link_group != files["dst/b.txt"].link_group
+    assert files["dst/b.txt"].read() == b"BBBB"

@@ -15,10 +15,10 @@ import pytest
 
 from conftest import IN_CI, SAMPLES
 from pybuild import api
-from pybuild.errors import ContextError, UsageError
+from pybuild.errors import UsageError
 from pybuild.oci.layer import read_entries
 from pybuild.oci.model import RunConfig
-from pybuild.oci.rootfs import union
+from pybuild.oci.rootfs import InvalidLayer, union
 from pybuild.outputs.bundle import runtime_config, write_rootfs
 from pybuild.outputs.spec import parse_output
 
@@ -84,7 +84,7 @@ def test_layers_apply_in_order_with_whiteouts_and_opaque_directories(tmp_path):
 def test_nothing_is_written_through_a_symlink_or_outside(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
-    with pytest.raises(ContextError, match="through the symlink /escape"):
+    with pytest.raises(InvalidLayer, match="below /escape, which is a symlink"):
         write(
             tmp_path, layer(("escape", f"->{outside}")), layer(("escape/file", b"x")), as_root=False
         )
@@ -153,3 +153,26 @@ def test_runc_runs_the_bundle(tmp_path, sample):
     subprocess.run([binary, "delete", "-f", name], capture_output=True)
     assert run.returncode == 0, run.stderr.decode()
     assert run.stdout.decode() == (SAMPLES / sample / "expected-output").read_text()
+
+
+def test_a_copy_of_a_file_is_a_new_file_not_a_hard_link(tmp_path):
+    """Files are hard links only within the layer that made them so: COPY --from of a file
+    (here one with a second name in the context) gives a file of its own mode and inode."""
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "f").write_text("data")
+    os.link(context / "f", context / "f2")
+    (context / "Dockerfile").write_text(
+        "FROM scratch AS base\nCOPY f f2 /\nFROM base\nCOPY --from=base --chmod=0700 /f /g\n"
+        'CMD ["/x"]\n'
+    )
+    bundle = tmp_path / "bundle"
+    api.build(
+        api.BuildOptions(
+            context=context, tags=("links:1",), output=parse_output(f"type=bundle,dest={bundle}")
+        )
+    )
+    rootfs = bundle / "rootfs"
+    assert (rootfs / "f").stat().st_ino == (rootfs / "f2").stat().st_ino  # linked in one layer
+    assert (rootfs / "g").stat().st_ino != (rootfs / "f").stat().st_ino
+    assert (rootfs / "g").stat().st_mode & 0o777 == 0o700

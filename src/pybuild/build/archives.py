@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import ContextError
 from ..oci.compression import decompressed, decompression_errors, sniff
+from ..oci.layer import member_path
 
 
 def _is_tar_header(block: bytes) -> bool:
@@ -67,12 +68,7 @@ class Member:
     size: int
     mtime: int
     linkname: str
-    offset: int  # where a file's bytes start in the uncompressed tar
-
-    @property
-    def link_group(self) -> str:
-        """Hard links share their target's bytes, so the offset identifies the group."""
-        return f"tar:{self.offset}" if self.kind == "file" else ""
+    offset: int  # where a file's bytes start in the uncompressed tar (hard links share it)
 
 
 def archive_members(tar_path: Path, shown_name: str) -> list[Member]:
@@ -147,9 +143,9 @@ def archive_members(tar_path: Path, shown_name: str) -> list[Member]:
 def _inside(name: str, shown_name: str) -> str:
     """A member name as a clean path below the destination ('' for the destination itself);
     absolute names count from the destination, as tar extracts them."""
-    relative = posixpath.normpath(name.lstrip("/") or ".")
-    if relative == ".." or relative.startswith("../"):
+    path = member_path(name)
+    if path is None:
         raise ContextError(
             f"{shown_name}: member {name} would be extracted outside the destination"
         )
-    return "" if relative == "." else relative
+    return path

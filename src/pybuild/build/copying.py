@@ -173,7 +173,9 @@ def _extracted(
             source=source.archive if member.kind == "file" else None,
             offset=member.offset,
             origin=f"{source.path}:{member.path}",
-            link_group=member.link_group,
+            # Hard links share their target's offset; the archive's path keeps two archives
+            # added by one ADD from looking like links of each other.
+            link_group=f"tar:{source.archive}:{member.offset}" if member.kind == "file" else "",
         )
     return entries
 

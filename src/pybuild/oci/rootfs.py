@@ -8,7 +8,10 @@ Rules (OCI image spec, "Applying changesets", as Docker applies them):
 - neither touches what its own layer adds, wherever the marker stands in the tar;
 - a file, link or directory replaces what was at its path; a non-directory over a directory
   removes the directory's contents too, directories merge;
-- a hard link shares the bytes of the file it names, in its own layer or one beneath.
+- a hard link is the file it names (its bytes, mode and owner), in its own layer or one beneath;
+- files are hard links of one another only within the layer that made them so: each layer's
+  link groups are kept apart from every other layer's (a COPY of a file is a new file);
+- an entry below a path that is not a directory is an error, as Docker's applier refuses it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import posixpath
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
+from ..errors import PybuildError
 from .layer import LayerEntry, path_key
 
 
@@ -25,17 +29,23 @@ def _below(path: str, candidate: str) -> bool:
     return candidate.startswith(path + "/") if path else candidate != ""
 
 
+class InvalidLayer(PybuildError):
+    """A layer that no runtime could apply."""
+
+
 class RootFS:
     """Path -> entry, for everything the layers so far leave visible."""
 
-    def __init__(self, entries: dict[str, LayerEntry] | None = None):
+    def __init__(self, entries: dict[str, LayerEntry] | None = None, applied: int = 0):
         self.entries: dict[str, LayerEntry] = dict(entries or {})
+        self.applied = applied  # layers applied so far: names each layer's link groups
 
     def copy(self) -> RootFS:
-        return RootFS(self.entries)
+        return RootFS(self.entries, self.applied)
 
     def apply(self, layer: Iterable[LayerEntry]) -> None:
         """Put one layer's entries on top."""
+        self.applied += 1
         added: set[str] = set()
 
         def delete(path: str, itself: bool) -> None:
@@ -59,6 +69,9 @@ class RootFS:
                 if linked is None:
                     continue
                 entry = linked
+            elif entry.link_group:
+                entry = replace(entry, link_group=f"{self.applied}|{entry.link_group}")
+            self._check_parents(entry)
             existing = self.entries.get(entry.path)
             if existing is not None and existing.kind == "dir" and entry.kind != "dir":
                 delete(entry.path, itself=False)
@@ -66,35 +79,33 @@ class RootFS:
             added.add(entry.path)
 
     def _linked(self, link: LayerEntry) -> LayerEntry | None:
-        """A hard link as a file sharing its target's bytes and link group (None when the
-        target is not a file: a broken link is left out, as before)."""
+        """A hard link as another name of its target: the same bytes, mode, owner and link
+        group (None when the target is not a file: a broken link is left out)."""
         target = self.entries.get(link.linkname)
         if target is None or target.kind != "file":
             return None
-        group = target.link_group or f"rootfs:{target.path}"
+        group = target.link_group or f"{self.applied}|{target.path}"
         if not target.link_group:
             self.entries[target.path] = replace(target, link_group=group)
-        return replace(
-            target,
-            path=link.path,
-            mode=link.mode,
-            uid=link.uid,
-            gid=link.gid,
-            mtime=link.mtime,
-            origin=link.origin,
-            link_group=group,
-        )
+        return replace(target, path=link.path, origin=link.origin, link_group=group)
+
+    def _check_parents(self, entry: LayerEntry) -> None:
+        parent = posixpath.dirname(entry.path)
+        while parent:
+            found = self.entries.get(parent)
+            if found is not None:
+                if found.kind != "dir":
+                    raise InvalidLayer(
+                        f"{entry.origin or entry.path}: /{entry.path} lies below "
+                        f"/{parent}, which is a {found.kind}, not a directory"
+                    )
+                return
+            parent = posixpath.dirname(parent)
 
     def files(self) -> Iterator[LayerEntry]:
         """Every entry, sorted so that a directory comes right before what it holds."""
         for path in sorted(self.entries, key=path_key):
             yield self.entries[path]
-
-    def parent_directories(self, path: str) -> Iterator[str]:
-        """The directories above `path`, nearest last ('a', 'a/b' for 'a/b/c')."""
-        parts = path.split("/")[:-1]
-        for depth in range(1, len(parts) + 1):
-            yield posixpath.join(*parts[:depth])
 
 
 def union(layers: Iterable[Iterable[LayerEntry]]) -> RootFS:
