@@ -56,6 +56,12 @@ class InstructionError(PybuildError):
         return self.render()
 
 
+def first_line(error: BaseException) -> str:
+    """An error's message as one line (tarfile's, say, can list every format it tried)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 @contextmanager
 def located(location: Location | None) -> Iterator[None]:
     """InstructionErrors raised inside get `location`, unless they carry a more precise one:

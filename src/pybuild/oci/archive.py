@@ -1,10 +1,11 @@
 """Reading images from files: a docker-archive (`manifest.json`, as `docker save` writes it, in
 its old form with `ID.json` and `ID/layer.tar` and its Docker 25 form with blobs), an OCI
 archive or an OCI image layout directory (`index.json`, perhaps an index of platforms). The one
-reader of image archives, for FROM a --build-context, `inspect` and `validate`.
+reader of image archives, for FROM a --build-context, `inspect`, `validate` and pushing.
 
-Names inside are cleaned once, members are opened as streams (a layer is never held whole),
-and the config is read into the typed model, nulls normalised.
+Names inside are cleaned once and never lead outside the archive or directory; members are
+opened as streams (a layer is never held whole); the config is read into the typed model,
+nulls normalised; anything malformed is an ArchiveError naming the file, never a traceback.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import PybuildError
+from ..errors import PybuildError, first_line
 from .layout import blob_digest, blob_path
-from .model import ImageConfig, Index, InvalidDocument, Manifest, sha256_digest
+from .model import ImageConfig, Index, InvalidDocument, Manifest, json_object, sha256_digest
 from .platform import Platform
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -34,12 +35,11 @@ class ArchiveError(PybuildError):
 class ArchivedImage:
     """Where an image's parts are inside an archive, and its config."""
 
-    config_name: str  # the config's member name (a blob path, or ID.json in old archives)
     config_bytes: bytes
     config: ImageConfig
     layer_names: tuple[str, ...]  # member names, lowest layer first
     tags: tuple[str, ...]
-    manifest: Manifest | None = None  # the OCI manifest, when the image was found through one
+    manifest_bytes: bytes | None = None  # the OCI manifest, when found through index.json
 
     @property
     def image_id(self) -> str:
@@ -57,9 +57,11 @@ class ImageArchive:
         if not self.path.is_dir():
             try:
                 self.tar = tarfile.open(self.path)
-            except (tarfile.TarError, OSError) as error:
+                self.tar.getmembers()  # every header now: a cut-off archive fails here, clearly
+            except (tarfile.TarError, OSError, EOFError) as error:
                 raise ArchiveError(
-                    f"{self.path} is not a tar archive or an OCI layout directory: {error}"
+                    f"{self.path} is not a tar archive or an OCI layout directory "
+                    f"({first_line(error)})"
                 ) from None
 
     def __enter__(self) -> ImageArchive:
@@ -72,10 +74,18 @@ class ImageArchive:
         if self.tar is not None:
             self.tar.close()
 
+    def _clean(self, name: str) -> str:
+        """A member name, refused when it would lead outside the archive or directory."""
+        cleaned = posixpath.normpath(name)
+        if cleaned.startswith("/") or cleaned == ".." or cleaned.startswith("../"):
+            raise ArchiveError(f"{self.path}: the name {name!r} points outside the image")
+        return cleaned
+
     @contextmanager
     def open(self, name: str) -> Iterator[IO[bytes] | None]:
-        """The member `name` as a stream, or None when there is none."""
-        name = posixpath.normpath(name)
+        """The member `name` as a stream, or None when there is none. A member cut short
+        raises ArchiveError as it is read."""
+        name = self._clean(name)
         if self.tar is None:
             candidate = self.path / name
             if not candidate.is_file():
@@ -85,9 +95,13 @@ class ImageArchive:
                 yield handle
             return
         try:
-            yield self.tar.extractfile(name)
+            member = self.tar.extractfile(name)
         except KeyError:
-            yield None
+            member = None
+        try:
+            yield member
+        except (tarfile.TarError, EOFError) as error:
+            raise ArchiveError(f"{self.path}: {name} is cut short ({first_line(error)})") from None
 
     def read(self, name: str) -> bytes | None:
         with self.open(name) as handle:
@@ -100,9 +114,13 @@ class ImageArchive:
         return data
 
     def size(self, name: str) -> int:
-        if self.tar is None:
-            return (self.path / name).stat().st_size
-        return self.tar.getmember(posixpath.normpath(name)).size
+        name = self._clean(name)
+        try:
+            if self.tar is None:
+                return (self.path / name).stat().st_size
+            return self.tar.getmember(name).size
+        except (KeyError, OSError):
+            raise ArchiveError(f"{self.path} names {name} but does not hold it") from None
 
     def blob(self, digest: str) -> bytes:
         """A blob, checked against its digest."""
@@ -120,23 +138,21 @@ class ImageArchive:
                 return self._docker_image(manifest_json)
             return self._oci_image(platform)
         except (InvalidDocument, ValueError, KeyError, TypeError) as error:
-            raise ArchiveError(f"{self.path}: cannot read the image: {error}") from None
+            raise ArchiveError(f"{self.path}: cannot read the image: {first_line(error)}") from None
 
     def _docker_image(self, manifest_json: bytes) -> ArchivedImage:
         entries = json.loads(manifest_json)
         if not isinstance(entries, list) or not entries or not isinstance(entries[0], Mapping):
             raise ArchiveError(f"{self.path}: manifest.json lists no image")
         entry = entries[0]
-        config_name = posixpath.normpath(str(entry["Config"]))
+        config_name = self._clean(str(entry["Config"]))
         config_bytes = self.required(config_name)
         digest = blob_digest(config_name)
         if digest is not None and sha256_digest(config_bytes) != digest:
             raise ArchiveError(f"{self.path}: the config does not hash to its name")
-        layers = tuple(posixpath.normpath(str(name)) for name in entry.get("Layers") or [])
+        layers = tuple(self._clean(str(name)) for name in entry.get("Layers") or [])
         tags = tuple(str(tag) for tag in entry.get("RepoTags") or [])
-        return ArchivedImage(
-            config_name, config_bytes, ImageConfig.from_json(config_bytes), layers, tags
-        )
+        return ArchivedImage(config_bytes, ImageConfig.from_json(config_bytes), layers, tags)
 
     def _oci_image(self, platform: Platform | None) -> ArchivedImage:
         index_json = self.read("index.json")
@@ -145,25 +161,20 @@ class ImageArchive:
                 f"{self.path}: neither manifest.json nor index.json: not an image archive"
             )
         index = Index.from_json(index_json)
-        if not index.manifests:
-            raise ArchiveError(f"{self.path}: index.json lists no manifest")
         tags = tuple(
             tag for tag in (entry.annotations.get(REF_NAME) for entry in index.manifests) if tag
         )
-        document: Any = json.loads(self.blob(index.manifests[0].digest))
+        data = self.blob(index.choose(platform, f"{self.path} index.json").digest)
+        document: Any = json_object(data, "a manifest")
         while Index.is_index(document):  # an index of platforms
-            nested = Index.from_json(document)
-            chosen = (
-                nested.for_platform(platform, str(self.path)) if platform else nested.manifests[0]
-            )
-            document = json.loads(self.blob(chosen.digest))
+            data = self.blob(Index.from_json(document).choose(platform, str(self.path)).digest)
+            document = json_object(data, "a manifest")
         manifest = Manifest.from_json(document)
         config_bytes = self.blob(manifest.config.digest)
         return ArchivedImage(
-            blob_path(manifest.config.digest),
             config_bytes,
             ImageConfig.from_json(config_bytes),
             tuple(blob_path(layer.digest) for layer in manifest.layers),
             tags,
-            manifest,
+            data,
         )

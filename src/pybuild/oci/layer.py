@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
-from ..errors import ContextError, Location, located
+from ..errors import ContextError, Location, PybuildError, first_line, located
 from ..events import QUIET, Reporter
 from .blobstore import BlobStore
 from .compression import Compression
@@ -37,6 +37,11 @@ USTAR = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s12x")
 POSIX_MAGIC = b"ustar\x0000"
 WHITEOUT = ".wh."  # `.wh.NAME` deletes NAME of lower layers
 OPAQUE = ".wh..wh..opq"  # hides what lower layers put in its directory
+AUFS_META = ".wh..wh."  # AUFS's own bookkeeping entries, such as .wh..wh.plnk
+
+
+class InvalidLayer(PybuildError):
+    """A layer that no runtime could apply: not a tar, or entries that cannot stack."""
 
 
 @dataclass(frozen=True)
@@ -178,10 +183,14 @@ def tar_entries(tar: tarfile.TarFile, source: Path | None, origin: str) -> Itera
     for member in tar:
         path = member_path(member.name)
         mode = member.mode & 0o7777  # Docker's own layers carry the file-type bits here too
+        if path is None:  # Docker's applier refuses such a layer too ("breakout")
+            raise InvalidLayer(f"{origin}: layer member {member.name!r} climbs out of the root")
         if not path:
             continue
         base, parent = posixpath.basename(path), posixpath.dirname(path)
         where = f"{origin}:/{path}"
+        if (base.startswith(AUFS_META) and base != OPAQUE) or parent.startswith(AUFS_META):
+            continue  # AUFS bookkeeping (.wh..wh.plnk/...), not part of the file system
         if base == OPAQUE:
             yield LayerEntry(parent, "opaque", 0, origin=where)
         elif base.startswith(WHITEOUT):
@@ -190,6 +199,8 @@ def tar_entries(tar: tarfile.TarFile, source: Path | None, origin: str) -> Itera
             )
         elif member.islnk():
             target = member_path(member.linkname)
+            if target is None:
+                raise InvalidLayer(f"{origin}: hard link {member.name!r} points out of the root")
             if target:
                 yield LayerEntry(
                     path,
@@ -395,11 +406,21 @@ class StoredLayer:
 
 def read_entries(tar_path: Path, origin: str) -> tuple[LayerEntry, ...]:
     """The entries of an uncompressed layer tar on disk, pointing at their bytes in it."""
-    with tarfile.open(tar_path, "r:") as tar:
-        return tuple(tar_entries(tar, tar_path, origin))
+    try:
+        with tarfile.open(tar_path, "r:") as tar:
+            return tuple(tar_entries(tar, tar_path, origin))
+    except tarfile.TarError as error:
+        raise InvalidLayer(
+            f"{origin}: a layer is not a readable tar ({first_line(error)})"
+        ) from None
 
 
 def stream_entries(stream: IO[bytes], origin: str) -> Iterator[LayerEntry]:
-    """The entries of a layer read as a stream (any compression); their bytes are not kept."""
-    with tarfile.open(fileobj=stream, mode="r|") as tar:
-        yield from tar_entries(tar, None, origin)
+    """The entries of a layer read as a stream (uncompressed); their bytes are not kept."""
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            yield from tar_entries(tar, None, origin)
+    except tarfile.TarError as error:
+        raise InvalidLayer(
+            f"{origin}: a layer is not a readable tar ({first_line(error)})"
+        ) from None

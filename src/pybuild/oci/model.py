@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ DOCKER_LAYER = {
 INDEX_TYPES = (MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST)
 MANIFEST_TYPES = (MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST)
 SCRATCH_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SHA256 = re.compile(r"sha256:[0-9a-f]{64}")  # the one digest algorithm pybuild verifies
 
 
 class InvalidDocument(PybuildError):
@@ -63,7 +65,7 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _object(data: bytes | Mapping[str, Any], what: str) -> Mapping[str, Any]:
+def json_object(data: bytes | Mapping[str, Any], what: str) -> Mapping[str, Any]:
     """A JSON object from bytes (or an already decoded one); anything else is an error."""
     if isinstance(data, (bytes, bytearray)):
         try:
@@ -117,9 +119,9 @@ class Descriptor:
 
     @staticmethod
     def from_json(value: Any) -> Descriptor:
-        item = _object(value, "a descriptor")
+        item = json_object(value, "a descriptor")
         digest, size = item.get("digest"), item.get("size")
-        if not isinstance(digest, str) or not digest.startswith("sha256:"):
+        if not isinstance(digest, str) or not SHA256.fullmatch(digest):
             raise InvalidDocument(f"a descriptor without a sha256 digest: {dict(item)}")
         if not isinstance(size, int) or size < 0:
             raise InvalidDocument(f"descriptor {digest} has no valid size")
@@ -163,7 +165,7 @@ class Manifest:
 
     @staticmethod
     def from_json(data: bytes | Mapping[str, Any]) -> Manifest:
-        value = _object(data, "the manifest")
+        value = json_object(data, "the manifest")
         if not isinstance(value.get("config"), Mapping) or not isinstance(
             value.get("layers"), list
         ):
@@ -196,10 +198,19 @@ class Index:
 
     @staticmethod
     def from_json(data: bytes | Mapping[str, Any]) -> Index:
-        value = _object(data, "the index")
+        value = json_object(data, "the index")
         if not isinstance(value.get("manifests"), list):
             raise InvalidDocument("the index lists no manifests")
         return Index(tuple(Descriptor.from_json(item) for item in value["manifests"]))
+
+    def choose(self, platform: Platform | None, name: str) -> Descriptor:
+        """The entry for `platform` when the entries say what platform they are for, else
+        the first (an index of tags, as `docker save` writes)."""
+        if not self.manifests:
+            raise InvalidDocument(f"{name}: an index lists no manifest")
+        if platform is not None and any(entry.platform for entry in self.manifests):
+            return self.for_platform(platform, name)
+        return self.manifests[0]
 
     def for_platform(self, platform: Platform, name: str) -> Descriptor:
         """The entry for `platform` (containerd's matching rules, see Platform.matches)."""
@@ -417,7 +428,7 @@ class ImageConfig:
 
     @staticmethod
     def from_json(data: bytes | Mapping[str, Any]) -> ImageConfig:
-        value = _object(data, "the image config")
+        value = json_object(data, "the image config")
         rootfs = value.get("rootfs")
         diff_ids = _strings(rootfs.get("diff_ids")) if isinstance(rootfs, Mapping) else None
         history = value.get("history")

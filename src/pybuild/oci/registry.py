@@ -32,7 +32,9 @@ from .model import (
     MANIFEST_TYPES,
     ImageConfig,
     Index,
+    InvalidDocument,
     Manifest,
+    json_object,
     sha256_digest,
     sha256_file,
 )
@@ -206,8 +208,14 @@ class RegistryClient:
                 f"registry {self.registry}: the token service answered "
                 f"{answer.status} {answer.reason} (check --creds or docker login)"
             )
-        token = json.loads(data).get("token") or json.loads(data).get("access_token")
-        self._authorization[scope] = f"Bearer {token}"
+        try:
+            answer_json = json_object(data, "the token service's answer")
+        except InvalidDocument as error:
+            raise RegistryError(f"registry {self.registry}: {error}") from None
+        bearer = answer_json.get("token") or answer_json.get("access_token")
+        if not isinstance(bearer, str) or not bearer:
+            raise RegistryError(f"registry {self.registry}: the token service gave no token")
+        self._authorization[scope] = f"Bearer {bearer}"
 
     # --- the push itself -------------------------------------------------------------------
 
@@ -361,13 +369,15 @@ def pull_image(
             raise RegistryError(f"{reference_text}: {path} does not hash to {digest}")
         return data
 
-    document = json.loads(
-        fetch(f"/v2/{ref.path}/manifests/{pinned or ref.tag}", pinned or None, MANIFEST_ACCEPT)
+    document = json_object(
+        fetch(f"/v2/{ref.path}/manifests/{pinned or ref.tag}", pinned or None, MANIFEST_ACCEPT),
+        f"the manifest of {reference_text}",
     )
     if Index.is_index(document):
         chosen = Index.from_json(document).for_platform(platform, reference_text)
-        document = json.loads(
-            fetch(f"/v2/{ref.path}/manifests/{chosen.digest}", chosen.digest, MANIFEST_ACCEPT)
+        document = json_object(
+            fetch(f"/v2/{ref.path}/manifests/{chosen.digest}", chosen.digest, MANIFEST_ACCEPT),
+            f"the manifest of {reference_text}",
         )
     manifest = Manifest.from_json(document)
     config = ImageConfig.from_json(

@@ -20,17 +20,12 @@ import posixpath
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
-from ..errors import PybuildError
-from .layer import LayerEntry, path_key
+from .layer import InvalidLayer, LayerEntry, path_key
 
 
 def _below(path: str, candidate: str) -> bool:
     """Whether `candidate` lies inside directory `path` ('' is the root)."""
     return candidate.startswith(path + "/") if path else candidate != ""
-
-
-class InvalidLayer(PybuildError):
-    """A layer that no runtime could apply."""
 
 
 class RootFS:
