@@ -103,7 +103,8 @@ def test_the_library_never_prints():
             and node.func.id == "print"
         ]
         assert calls == [], f"{path} prints (line {calls[0].lineno if calls else 0})"
-        assert "sys.stderr" not in path.read_text(), f"{path} writes to stderr"
+        for stream in ("sys.stderr", "sys.stdout"):
+            assert stream not in path.read_text(), f"{path} uses {stream}"
 
 
 def test_one_module_spells_where_a_blob_lives():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -142,7 +141,10 @@ def build(
     options: BuildOptions, *, stdout: BinaryIO | None = None, reporter: Reporter = QUIET
 ) -> BuildResult:
     """Build the image and write it as `options.output` says; nothing is left behind when
-    anything fails. `stdout` receives an image written to "-"."""
+    anything fails. `stdout` receives an image written to "-" (the caller's to give: the
+    library touches no terminal)."""
+    if options.output.to_stdout and stdout is None:
+        raise UsageError("the image goes to - (stdout), but no stdout was given to write it to")
     context_dir = Path(options.context)
     if not context_dir.is_dir():
         raise UsageError(f"build context is not a directory: {context_dir}")
@@ -182,15 +184,15 @@ def build(
             registry_client=options.registry.client,
             reporter=reporter,
         )
-        using = Exporting(
-            BlobStore(options.cache_dir), reporter, stdout or sys.stdout.buffer, options.registry
-        )
+        using = Exporting(BlobStore(options.cache_dir), reporter, stdout, options.registry)
         written = export(evaluation.image, refs, output, using)
     warnings = tuple(str(warning) for warning in lint) + evaluation.warnings
     return BuildResult(evaluation, written, output, warnings)
 
 
-def explain(options: BuildOptions) -> tuple[dict[str, Any], BuildResult]:
+def explain(
+    options: BuildOptions, *, stdout: BinaryIO | None = None
+) -> tuple[dict[str, Any], BuildResult]:
     """Build as `build` does and say what each instruction produced; the image is written
     only when `options.output` asks for it (a dest, or --load)."""
     wanted = options.output.dest is not None or options.output.load
@@ -203,7 +205,7 @@ def explain(options: BuildOptions) -> tuple[dict[str, Any], BuildResult]:
             tags=options.tags or ("explain:latest",),
         )
     )
-    result = build(run, stdout=None if wanted else cast(BinaryIO, DiscardSink()))
+    result = build(run, stdout=stdout if wanted else cast(BinaryIO, DiscardSink()))
     from .reports.explain import explanation  # the teaching module loads only when asked for
 
     dockerfile = options.dockerfile or default_dockerfile(Path(options.context))

@@ -123,9 +123,34 @@ def test_oci_dir_replaces_an_earlier_layout_but_nothing_else(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "precious").write_text("keep")
-    with pytest.raises(UsageError, match="not an OCI layout"):
+    with pytest.raises(UsageError, match="not pybuild's oci-dir output"):
         build(tmp_path, f"type=oci-dir,dest={other}")
     assert (other / "precious").read_text() == "keep"
+
+
+def test_a_users_directory_is_never_replaced(tmp_path):
+    """Only directories pybuild wrote are replaced: not a project holding a config.json (what a
+    bundle holds), not an OCI layout another tool wrote, not a directory behind a symlink."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.json").write_text("{}")
+    (project / "important.txt").write_text("keep")
+    with pytest.raises(UsageError, match="not pybuild's bundle output"):
+        build(tmp_path, f"type=bundle,dest={project}", sample="hello")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    with pytest.raises(UsageError, match="not pybuild's oci-dir output"):
+        build(tmp_path, f"type=oci-dir,dest={foreign}")
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(UsageError, match="not a directory pybuild wrote"):
+        build(tmp_path, f"type=oci-dir,dest={tmp_path / 'link'}")
+    with pytest.raises(UsageError, match="dest= is empty"):
+        build(tmp_path, "type=docker,dest=")
+    with pytest.raises(UsageError, match="is a directory"):
+        build(tmp_path, str(project))
+    assert sorted(p.name for p in project.iterdir()) == ["config.json", "important.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign", "link", "project"]
 
 
 def test_skopeo_copies_the_oci_archive(tmp_path):

@@ -223,7 +223,7 @@ def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporti
         or layer.write_blob(cast(BinaryIO, DiscardSink()), uncompressed, using.cache)
         for layer in image.layers
     ]  # the image ID needs every diff_id
-    with directory_in_place(Path(spec.dest), "config.json", "a runtime bundle") as building:
+    with directory_in_place(Path(spec.dest), "bundle") as building:
         rootfs = building / "rootfs"
         rootfs.mkdir()
         os.chmod(rootfs, 0o755)

@@ -15,7 +15,7 @@ from .spec import OutputSpec
 
 def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting) -> WrittenImage:
     assert spec.dest is not None
-    with directory_in_place(Path(spec.dest), "oci-layout", "an OCI layout") as building:
+    with directory_in_place(Path(spec.dest), "oci-dir") as building:
         return write_image(
             image, refs, DirLayout(building), spec.compression, False, using.cache, using.reporter
         )

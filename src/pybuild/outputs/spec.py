@@ -70,6 +70,8 @@ def parse_output(text: str | None, load: bool = False, push: bool = False) -> Ou
     if kind not in TYPES:
         raise UsageError(f"-o type={kind}: expected one of {', '.join(TYPES)}")
     dest = fields.pop("dest", None)
+    if dest == "":
+        raise UsageError(f"-o {text}: dest= is empty; give a path (or - for stdout)")
     if kind in DIRECTORY_TYPES and (dest is None or dest == STDOUT):
         raise UsageError(f"-o type={kind} needs dest=DIRECTORY")
     level = fields.pop("compression-level", None)
