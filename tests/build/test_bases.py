@@ -3,6 +3,8 @@ reused as they are, config inherited as Docker does, files usable by COPY --from
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -243,3 +245,51 @@ def test_a_base_config_with_docker_nulls_takes_every_metadata_instruction(tmp_pa
         "Entrypoint": ["/e"],
     }
     assert [item["created_by"] for item in config["history"]][0] == "ADD motd"
+
+
+def test_the_platform_is_chosen_from_a_local_index_of_platforms(tmp_path):
+    """A --build-context layout that holds an index of platforms gives FROM the image for the
+    build's --platform (or FROM --platform), not merely the first."""
+    layout = tmp_path / "multi"
+    manifests = []
+    for arch in ("amd64", "arm64"):
+        context = tmp_path / arch
+        context.mkdir()
+        (context / arch).write_text(arch)
+        (context / "Dockerfile").write_text(f"FROM scratch\nCOPY {arch} /{arch}\n")
+        one = tmp_path / f"{arch}-layout"
+        api.build(
+            api.BuildOptions(
+                context=context,
+                tags=("m:1",),
+                platform=f"linux/{arch}",
+                output=parse_output(f"type=oci-dir,dest={one}"),
+            )
+        )
+        entry = json.loads((one / "index.json").read_text())["manifests"][0]
+        entry = {k: v for k, v in entry.items() if k != "annotations"}
+        manifests.append({**entry, "platform": {"os": "linux", "architecture": arch}})
+        shutil.copytree(one / "blobs", layout / "blobs", dirs_exist_ok=True)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": manifests}))
+    child = tmp_path / "child"
+    child.mkdir()
+    for text, platform in (
+        ("FROM base\n", "linux/arm64"),
+        ("FROM --platform=linux/arm64 base\n", None),
+    ):
+        (child / "Dockerfile").write_text(text)
+        out = tmp_path / "child.tar"
+        api.build(
+            api.BuildOptions(
+                context=child,
+                tags=("c:1",),
+                platform=platform,
+                output=parse_output(str(out)),
+                build_contexts=(f"base=oci-layout:{layout}",),
+            )
+        )
+        contents = validate_archive(out)
+        assert contents.config["architecture"] == "arm64"
+        (members,) = contents.layer_members.values()
+        assert [m.name for m in members] == ["arm64"]

@@ -73,8 +73,9 @@ def assemble(name: str, config: ImageConfig, blobs: list[Path], scratch: Path) -
     return BaseImage(name, Image(tuple(layers), config), files)
 
 
-def load_local(name: str, spec: str, scratch: Path) -> BaseImage:
-    """`docker-archive:PATH`, `oci-archive:PATH` or `oci-layout:DIR`."""
+def load_local(name: str, spec: str, platform: Platform, scratch: Path) -> BaseImage:
+    """`docker-archive:PATH`, `oci-archive:PATH` or `oci-layout:DIR`; from an index of
+    platforms, the image for `platform`."""
     kind, _, location = spec.partition(":")
     if kind not in LOCAL_KINDS or not location:
         raise UsageError(
@@ -82,10 +83,8 @@ def load_local(name: str, spec: str, scratch: Path) -> BaseImage:
             "oci-archive:PATH or oci-layout:DIR"
         )
     path = Path(location)
-    if not path.exists():
-        raise UsageError(f"--build-context {name}: {path} does not exist")
     with ImageArchive(path) as archive:
-        found = archive.image()
+        found = archive.image(platform)
         blobs = []
         for number, layer_name in enumerate(found.layer_names):
             target = scratch / f"{name}-layer-{number}"

@@ -182,22 +182,24 @@ class Build:
     reporter: Reporter = QUIET  # told of downloads
     fetched: list[str] = field(default_factory=list)  # images pulled and URLs downloaded
 
-    def base_image(self, name: str, location: Any) -> BaseImage:
-        """A named --build-context, else an image pulled from its registry (loaded once)."""
-        if name not in self.images:
+    def base_image(self, name: str, location: Any, platform: Platform) -> BaseImage:
+        """A named --build-context, else an image pulled from its registry, for `platform`
+        (loaded once per name and platform)."""
+        key = f"{name} {platform}"
+        if key not in self.images:
             from .bases import load_local, pull
 
             try:
                 if name in self.build_contexts:
-                    self.images[name] = load_local(name, self.build_contexts[name], self.scratch())
+                    self.images[key] = load_local(
+                        name, self.build_contexts[name], platform, self.scratch()
+                    )
                 elif self.registry_client is None:
                     raise InstructionError(
                         f"{name} is not a stage or a --build-context, and pulling is off", location
                     )
                 else:
-                    self.images[name] = pull(
-                        name, self.platform, self.scratch(), self.registry_client
-                    )
+                    self.images[key] = pull(name, platform, self.scratch(), self.registry_client)
                     self.fetched.append(name)
             except InstructionError:
                 raise
@@ -208,7 +210,7 @@ class Build:
                     else "it is not an earlier stage or a --build-context, and pulling it failed"
                 )
                 raise InstructionError(f"{name}: {how}: {error}", location) from None
-        return self.images[name]
+        return self.images[key]
 
     def scratch(self) -> Path:
         if self.scratch_dir is None:
@@ -294,7 +296,7 @@ def dispatch_from(build: Build, instruction: From) -> None:
         )
     else:
         with located(instruction.image.location):
-            pulled = build.base_image(image, instruction.image.location)
+            pulled = build.base_image(image, instruction.image.location, platform)
         build.stages.append(Stage.from_image(pulled, instruction.stage_name, index))
 
 
@@ -313,7 +315,8 @@ def source_tree(build: Build, instruction: Copy) -> SourceTree:
             flag_location(instruction, "from"),
         )
     with located(flag_location(instruction, "from")):
-        return ImageFiles(name, build.base_image(name, flag_location(instruction, "from")).files)
+        base = build.base_image(name, flag_location(instruction, "from"), build.stage.platform)
+        return ImageFiles(name, base.files)
 
 
 def copy_options(build: Build, instruction: Copy) -> CopyOptions:
