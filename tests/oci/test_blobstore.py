@@ -3,8 +3,11 @@ used, nothing half-written is left, and --no-cache stays out of it."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+
+import pytest
 
 from conftest import SAMPLES
 from pybuild import api
@@ -79,3 +82,45 @@ def test_no_partial_cache_files_and_no_cache_means_none(tmp_path):
     assert not [p for p in cache.rglob(".partial-*")]
     build(context, tmp_path / "b.tar", None)
     assert not (tmp_path / "none").exists()
+
+
+class FullDisk(io.BytesIO):
+    """A cache file whose disk fills after the first write."""
+
+    name = ""
+
+    def write(self, data):
+        if self.tell():
+            raise OSError(28, "No space left on device")
+        return super().write(data)
+
+
+def test_a_cache_that_cannot_be_written_never_fails_the_build(tmp_path, monkeypatch):
+    from pybuild.oci.blobstore import BlobStore
+    from pybuild.oci.compression import Compression
+    from pybuild.oci.model import LayerBlob
+
+    store = BlobStore(tmp_path / "cache")
+    gzip = Compression("gzip")
+    out = io.BytesIO()
+
+    def make(sink):
+        sink.write(b"first")
+        sink.write(b"second")
+        return LayerBlob("sha256:d", "sha256:" + "0" * 64, 11)
+
+    full = FullDisk()
+    full.name = str(tmp_path / "spare")
+    monkeypatch.setattr("tempfile.NamedTemporaryFile", lambda **kwargs: full)
+    blob = store.write_through("key", gzip, out, make)
+    assert out.getvalue() == b"firstsecond" and blob.size == 11
+    assert store.lookup("key") is None  # not remembered: its blob was not kept whole
+    monkeypatch.undo()
+
+    def interrupted(sink):
+        sink.write(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.write_through("other", gzip, io.BytesIO(), interrupted)
+    assert [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []

@@ -67,3 +67,11 @@ def test_an_index_chooses_the_platform_and_says_what_it_offers():
         index.for_platform(Platform("linux", "amd64"), "img")
     with pytest.raises(InvalidDocument, match="without a sha256 digest"):
         Index.from_json({"manifests": [{"digest": "md5:x", "size": 1}]})
+
+
+def test_odd_values_in_foreign_configs_read_as_docker_means_them():
+    run = RunConfig.from_json(
+        {"Labels": {"a": None}, "Env": ["A=1", None], "Healthcheck": {}, "Cmd": []}
+    )
+    assert run.labels == {"a": ""} and run.env == ("A=1",)
+    assert run.healthcheck is None and run.cmd is None

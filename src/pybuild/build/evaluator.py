@@ -541,13 +541,9 @@ def dispatch_healthcheck(build: Build, instruction: Healthcheck) -> None:
         else ("CMD-SHELL", command.shell_form or "")
     )
     durations: dict[str, int] = {}
-    for flag, field_name in (
-        ("interval", "Interval"),
-        ("timeout", "Timeout"),
-        ("start-period", "StartPeriod"),
-        ("start-interval", "StartInterval"),
-    ):
-        if flag not in instruction.options:
+    for name, field_name in HealthcheckConfig.FIELDS:
+        flag = name.replace("_", "-")  # start_period is --start-period
+        if name == "retries" or flag not in instruction.options:
             continue
         with located(flag_location(instruction, flag)):
             nanoseconds = parse_duration(instruction.options[flag])
@@ -556,7 +552,7 @@ def dispatch_healthcheck(build: Build, instruction: Healthcheck) -> None:
                 f"{field_name} {instruction.options[flag]!r} cannot be less than 1ms",
                 flag_location(instruction, flag),
             )
-        durations[flag.replace("-", "_")] = nanoseconds
+        durations[name] = nanoseconds
     retries = 0
     if "retries" in instruction.options:
         text = instruction.options["retries"]

@@ -37,9 +37,6 @@ class LogicalText:
             return self.positions[offset]
         return self.end
 
-    def slice(self, start: int, stop: int) -> LogicalText:
-        return LogicalText(self.text[start:stop], self.positions[start:stop], self.position(stop))
-
 
 @dataclass(frozen=True)
 class RawInstruction:

@@ -21,7 +21,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 from ..filestat import default_cache_dir, file_stat
 from .compression import Compression
@@ -53,10 +53,6 @@ class BlobStore:
 
     def __init__(self, root: Path | None):
         self.root = root
-
-    @property
-    def enabled(self) -> bool:
-        return self.root is not None
 
     def keeps(self, compression: Compression) -> bool:
         """Whether blobs of this compression are kept (uncompressed ones are cheaper to write)."""
@@ -155,24 +151,29 @@ class BlobStore:
         make: Callable[[Sink], LayerBlob],
     ) -> LayerBlob:
         """`make` the blob into `sink`, keeping a copy in the cache on the way when blobs of
-        this compression are kept, and remember its digests under `key`."""
-        spare = None
-        if self.root is not None and self.keeps(compression):
-            directory = self.root / Path(blob_path("sha256:x")).parent
-            directory.mkdir(parents=True, exist_ok=True)
-            spare = tempfile.NamedTemporaryFile(dir=directory, prefix=".partial-", delete=False)
+        this compression are kept, and remember its digests under `key`. The cache is an aid:
+        when it cannot be written (a full or read-only disk) the build goes on without it."""
+        spare = self._spare() if key is not None and self.keeps(compression) else None
         try:
             blob = make(Tee(sink, spare) if spare is not None else sink)
-            if spare is not None:
-                spare.close()
-                os.replace(spare.name, self.root / blob_path(blob.digest))  # type: ignore[operator]
         except BaseException:
             if spare is not None:
-                spare.close()
-                Path(spare.name).unlink(missing_ok=True)
+                spare.discard()
             raise
-        self.remember(key, blob)
+        if spare is None or spare.keep(self.root / blob_path(blob.digest)):  # type: ignore[operator]
+            self.remember(key, blob)
         return blob
+
+    def _spare(self) -> _CacheCopy | None:
+        assert self.root is not None
+        directory = self.root / Path(blob_path("sha256:x")).parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            return _CacheCopy(
+                tempfile.NamedTemporaryFile(dir=directory, prefix=".partial-", delete=False)
+            )
+        except OSError:
+            return None
 
     def _output_record(self, dest: Path) -> Path | None:
         if self.root is None:
@@ -204,3 +205,41 @@ class BlobStore:
 
 
 NO_CACHE = BlobStore(None)
+
+
+class _CacheCopy:
+    """The cache's copy of a blob being written: a write that fails (disk full) drops the copy,
+    never the build; a copy that is not whole is never kept."""
+
+    def __init__(self, handle: IO[bytes]):
+        self.handle = handle
+        self.failed = False
+
+    def write(self, data: bytes) -> None:
+        if not self.failed:
+            try:
+                self.handle.write(data)
+            except OSError:
+                self.failed = True
+
+    def flush(self) -> None:
+        pass
+
+    def keep(self, target: Path) -> bool:
+        """Move the whole copy to `target`; False (and nothing left) when it is not whole."""
+        try:
+            self.handle.close()
+            if not self.failed:
+                os.replace(self.handle.name, target)
+                return True
+        except OSError:
+            pass
+        self.discard()
+        return False
+
+    def discard(self) -> None:
+        try:
+            self.handle.close()
+        except OSError:
+            pass
+        Path(self.handle.name).unlink(missing_ok=True)

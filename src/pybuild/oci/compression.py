@@ -25,17 +25,12 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 from ..errors import UsageError
+from .sinks import Sink
 
 ISAL_MAX_LEVEL = 3
 DEFAULT_LEVELS = {"gzip": 2, "zstd": 3}
 WRITE_SIZE = 1 << 20  # what a compressor is handed at a time (_EvenWrites)
 MEDIA_SUFFIX = {"uncompressed": "", "gzip": "+gzip", "zstd": "+zstd"}
-
-
-class Sink(Protocol):
-    def write(self, data: bytes, /) -> object: ...
-
-    def flush(self) -> None: ...
 
 
 class Writer(Protocol):

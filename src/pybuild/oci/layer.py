@@ -27,9 +27,8 @@ from ..events import QUIET, Reporter
 from .blobstore import BlobStore
 from .compression import Compression
 from .model import LayerBlob
-from .sinks import CHUNK, SMALL, Coalesced, HashingWriter, Sink
+from .sinks import BLOCK, CHUNK, SMALL, Coalesced, DiscardSink, HashingWriter, Sink
 
-BLOCK = 512
 TAR_KINDS = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE}
 # The ustar header as tarfile lays it out: name, mode, uid, gid, size, mtime, checksum, type,
 # linkname, magic+version, uname, gname, devmajor, devminor, prefix, padding to 512 bytes.
@@ -402,6 +401,17 @@ class StoredLayer:
         with open(self.tar, "rb") as tar:
             while chunk := tar.read(CHUNK):
                 out.write(chunk)
+
+
+def tar_digests(layer: Layer, cache: BlobStore) -> LayerBlob:
+    """A layer's uncompressed digests (diff_id, size), known or hashed while its tar goes by,
+    for images that are not stored as blobs (a bundle, a layer of another stage)."""
+    known = layer.known_blob(Compression(), cache)
+    if known is not None:
+        return known
+    hashed = HashingWriter(DiscardSink())
+    layer.write_tar(hashed)
+    return LayerBlob(hashed.digest, hashed.digest, hashed.size)
 
 
 def read_entries(tar_path: Path, origin: str) -> tuple[LayerEntry, ...]:

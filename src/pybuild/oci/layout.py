@@ -38,11 +38,11 @@ from .model import (
     tagged_index,
 )
 from .reference import Reference
+from .sinks import BLOCK
 
 if TYPE_CHECKING:
     from .blobstore import BlobStore
 
-BLOCK = 512
 BLOBS = "blobs"
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 

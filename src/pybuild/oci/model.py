@@ -78,12 +78,12 @@ def json_object(data: bytes | Mapping[str, Any], what: str) -> Mapping[str, Any]
 
 
 def _strings(value: Any) -> tuple[str, ...] | None:
-    """A JSON list of strings as a tuple; null or missing as None."""
+    """A JSON list of strings as a tuple (null items dropped); null or missing as None."""
     if value is None:
         return None
     if not isinstance(value, list):
         raise InvalidDocument(f"expected a list of strings, got {value!r}")
-    return tuple(str(item) for item in value)
+    return tuple(str(item) for item in value if item is not None)
 
 
 def _keys(value: Any) -> tuple[str, ...] | None:
@@ -266,10 +266,11 @@ class Healthcheck:
 
     @staticmethod
     def from_json(value: Any) -> Healthcheck | None:
-        if not isinstance(value, Mapping):
-            return None
+        test = _strings(value.get("Test")) if isinstance(value, Mapping) else None
+        if not isinstance(value, Mapping) or not test:
+            return None  # no test: nothing to check (an empty Test means "inherit" to Docker)
         numbers = {name: int(value.get(key) or 0) for name, key in Healthcheck.FIELDS}
-        return Healthcheck(_strings(value.get("Test")) or (), **numbers)
+        return Healthcheck(test, **numbers)
 
 
 @dataclass(frozen=True)
@@ -365,7 +366,7 @@ class RunConfig:
             user=text("User"),
             exposed_ports=_keys(value.get("ExposedPorts")),
             volumes=_keys(value.get("Volumes")),
-            labels={str(k): str(v) for k, v in labels.items()}
+            labels={str(k): "" if v is None else str(v) for k, v in labels.items()}
             if isinstance(labels, Mapping) and labels
             else None,
             stop_signal=text("StopSignal"),

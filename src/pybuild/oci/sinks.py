@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Protocol
 
+BLOCK = 512  # a tar's block: headers and padding come in these
 CHUNK = 1 << 20  # how much of a file is read, copied or handed on at a time
 SMALL = 64 << 10  # writes up to this size are gathered (Coalesced)
 

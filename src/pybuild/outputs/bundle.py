@@ -15,16 +15,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any
 
 from ..errors import ContextError, UsageError
 from ..oci.compression import Compression
-from ..oci.layer import LayerEntry
+from ..oci.layer import LayerEntry, tar_digests
 from ..oci.layout import documents
 from ..oci.model import Image, RunConfig, WrittenImage
 from ..oci.reference import Reference
 from ..oci.rootfs import RootFS, union
-from ..oci.sinks import DiscardSink
 from .export import Exporting
 from .files import directory_in_place
 from .spec import OutputSpec
@@ -219,9 +218,7 @@ def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporti
     assert spec.dest is not None
     uncompressed = Compression()
     blobs = [
-        layer.known_blob(uncompressed, using.cache)
-        or layer.write_blob(cast(BinaryIO, DiscardSink()), uncompressed, using.cache)
-        for layer in image.layers
+        tar_digests(layer, using.cache) for layer in image.layers
     ]  # the image ID needs every diff_id
     with directory_in_place(Path(spec.dest), "bundle") as building:
         rootfs = building / "rootfs"

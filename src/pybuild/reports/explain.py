@@ -16,10 +16,10 @@ import json
 from typing import Any
 
 from ..build.evaluator import Evaluation
-from ..oci.layer import Layer, LayerEntry
+from ..oci.blobstore import NO_CACHE
+from ..oci.layer import Layer, LayerEntry, tar_digests
 from ..oci.model import LayerBlob, WrittenImage
 from ..oci.rootfs import union
-from ..oci.sinks import DiscardSink, HashingWriter
 from .filesystem import entry_line, entry_row, file_list, filesystem_lines
 
 SCHEMA_VERSION = 1
@@ -40,13 +40,6 @@ STYLES: dict[str, dict[Any, int]] = {
 
 def _file(entry: LayerEntry) -> dict[str, Any]:
     return {**entry_row(entry), "source": entry.origin or None}
-
-
-def _uncompressed_blob(layer: Layer) -> LayerBlob:
-    """The digests of a layer no output holds (another stage's): its tar, hashed and dropped."""
-    hashed = HashingWriter(DiscardSink())
-    layer.write_tar(hashed)
-    return LayerBlob(hashed.digest, hashed.digest, hashed.size)
 
 
 def _layer(layer: Layer, blob: LayerBlob, in_image: bool, media_type: str) -> dict[str, Any]:
@@ -108,7 +101,7 @@ def explanation(
             )
         if step.layer is not None:
             number = step.layer_number
-            blob = written.layers[number - 1] if number else _uncompressed_blob(step.layer)
+            blob = written.layers[number - 1] if number else tar_digests(step.layer, NO_CACHE)
             item["layer"] = _layer(
                 step.layer,
                 blob,
