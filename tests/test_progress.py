@@ -12,11 +12,11 @@ from pybuild.progress import JsonProgress, PlainProgress, TtyProgress, make_prog
 
 
 def drive(progress) -> None:
-    progress.layer_started(1, 2, "COPY a /a", 2, 300)
+    progress.layer_started(1, 2, "COPY a /a", files=2, size=300)
     progress.advanced(1, 100)
     progress.advanced(1, 200)
     progress.layer_finished("sha256:d", "sha256:g", 512, cached=False)
-    progress.layer_started(2, 2, "COPY b /b", 1, 5)
+    progress.layer_started(2, 2, "COPY b /b", files=1, size=5)
     progress.layer_finished("sha256:d2", "sha256:g2", 10, cached=True)
 
 

@@ -275,7 +275,9 @@ def test_inputs_changed_during_the_build_are_not_answered_next_time(
 
 def test_the_racy_window_is_real_time(context, tmp_path):
     """With the real window, a context written just now is racy; an old one is not."""
-    watch = recording.Recording(["-t", "x"], str(tmp_path / "cache"), [str(context)], False)
+    watch = recording.Recording(
+        ["-t", "x"], str(tmp_path / "cache"), [str(context)], directory_times=False
+    )
     assert watch.racy(watch.before)
     watch.started = time.time_ns() + int((recording.RACY_SECONDS + 5) * 1e9)
     assert not watch.racy(watch.before)

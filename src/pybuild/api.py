@@ -185,7 +185,7 @@ def build(
             reporter=reporter,
         )
         using = Exporting(BlobStore(options.cache_dir), reporter, stdout, options.registry)
-        written = export(evaluation.image, refs, output, using)
+        written = export(evaluation.image, refs, output, using=using)
     warnings = tuple(str(warning) for warning in lint) + evaluation.warnings
     return BuildResult(evaluation, written, output, warnings)
 
@@ -214,8 +214,8 @@ def explain(
         result.evaluation,
         result.written,
         MEDIA_OCI_LAYER + result.output.compression.media_suffix,
-        str(dockerfile),
-        source,
+        dockerfile=str(dockerfile),
+        source=source,
     )
     return document, result
 
@@ -250,7 +250,11 @@ def start_recording(options: BuildOptions, argv: list[str]) -> recording.Recordi
             return None
         keeps_times = options.timestamp is not None or bool(options.source_date_epoch)
         return recording.Recording(
-            argv, cache_dir, local_inputs(options), keeps_times, _wholly_ignored(options)
+            argv,
+            cache_dir,
+            local_inputs(options),
+            directory_times=keeps_times,
+            prune=_wholly_ignored(options),
         )
     except (OSError, PybuildError):  # the build itself will say what is wrong
         return None
@@ -274,6 +278,7 @@ def finish_recording(
     watch: recording.Recording,
     options: BuildOptions,
     result: BuildResult,
+    *,
     lines: list[tuple[str, str]],
 ) -> None:
     """Record the build for `pybuild` to answer next time (recording.py), unless it fetched

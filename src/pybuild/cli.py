@@ -117,6 +117,7 @@ def build(
     context: Path,
     dockerfile: Path | None,
     tags: tuple[str, ...],
+    *,
     output: str | None,
     platform: str | None,
     build_args: tuple[str, ...],
@@ -159,7 +160,7 @@ def build(
         click.echo(text, err=stream == "err")
     if recording is not None:  # what an unchanged rebuild of this command will print
         api.finish_recording(
-            recording, options, result, outcome_lines(result, quiet, up_to_date=True)
+            recording, options, result, lines=outcome_lines(result, quiet, up_to_date=True)
         )
 
 
@@ -217,6 +218,7 @@ def explain(
     context: Path,
     dockerfile: Path | None,
     fmt: str,
+    *,
     report: Path | None,
     image: str | None,
     tags: tuple[str, ...],

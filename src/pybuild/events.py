@@ -10,14 +10,14 @@ class Reporter:
     objects: `advanced` is called once per file, on the hot path of a layer of many files."""
 
     def layer_started(
-        self, number: int, total: int, created_by: str, files: int, size: int
+        self, number: int, total: int, created_by: str, *, files: int, size: int
     ) -> None:
         """Layer `number` of `total` begins: `files` files of `size` bytes to write."""
 
     def advanced(self, files: int, size: int) -> None:
         """So many more files and bytes of the current layer were written."""
 
-    def layer_finished(self, diff_id: str, digest: str, stored: int, cached: bool) -> None:
+    def layer_finished(self, diff_id: str, digest: str, stored: int, *, cached: bool) -> None:
         """The current layer is written (`cached`: copied from the layer cache)."""
 
     def download(self, url: str, done: int, total: int) -> None:

@@ -32,11 +32,11 @@ class PlainProgress(QuietProgress):
         self.started = 0.0
         self.created_by = ""
 
-    def layer_started(self, number, total, created_by, files, size) -> None:
+    def layer_started(self, number, total, created_by, *, files, size) -> None:
         self.number, self.total, self.created_by = number, total, created_by
         self.files, self.size, self.started = files, size, time.monotonic()
 
-    def layer_finished(self, diff_id, digest, stored, cached) -> None:
+    def layer_finished(self, diff_id, digest, stored, *, cached) -> None:
         how = (
             "cached"
             if cached
@@ -53,8 +53,8 @@ class TtyProgress(PlainProgress):
         self.done_files = self.done_size = 0
         self.shown = 0.0
 
-    def layer_started(self, number, total, created_by, files, size) -> None:
-        super().layer_started(number, total, created_by, files, size)
+    def layer_started(self, number, total, created_by, *, files, size) -> None:
+        super().layer_started(number, total, created_by, files=files, size=size)
         self.done_files = self.done_size = 0
         self._draw(force=True)
 
@@ -75,9 +75,9 @@ class TtyProgress(PlainProgress):
         )
         print(f"\r\x1b[K{text}", end="", file=self.out, flush=True)
 
-    def layer_finished(self, diff_id, digest, stored, cached) -> None:
+    def layer_finished(self, diff_id, digest, stored, *, cached) -> None:
         print("\r\x1b[K", end="", file=self.out)
-        super().layer_finished(diff_id, digest, stored, cached)
+        super().layer_finished(diff_id, digest, stored, cached=cached)
 
     def download(self, url: str, done: int, total: int) -> None:
         name = url.rstrip("/").rpartition("/")[2] or url
@@ -96,7 +96,7 @@ class JsonProgress(Reporter):
     def note(self, text: str) -> None:
         self._emit(event="note", text=text)
 
-    def layer_started(self, number, total, created_by, files, size) -> None:
+    def layer_started(self, number, total, created_by, *, files, size) -> None:
         self._emit(
             event="layer_started",
             layer=number,
@@ -106,7 +106,7 @@ class JsonProgress(Reporter):
             bytes=size,
         )
 
-    def layer_finished(self, diff_id, digest, stored, cached) -> None:
+    def layer_finished(self, diff_id, digest, stored, *, cached) -> None:
         self._emit(
             event="layer_finished",
             diff_id=diff_id,

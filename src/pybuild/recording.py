@@ -179,7 +179,13 @@ class Recording:
     """Watches one build: a snapshot before it starts, a record after it succeeds (when sound)."""
 
     def __init__(
-        self, argv: list[str], cache_dir: str, roots: list[str], directory_times: bool, prune=None
+        self,
+        argv: list[str],
+        cache_dir: str,
+        roots: list[str],
+        *,
+        directory_times: bool,
+        prune=None,
     ):
         self.argv, self.cache_dir = argv, cache_dir
         self.roots = sorted(set(roots))

@@ -112,7 +112,7 @@ def test_a_cache_that_cannot_be_written_never_fails_the_build(tmp_path, monkeypa
     full = FullDisk()
     full.name = str(tmp_path / "spare")
     monkeypatch.setattr("tempfile.NamedTemporaryFile", lambda **kwargs: full)
-    blob = store.write_through("key", gzip, out, make)
+    blob = store.write_through("key", gzip, out, make=make)
     assert out.getvalue() == b"firstsecond" and blob.size == 11
     assert store.lookup("key") is None  # not remembered: its blob was not kept whole
     monkeypatch.undo()
@@ -122,5 +122,5 @@ def test_a_cache_that_cannot_be_written_never_fails_the_build(tmp_path, monkeypa
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        store.write_through("other", gzip, io.BytesIO(), interrupted)
+        store.write_through("other", gzip, io.BytesIO(), make=interrupted)
     assert [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []

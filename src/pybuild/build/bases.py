@@ -37,7 +37,7 @@ class BaseImage:
     files: RootFS
 
 
-def assemble(name: str, config: ImageConfig, blobs: list[Path], scratch: Path) -> BaseImage:
+def assemble(name: str, config: ImageConfig, blobs: list[Path], *, scratch: Path) -> BaseImage:
     """A base image from its config and layer blobs (in order), verifying every diff_id."""
     if len(config.diff_ids) != len(blobs):
         raise UsageError(
@@ -73,7 +73,7 @@ def assemble(name: str, config: ImageConfig, blobs: list[Path], scratch: Path) -
     return BaseImage(name, Image(tuple(layers), config), files)
 
 
-def load_local(name: str, spec: str, platform: Platform, scratch: Path) -> BaseImage:
+def load_local(name: str, spec: str, platform: Platform, *, scratch: Path) -> BaseImage:
     """`docker-archive:PATH`, `oci-archive:PATH` or `oci-layout:DIR`; from an index of
     platforms, the image for `platform`."""
     kind, _, location = spec.partition(":")
@@ -96,15 +96,16 @@ def load_local(name: str, spec: str, platform: Platform, scratch: Path) -> BaseI
             if expected is not None and sha256_file(target) != expected:
                 raise UsageError(f"--build-context {name}: {layer_name} does not hash to its name")
             blobs.append(target)
-    return assemble(name, found.config, blobs, scratch)
+    return assemble(name, found.config, blobs, scratch=scratch)
 
 
 def pull(
     reference_text: str,
     platform: Platform,
     scratch: Path,
+    *,
     client_for: Callable[[str], RegistryClient],
 ) -> BaseImage:
     """Pull `host/repo:tag` or `host/repo@sha256:...` from its registry, verifying digests."""
-    pulled = pull_image(reference_text, platform, scratch, client_for)
-    return assemble(reference_text, pulled.config, list(pulled.blobs), scratch)
+    pulled = pull_image(reference_text, platform, scratch, client_for=client_for)
+    return assemble(reference_text, pulled.config, list(pulled.blobs), scratch=scratch)

@@ -87,6 +87,7 @@ def plan_copy(
     files: ImageFiles,
     sources: list[ResolvedSource],
     dest: Word,
+    *,
     workdir: str,
     options: CopyOptions,
     timestamps: Timestamps,
@@ -110,10 +111,12 @@ def plan_copy(
     for source in sources:
         base = posixpath.join(target, source.kept) if options.parents else target
         if source.archive is not None:
-            entries.update(_extracted(files, source, target, options, timestamps))
+            entries.update(
+                _extracted(files, source, target, options=options, timestamps=timestamps)
+            )
         elif source.top.kind == "dir":
             if base:
-                directory = files.directory(base, created.uid, created.gid, mtime)
+                directory = files.directory(base, created.uid, created.gid, mtime=mtime)
                 entries[base] = (
                     _with_chmod(directory, options) if base not in files.entries else directory
                 )
@@ -122,7 +125,7 @@ def plan_copy(
                     continue
                 name = posixpath.join(base, item.relative)
                 origin = f"{source.resolved}/{item.relative}"
-                entries[name] = _entry(name, item, options, timestamps, origin)
+                entries[name] = _entry(name, item, options, timestamps=timestamps, origin=origin)
         else:
             if options.exclude is not None and options.exclude.ignored(source.path):
                 continue
@@ -138,14 +141,17 @@ def plan_copy(
                 raise InstructionError(
                     f"cannot copy file {source.word.text} onto the root directory"
                 )
-            entries[name] = _entry(name, source.top, options, timestamps, source.resolved)
-    return files.with_parents(entries, created.uid, created.gid, mtime)
+            entries[name] = _entry(
+                name, source.top, options, timestamps=timestamps, origin=source.resolved
+            )
+    return files.with_parents(entries, created.uid, created.gid, mtime=mtime)
 
 
 def _extracted(
     files: ImageFiles,
     source: ResolvedSource,
     target: str,
+    *,
     options: CopyOptions,
     timestamps: Timestamps,
 ) -> dict[str, LayerEntry]:
@@ -156,7 +162,7 @@ def _extracted(
     entries: dict[str, LayerEntry] = {}
     if target:
         entries[target] = files.directory(
-            target, created.uid, created.gid, timestamps.file_mtime(None)
+            target, created.uid, created.gid, mtime=timestamps.file_mtime(None)
         )
     for member in archive_members(source.archive, source.path):
         path = posixpath.join(target, member.path)
@@ -187,7 +193,7 @@ def _with_chmod(entry: LayerEntry, options: CopyOptions) -> LayerEntry:
 
 
 def _entry(
-    path: str, item: SourceFile, options: CopyOptions, timestamps: Timestamps, origin: str
+    path: str, item: SourceFile, options: CopyOptions, *, timestamps: Timestamps, origin: str
 ) -> LayerEntry:
     owner = options.owner
     entry = LayerEntry(

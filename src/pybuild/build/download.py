@@ -45,6 +45,7 @@ def download(
     url: str,
     scratch: Path,
     checksum: str | None = None,
+    *,
     timeout: float = 60,
     reporter: Reporter = QUIET,
 ) -> Download:

@@ -192,14 +192,16 @@ class Build:
             try:
                 if name in self.build_contexts:
                     self.images[key] = load_local(
-                        name, self.build_contexts[name], platform, self.scratch()
+                        name, self.build_contexts[name], platform, scratch=self.scratch()
                     )
                 elif self.registry_client is None:
                     raise InstructionError(
                         f"{name} is not a stage or a --build-context, and pulling is off", location
                     )
                 else:
-                    self.images[key] = pull(name, platform, self.scratch(), self.registry_client)
+                    self.images[key] = pull(
+                        name, platform, self.scratch(), client_for=self.registry_client
+                    )
                     self.fetched.append(name)
             except InstructionError:
                 raise
@@ -359,7 +361,14 @@ def dispatch_copy(build: Build, instruction: Copy) -> None:
         sources += [downloaded(build, word, checksum) for word in urls]
     dest = Word(build.expand(instruction.dest), instruction.dest.location)
     workdir = build.stage.run.working_dir or "/"
-    entries = plan_copy(build.stage.files, sources, dest, workdir, options, build.timestamps)
+    entries = plan_copy(
+        build.stage.files,
+        sources,
+        dest,
+        workdir=workdir,
+        options=options,
+        timestamps=build.timestamps,
+    )
     layer = BuiltLayer.of(entries, instruction.text, instruction.location)
     build.stage.files.add(layer.entries)
     build.stage.record(instruction, layer)
@@ -644,7 +653,7 @@ def dispatch_workdir(build: Build, instruction: Workdir) -> None:
     # Like the classic builder, WORKDIR makes the directory and commits it as a layer.
     mtime = build.timestamps.file_mtime(None)
     entries = stage.files.with_parents(
-        {path: stage.files.directory(path, 0, 0, mtime)}, 0, 0, mtime
+        {path: stage.files.directory(path, 0, 0, mtime=mtime)}, 0, 0, mtime=mtime
     )
     layer = BuiltLayer.of(entries, instruction.text, instruction.location)
     stage.files.add(layer.entries)
@@ -800,7 +809,7 @@ def evaluate(
     assert final is not None
     if labels:
         final.run = final.run.with_labels(labels)
-    steps = tuple(_placed(step, final, build, target_index) for step in build.steps)
+    steps = tuple(_placed(step, final, build, target=target_index) for step in build.steps)
     unused = sorted(set(build.build_args) - build.declared - PREDEFINED_ARGS)
     warnings = tuple(
         f"build argument {name} was not consumed: no ARG declares it" for name in unused
@@ -811,7 +820,7 @@ def evaluate(
     return Evaluation(Image(tuple(final.layers), config), steps, warnings, tuple(build.fetched))
 
 
-def _placed(step: Step, final: Stage, build: Build, target: int) -> Step:
+def _placed(step: Step, final: Stage, build: Build, *, target: int) -> Step:
     """The step, told whether its stage is in the image and where its layer stands there."""
     number = next(
         (

@@ -81,7 +81,7 @@ class ImageFiles:
         """A new layer's entries go on top."""
         self.rootfs.apply(entries)
 
-    def directory(self, path: str, uid: int, gid: int, mtime: int) -> LayerEntry:
+    def directory(self, path: str, uid: int, gid: int, *, mtime: int) -> LayerEntry:
         """The entry for directory `path` in a new layer: as it is, or new. A file or symlink
         already there is an error, as it is for Docker ("Cannot mkdir: ... is not a directory")."""
         existing = self.entries.get(path)
@@ -94,14 +94,14 @@ class ImageFiles:
         return LayerEntry(path, "dir", NEW_DIRECTORY_MODE, uid, gid, mtime=mtime)
 
     def with_parents(
-        self, entries: dict[str, LayerEntry], uid: int, gid: int, mtime: int
+        self, entries: dict[str, LayerEntry], uid: int, gid: int, *, mtime: int
     ) -> dict[str, LayerEntry]:
         """`entries` plus every parent directory they need, so the layer extracts on its own."""
         result = dict(entries)
         for path in entries:
             parent = posixpath.dirname(path)
             while parent and parent not in result:
-                result[parent] = self.directory(parent, uid, gid, mtime)
+                result[parent] = self.directory(parent, uid, gid, mtime=mtime)
                 parent = posixpath.dirname(parent)
         return result
 

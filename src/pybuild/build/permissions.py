@@ -19,7 +19,7 @@ class Owner:
 ROOT = Owner()
 
 
-def _lookup(table: str | None, name: str, what: str, file: str) -> list[str]:
+def _lookup(table: str | None, name: str, what: str, *, file: str) -> list[str]:
     """The fields of `name`'s line in an /etc/passwd- or /etc/group-style table."""
     if table is None:
         raise InstructionError(
@@ -42,13 +42,13 @@ def parse_chown(value: str, passwd: str | None = None, group: str | None = None)
     if user.isdigit():
         uid, primary_gid = int(user), int(user)
     else:
-        fields = _lookup(passwd, user, "user", "/etc/passwd")
+        fields = _lookup(passwd, user, "user", file="/etc/passwd")
         uid, primary_gid = int(fields[2]), int(fields[3])
     if not sep:
         return Owner(uid, primary_gid)
     if group_name.isdigit():
         return Owner(uid, int(group_name))
-    return Owner(uid, int(_lookup(group, group_name, "group", "/etc/group")[2]))
+    return Owner(uid, int(_lookup(group, group_name, "group", file="/etc/group")[2]))
 
 
 SYMBOLIC = re.compile(r"([ugoa]*)([-+=])([rwxXst]*)")

@@ -58,6 +58,7 @@ class _Lexer:
         source: str,
         env: Mapping[str, str],
         escape: str,
+        *,
         quotes: bool = True,
         raw_quotes: bool = False,
     ):
@@ -218,7 +219,7 @@ class _Lexer:
             if longest:
                 self.next()
             pattern = self.braced_word(raw_escapes=True)
-            return _trim(value or "", pattern, operator == "#", longest)
+            return _trim(value or "", pattern, operator == "#", longest=longest)
         if operator == "/":
             replace_all = self.peek() == "/"
             if replace_all:
@@ -239,7 +240,7 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
         raise ExpansionError(f"invalid pattern ({pattern}) in substitution: {error}") from None
 
 
-def _trim(value: str, pattern: str, prefix: bool, longest: bool) -> str:
+def _trim(value: str, pattern: str, prefix: bool, *, longest: bool) -> str:
     """`${VAR#pat}`, `${VAR##pat}`, `${VAR%pat}`, `${VAR%%pat}`."""
     regex = _pattern_regex(pattern)
     lengths = range(len(value), -1, -1) if longest else range(0, len(value) + 1)

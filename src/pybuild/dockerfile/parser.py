@@ -184,7 +184,11 @@ def heredoc_markers(args: str, escape: str) -> list[tuple[str, bool, bool]]:
 
 
 def read_heredocs(
-    physical: list[str], after_line: int, raw: RawInstruction, markers: list[tuple[str, bool, bool]]
+    physical: list[str],
+    after_line: int,
+    raw: RawInstruction,
+    *,
+    markers: list[tuple[str, bool, bool]],
 ) -> tuple[tuple[Heredoc, ...], int]:
     """The bodies of `markers`, one after the other, from the lines after `after_line`
     (1-based); returns them and the last line they use."""
@@ -250,7 +254,7 @@ def parse_dockerfile(text: str, file: str = "Dockerfile") -> ParsedFile:
             checked.add(line)
             markers = heredoc_markers(raw.args.text, escape)
             if markers:
-                bodies, last = read_heredocs(physical, raw.end_line, raw, markers)
+                bodies, last = read_heredocs(physical, raw.end_line, raw, markers=markers)
                 for index in range(raw.end_line, last):
                     physical[index] = ""
                 heredocs[line] = (bodies, last)

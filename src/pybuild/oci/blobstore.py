@@ -148,6 +148,7 @@ class BlobStore:
         key: str | None,
         compression: Compression,
         sink: Sink,
+        *,
         make: Callable[[Sink], LayerBlob],
     ) -> LayerBlob:
         """`make` the blob into `sink`, keeping a copy in the cache on the way when blobs of

@@ -92,7 +92,16 @@ class LayerEntry:
             if kind == tarfile.DIRTYPE and not self.path.endswith("/")
             else self.path
         )
-        fast = ustar_header(name, kind, self.mode, self.uid, self.gid, size, self.mtime, link)
+        fast = ustar_header(
+            name,
+            kind,
+            self.mode,
+            uid=self.uid,
+            gid=self.gid,
+            size=size,
+            mtime=self.mtime,
+            linkname=link,
+        )
         if fast is not None:
             return fast
         info = self.tarinfo()
@@ -123,7 +132,7 @@ class LayerEntry:
 
 
 def ustar_header(
-    name: str, kind: bytes, mode: int, uid: int, gid: int, size: int, mtime: int, linkname: str
+    name: str, kind: bytes, mode: int, *, uid: int, gid: int, size: int, mtime: int, linkname: str
 ) -> bytes | None:
     """The header tarfile writes in PAX format for an entry that needs no pax records (ASCII
     names of at most 100 characters, numbers that fit their octal fields), built in one
@@ -251,7 +260,12 @@ class Layer(Protocol):
         """The blob's digests when they are known without writing it (cached, or stored)."""
 
     def write_blob(
-        self, sink: BinaryIO, compression: Compression, cache: BlobStore, reporter: Reporter = QUIET
+        self,
+        sink: BinaryIO,
+        compression: Compression,
+        cache: BlobStore,
+        *,
+        reporter: Reporter = QUIET,
     ) -> LayerBlob:
         """Write the blob, compressed as asked, into `sink` (a seekable file)."""
 
@@ -278,7 +292,12 @@ class BuiltLayer:
         return cache.lookup(cache.layer_key(self.entries, compression))
 
     def write_blob(
-        self, sink: BinaryIO, compression: Compression, cache: BlobStore, reporter: Reporter = QUIET
+        self,
+        sink: BinaryIO,
+        compression: Compression,
+        cache: BlobStore,
+        *,
+        reporter: Reporter = QUIET,
     ) -> LayerBlob:
         """Copied from the cache when it holds the blob intact, else built from the sources
         (and, when compressed, kept in the cache on the way)."""
@@ -288,7 +307,7 @@ class BuiltLayer:
             reporter.layer_finished(hit.diff_id, hit.digest, hit.size, cached=True)
             return hit
         blob = cache.write_through(
-            key, compression, sink, lambda out: self._write(out, compression, reporter)
+            key, compression, sink, make=lambda out: self._write(out, compression, reporter)
         )
         reporter.layer_finished(blob.diff_id, blob.digest, blob.size, cached=False)
         return blob
@@ -381,7 +400,12 @@ class StoredLayer:
         return None
 
     def write_blob(
-        self, sink: BinaryIO, compression: Compression, cache: BlobStore, reporter: Reporter = QUIET
+        self,
+        sink: BinaryIO,
+        compression: Compression,
+        cache: BlobStore,
+        *,
+        reporter: Reporter = QUIET,
     ) -> LayerBlob:
         """The blob as it is when it is stored as asked, else its tar compressed so."""
         if compression.name == self.compression:

@@ -176,6 +176,7 @@ def documents(
     image: Image,
     refs: list[Reference],
     layers: list[LayerBlob],
+    *,
     compression: Compression,
     docker: bool,
 ) -> Documents:
@@ -214,6 +215,7 @@ def write_image(
     image: Image,
     refs: list[Reference],
     layout: LayoutWriter,
+    *,
     compression: Compression,
     docker: bool,
     cache: BlobStore,
@@ -229,15 +231,15 @@ def write_image(
             number,
             len(image.layers),
             layer.created_by,
-            len(files),
-            sum(entry.size for entry in files),
+            files=len(files),
+            size=sum(entry.size for entry in files),
         )
         layers.append(
             layout.streamed_blob(
                 partial(layer.write_blob, compression=compression, cache=cache, reporter=reporter)
             )
         )
-    docs = documents(image, refs, layers, compression, docker)
+    docs = documents(image, refs, layers, compression=compression, docker=docker)
     layout.blob(docs.config)
     layout.blob(docs.manifest)
     for name, data in docs.files.items():

@@ -118,6 +118,7 @@ class RegistryClient:
         method: str,
         target: str,
         scope: str,
+        *,
         headers: dict[str, str] | None = None,
         body: Callable[[], BinaryIO | bytes] | None = None,
         expect: tuple[int, ...] = (200,),
@@ -225,7 +226,7 @@ class RegistryClient:
         )
         return response.status == 200
 
-    def mount_blob(self, repository: str, digest: str, source: str, scope: str) -> bool:
+    def mount_blob(self, repository: str, digest: str, source: str, *, scope: str) -> bool:
         """Cross-repository mount: the registry links a blob it holds for `source`."""
         answer = self.request(
             "POST",
@@ -237,7 +238,9 @@ class RegistryClient:
         answer.read()
         return answer.status == 201
 
-    def upload_blob(self, repository: str, digest: str, size: int, path: Path, scope: str) -> None:
+    def upload_blob(
+        self, repository: str, digest: str, size: int, *, path: Path, scope: str
+    ) -> None:
         start = self.request("POST", f"/v2/{repository}/{BLOBS}/uploads/", scope, expect=(202,))
         location = self._absolute(start.getheader("Location"))
         start.read()
@@ -246,8 +249,8 @@ class RegistryClient:
                 "PUT",
                 _with_digest(location, digest),
                 scope,
-                {"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-                lambda: open(path, "rb"),
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                body=lambda: open(path, "rb"),
                 expect=(201,),
             ).read()
             return
@@ -261,30 +264,34 @@ class RegistryClient:
                     "PATCH",
                     location,
                     scope,
-                    {
+                    headers={
                         "Content-Type": "application/octet-stream",
                         "Content-Range": f"{offset}-{end}",
                         "Content-Length": str(len(chunk)),
                     },
-                    _constant(chunk),
+                    body=_constant(chunk),
                     expect=(202,),
                 )
                 location = self._absolute(answer.getheader("Location") or location)
                 answer.read()
                 offset = end + 1
         self.request(
-            "PUT", _with_digest(location, digest), scope, {"Content-Length": "0"}, expect=(201,)
+            "PUT",
+            _with_digest(location, digest),
+            scope,
+            headers={"Content-Length": "0"},
+            expect=(201,),
         ).read()
 
     def put_manifest(
-        self, repository: str, tag: str, manifest: bytes, media_type: str, scope: str
+        self, repository: str, tag: str, manifest: bytes, *, media_type: str, scope: str
     ) -> str:
         answer = self.request(
             "PUT",
             f"/v2/{repository}/manifests/{tag}",
             scope,
-            {"Content-Type": media_type, "Content-Length": str(len(manifest))},
-            lambda: manifest,
+            headers={"Content-Type": media_type, "Content-Length": str(len(manifest))},
+            body=lambda: manifest,
             expect=(201,),
         )
         answer.read()
@@ -310,6 +317,7 @@ def push_layout(
     layout: Path,
     ref: Reference,
     client: RegistryClient,
+    *,
     oci_media_types: bool = True,
     reporter: Reporter = QUIET,
     mount_from: str | None = None,
@@ -329,15 +337,17 @@ def push_layout(
         if client.has_blob(repository, digest, scope):
             reporter.note(f"{digest}: already in {client.registry}")
             continue
-        if mount_from and client.mount_blob(repository, digest, mount_from, scope):
+        if mount_from and client.mount_blob(repository, digest, mount_from, scope=scope):
             reporter.note(f"{digest}: mounted from {mount_from}")
             continue
-        client.upload_blob(repository, digest, size, layout / blob_path(digest), scope)
+        client.upload_blob(repository, digest, size, path=layout / blob_path(digest), scope=scope)
         reporter.note(f"{digest}: pushed ({size} bytes)")
     if not oci_media_types:
         manifest = manifest.with_docker_media_types()
         manifest_bytes = manifest.to_json()
-    client.put_manifest(repository, ref.tag, manifest_bytes, manifest.media_type, scope)
+    client.put_manifest(
+        repository, ref.tag, manifest_bytes, media_type=manifest.media_type, scope=scope
+    )
     return sha256_digest(manifest_bytes)
 
 
@@ -353,6 +363,7 @@ def pull_image(
     reference_text: str,
     platform: Platform,
     scratch: Path,
+    *,
     client_for: Callable[[str], RegistryClient],
 ) -> PulledImage:
     """Pull `host/repo:tag` or `host/repo@sha256:...` (the platform chosen from an index) into
@@ -363,7 +374,7 @@ def pull_image(
     scope = f"repository:{ref.path}:pull"
 
     def fetch(path: str, digest: str | None, accept: str | None = None) -> bytes:
-        answer = client.request("GET", path, scope, {"Accept": accept} if accept else None)
+        answer = client.request("GET", path, scope, headers={"Accept": accept} if accept else None)
         data = answer.read()
         if digest and sha256_digest(data) != digest:
             raise RegistryError(f"{reference_text}: {path} does not hash to {digest}")

@@ -19,7 +19,7 @@ from .spec import OutputSpec
 
 
 def write_archive(
-    image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting, docker: bool
+    image: Image, refs: list[Reference], spec: OutputSpec, *, using: Exporting, docker: bool
 ) -> WrittenImage:
     """The image as one tar at `spec.dest` (or stdout), with manifest.json when `docker`."""
     if spec.dest is None or spec.to_stdout:
@@ -28,10 +28,10 @@ def write_archive(
                 image,
                 refs,
                 TarLayout(scratch),
-                spec.compression,
-                docker,
-                using.cache,
-                using.reporter,
+                compression=spec.compression,
+                docker=docker,
+                cache=using.cache,
+                reporter=using.reporter,
             )
             scratch.seek(0)
             if spec.load:
@@ -43,11 +43,17 @@ def write_archive(
                 using.stdout.flush()
         return written
     path = Path(spec.dest)
-    written_before = _unchanged(image, refs, spec, path, using, docker)
+    written_before = _unchanged(image, refs, spec, path=path, using=using, docker=docker)
     if written_before is None:
         with file_in_place(path) as out:
             written = write_image(
-                image, refs, TarLayout(out), spec.compression, docker, using.cache, using.reporter
+                image,
+                refs,
+                TarLayout(out),
+                compression=spec.compression,
+                docker=docker,
+                cache=using.cache,
+                reporter=using.reporter,
             )
         using.cache.remember_output(path, written.manifest_digest)
     else:
@@ -62,6 +68,7 @@ def _unchanged(
     image: Image,
     refs: list[Reference],
     spec: OutputSpec,
+    *,
     path: Path,
     using: Exporting,
     docker: bool,
@@ -70,7 +77,7 @@ def _unchanged(
     layers = known_blobs(image, spec.compression, using.cache)
     if layers is None or not path.is_file():
         return None
-    docs = documents(image, refs, layers, spec.compression, docker)
+    docs = documents(image, refs, layers, compression=spec.compression, docker=docker)
     if not using.cache.output_holds(path, docs.manifest_digest):
         return None
     return docs.written(layers, up_to_date=True)

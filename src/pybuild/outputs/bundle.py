@@ -213,7 +213,9 @@ def runtime_config(config: RunConfig, rootfs: Path) -> dict[str, Any]:
     }
 
 
-def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting) -> WrittenImage:
+def export(
+    image: Image, refs: list[Reference], spec: OutputSpec, *, using: Exporting
+) -> WrittenImage:
     """Build the bundle beside dest, then put it in place (replacing an earlier bundle only)."""
     assert spec.dest is not None
     uncompressed = Compression()
@@ -227,4 +229,4 @@ def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporti
         write_rootfs(union(layer.entries for layer in image.layers), rootfs, os.geteuid() == 0)
         config = runtime_config(image.config.run, rootfs)
         (building / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    return documents(image, refs, blobs, uncompressed, docker=False).written(blobs)
+    return documents(image, refs, blobs, compression=uncompressed, docker=False).written(blobs)

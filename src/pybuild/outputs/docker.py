@@ -11,5 +11,7 @@ from .export import Exporting
 from .spec import OutputSpec
 
 
-def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting) -> WrittenImage:
-    return write_archive(image, refs, spec, using, docker=True)
+def export(
+    image: Image, refs: list[Reference], spec: OutputSpec, *, using: Exporting
+) -> WrittenImage:
+    return write_archive(image, refs, spec, using=using, docker=True)

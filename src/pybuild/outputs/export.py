@@ -37,12 +37,14 @@ class Exporting:
 
 class Exporter(Protocol):
     def __call__(
-        self, image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting
+        self, image: Image, refs: list[Reference], spec: OutputSpec, *, using: Exporting
     ) -> WrittenImage: ...
 
 
-def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting) -> WrittenImage:
+def export(
+    image: Image, refs: list[Reference], spec: OutputSpec, *, using: Exporting
+) -> WrittenImage:
     """Write `image` as `spec` says (its dest already resolved)."""
     module = importlib.import_module(f"{__package__}.{EXPORTERS[spec.type]}")
     exporter: Exporter = module.export
-    return exporter(image, refs, spec, using)
+    return exporter(image, refs, spec, using=using)

@@ -9,5 +9,7 @@ from .export import Exporting
 from .spec import OutputSpec
 
 
-def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting) -> WrittenImage:
-    return write_archive(image, refs, spec, using, docker=False)
+def export(
+    image: Image, refs: list[Reference], spec: OutputSpec, *, using: Exporting
+) -> WrittenImage:
+    return write_archive(image, refs, spec, using=using, docker=False)

@@ -13,9 +13,17 @@ from .files import directory_in_place
 from .spec import OutputSpec
 
 
-def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting) -> WrittenImage:
+def export(
+    image: Image, refs: list[Reference], spec: OutputSpec, *, using: Exporting
+) -> WrittenImage:
     assert spec.dest is not None
     with directory_in_place(Path(spec.dest), "oci-dir") as building:
         return write_image(
-            image, refs, DirLayout(building), spec.compression, False, using.cache, using.reporter
+            image,
+            refs,
+            DirLayout(building),
+            compression=spec.compression,
+            docker=False,
+            cache=using.cache,
+            reporter=using.reporter,
         )

@@ -16,14 +16,22 @@ from .export import Exporting
 from .spec import OutputSpec
 
 
-def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporting) -> WrittenImage:
+def export(
+    image: Image, refs: list[Reference], spec: OutputSpec, *, using: Exporting
+) -> WrittenImage:
     targets = [parse_reference(name) for name in spec.names] or refs
     if not targets:
         raise UsageError("pushing needs a name: -t REGISTRY/REPO:TAG or -o type=registry,name=...")
     with tempfile.TemporaryDirectory(prefix="pybuild-push-") as directory:
         layout = Path(directory)
         written = write_image(
-            image, targets, DirLayout(layout), spec.compression, False, using.cache, using.reporter
+            image,
+            targets,
+            DirLayout(layout),
+            compression=spec.compression,
+            docker=False,
+            cache=using.cache,
+            reporter=using.reporter,
         )
         digest = written.manifest_digest
         pushed: dict[str, str] = {}  # registry -> a repository there that has every blob now
@@ -33,9 +41,9 @@ def export(image: Image, refs: list[Reference], spec: OutputSpec, using: Exporti
                 layout,
                 ref,
                 using.registry.client(ref.domain),
-                spec.oci_media_types,
-                using.reporter,
-                source if source != ref.path else None,
+                oci_media_types=spec.oci_media_types,
+                reporter=using.reporter,
+                mount_from=source if source != ref.path else None,
             )
             pushed[ref.domain] = ref.path
             using.reporter.note(f"pushed {ref.domain}/{ref.path}:{ref.tag}@{digest}")

@@ -42,7 +42,7 @@ def _file(entry: LayerEntry) -> dict[str, Any]:
     return {**entry_row(entry), "source": entry.origin or None}
 
 
-def _layer(layer: Layer, blob: LayerBlob, in_image: bool, media_type: str) -> dict[str, Any]:
+def _layer(layer: Layer, blob: LayerBlob, in_image: bool, *, media_type: str) -> dict[str, Any]:
     files = [_file(entry) for entry in layer.entries]
     return {
         "diff_id": blob.diff_id,
@@ -75,6 +75,7 @@ def explanation(
     evaluation: Evaluation,
     written: WrittenImage,
     media_type: str,
+    *,
     dockerfile: str,
     source: list[str] | None = None,
 ) -> dict[str, Any]:
@@ -106,7 +107,7 @@ def explanation(
                 step.layer,
                 blob,
                 number is not None,
-                media_type if number else "application/vnd.oci.image.layer.v1.tar",
+                media_type=media_type if number else "application/vnd.oci.image.layer.v1.tar",
             )
             item["layer"]["excluded_by_dockerignore"] = sorted(set(step.excluded))
         if step.history is not None:
