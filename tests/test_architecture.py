@@ -114,3 +114,14 @@ def test_one_module_spells_where_a_blob_lives():
         if re.search(r"""blobs/|["']blobs["']""", path.read_text())
     ]
     assert spelled == [Path("oci/layout.py")]
+
+
+def test_no_function_takes_more_than_three_positional_arguments():
+    long = []
+    for path, _, tree in modules():
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names = [a.arg for a in node.args.posonlyargs + node.args.args]
+                if len([name for name in names if name not in ("self", "cls")]) > 3:
+                    long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}")
+    assert long == []

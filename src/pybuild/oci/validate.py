@@ -16,7 +16,7 @@ from ..errors import PybuildError
 from .archive import ArchiveError, ImageArchive
 from .compression import SNIFF_BYTES, decompressed, sniff
 from .layout import blob_path
-from .model import MEDIA_OCI_LAYER, Manifest, sha256_digest
+from .model import MEDIA_OCI_LAYER, Index, Manifest, sha256_digest
 
 
 class InvalidArchive(PybuildError):
@@ -42,16 +42,18 @@ def _check(archive: ImageArchive) -> ArchiveContents:
             raise InvalidArchive(f"blob {digest} has {len(data)} bytes, its descriptor says {size}")
         return data
 
-    index = json.loads(archive.read("index.json") or b"null")
-    if index is None:
+    index_bytes = archive.read("index.json")
+    if index_bytes is None:
         raise InvalidArchive("missing index.json")
+    index = json.loads(index_bytes)
+    typed_index = Index.from_json(index_bytes)
     if json.loads(archive.read("oci-layout") or b"{}").get("imageLayoutVersion") != "1.0.0":
         raise InvalidArchive("oci-layout has no imageLayoutVersion 1.0.0")
-    digests = {entry["digest"] for entry in index["manifests"]}
+    digests = {entry.digest for entry in typed_index.manifests}
     if len(digests) != 1:
         raise InvalidArchive(f"index.json names {len(digests)} manifests, expected 1")
-    entry = index["manifests"][0]
-    oci_bytes = blob(entry["digest"], entry["size"])
+    entry = typed_index.manifests[0]
+    oci_bytes = blob(entry.digest, entry.size)
     oci = Manifest.from_json(oci_bytes)
     config = json.loads(blob(oci.config.digest, oci.config.size))
     diff_ids = config["rootfs"]["diff_ids"]
