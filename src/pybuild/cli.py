@@ -154,7 +154,7 @@ def build(
     argv = (click.get_current_context().find_root().obj or {}).get("argv")
     recording = api.start_recording(options, argv) if argv is not None else None
     reporter = make_progress("quiet" if quiet else progress)
-    stdout = click.get_binary_stream("stdout")
+    stdout = sys.stdout.buffer
     result = run(lambda: api.build(options, stdout=stdout, reporter=reporter))
     for stream, text in outcome_lines(result, quiet, result.written.up_to_date):
         click.echo(text, err=stream == "err")
@@ -239,7 +239,7 @@ def explain(
         platform=platform,
         build_contexts=build_contexts,
     )
-    document, result = run(lambda: api.explain(options, stdout=click.get_binary_stream("stdout")))
+    document, result = run(lambda: api.explain(options, stdout=sys.stdout.buffer))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     from .reports.explain import render_text
