@@ -97,25 +97,7 @@ def test_broken_archives_are_one_clear_error(tmp_path, case):
         with ImageArchive(path) as archive:
             archive.image()
     assert "\n" not in str(caught.value) and str(path) in str(caught.value)
-    for command in (
-        ["inspect", str(path)],
-        [
-            "--no-cache",
-            "-t",
-            "x:1",
-            "-o",
-            str(tmp_path / "out.tar"),
-            "--build-context",
-            f"base=docker-archive:{path}",
-            str(context(tmp_path)),
-        ],
-    ):
-        result = subprocess.run(
-            [sys.executable, "-m", "pybuild", *command], capture_output=True, text=True
-        )
-        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-        assert len(result.stderr.strip().splitlines()) <= 3, result.stderr  # message, line, caret
-        assert not (tmp_path / "out.tar").exists()
+    as_inspected_and_as_a_base(tmp_path, path)
 
 
 def context(tmp_path: Path) -> Path:
@@ -123,6 +105,36 @@ def context(tmp_path: Path) -> Path:
     directory.mkdir(exist_ok=True)
     (directory / "Dockerfile").write_text("FROM base\n")
     return directory
+
+
+def fails_clearly(*args: str) -> str:
+    """Run the CLI; it must fail with exit code 1 and a short message, no traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pybuild", *args], capture_output=True, text=True
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 3, result.stderr  # message, line, caret
+    return result.stderr
+
+
+def as_inspected_and_as_a_base(tmp_path: Path, archive: Path) -> list[str]:
+    """What `inspect ARCHIVE` and `FROM base` with `--build-context base=ARCHIVE` say."""
+    out = tmp_path / "out.tar"
+    errors = [
+        fails_clearly("inspect", str(archive)),
+        fails_clearly(
+            "--no-cache",
+            "-t",
+            "x:1",
+            "-o",
+            str(out),
+            "--build-context",
+            f"base=docker-archive:{archive}",
+            str(context(tmp_path)),
+        ),
+    ]
+    assert not out.exists()
+    return errors
 
 
 @pytest.mark.parametrize(
@@ -149,25 +161,17 @@ def test_hostile_layers_are_refused_when_used_as_a_base(tmp_path, members, messa
             }
         )
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pybuild",
-            "--no-cache",
-            "-t",
-            "x:1",
-            "-o",
-            str(tmp_path / "out.tar"),
-            "--build-context",
-            f"base=docker-archive:{archive}",
-            str(context(tmp_path)),
-        ],
-        capture_output=True,
-        text=True,
+    stderr = fails_clearly(
+        "--no-cache",
+        "-t",
+        "x:1",
+        "-o",
+        str(tmp_path / "out.tar"),
+        "--build-context",
+        f"base=docker-archive:{archive}",
+        str(context(tmp_path)),
     )
-    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert (message or "lies below /etc, which is a file") in result.stderr
+    assert (message or "lies below /etc, which is a file") in stderr
     assert not (tmp_path / "escape").exists() and not (tmp_path / "out.tar").exists()
 
 
@@ -189,25 +193,8 @@ def test_a_layer_that_is_not_a_tar_is_an_error_not_a_traceback(tmp_path):
     layer = b"\x00" * 10 + b"definitely not a tar" * 30
     archive = tmp_path / "base.tar"
     archive.write_bytes(docker_archive(layer))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pybuild",
-            "--no-cache",
-            "-t",
-            "x:1",
-            "-o",
-            str(tmp_path / "o.tar"),
-            "--build-context",
-            f"base=docker-archive:{archive}",
-            str(context(tmp_path)),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert "not a readable tar" in result.stderr
+    stderr = as_inspected_and_as_a_base(tmp_path, archive)[1]
+    assert "not a readable tar" in stderr
 
 
 def test_an_archive_cut_inside_a_layer_is_an_error_when_the_layer_is_read(tmp_path):
@@ -227,21 +214,4 @@ def test_an_archive_cut_inside_a_layer_is_an_error_when_the_layer_is_read(tmp_pa
             with archive.open(archive.image().layer_names[0]) as handle:
                 assert handle is not None
                 handle.read()
-    for command in (
-        ["inspect", str(path)],
-        [
-            "--no-cache",
-            "-t",
-            "x:1",
-            "-o",
-            str(tmp_path / "out.tar"),
-            "--build-context",
-            f"base=docker-archive:{path}",
-            str(context(tmp_path)),
-        ],
-    ):
-        result = subprocess.run(
-            [sys.executable, "-m", "pybuild", *command], capture_output=True, text=True
-        )
-        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-        assert str(path) in result.stderr
+    assert all(str(path) in stderr for stderr in as_inspected_and_as_a_base(tmp_path, path))
