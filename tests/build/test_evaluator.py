@@ -374,3 +374,15 @@ def test_two_archives_added_at_once_keep_their_own_bytes(tmp_path):
     files = {e.path: e for e in spec.layers[0].entries if e.kind == "file"}
     assert files["dst/a.txt"].link_group != files["dst/b.txt"].link_group
     assert files["dst/b.txt"].read() == b"BBBB"
+
+
+def test_several_platforms_at_once_are_refused_clearly(tmp_path):
+    """`--platform linux/amd64,linux/arm64` used to record the architecture `amd64,linux`."""
+    from pybuild.errors import UsageError
+    from pybuild.oci.platform import parse_platform
+
+    with pytest.raises(UsageError, match="several platforms at once"):
+        parse_platform("linux/amd64,linux/arm64")
+    with pytest.raises(InstructionError, match="several platforms") as caught:
+        build(tmp_path, "FROM --platform=linux/amd64,linux/arm64 scratch\n")
+    assert caught.value.location.column == 6

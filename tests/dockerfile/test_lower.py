@@ -113,3 +113,23 @@ def test_parse_words_keeps_quotes_and_escapes():
 
 def test_keyword_is_case_insensitive():
     assert isinstance(one('cmd ["x"]\n'), Cmd)
+
+
+def test_run_takes_buildkits_flags_and_checks_their_values():
+    """RUN is never executed, but a Dockerfile using BuildKit's RUN flags is understood."""
+    text = (
+        "FROM scratch\nRUN --mount=type=cache,target=/root/.cache --mount=type=secret,id=s "
+        "--network=none --security=insecure --device=x --no-cache echo hi\n"
+    )
+    run = parse(text).instructions[1]
+    assert run.options["mount"] == ["type=cache,target=/root/.cache", "type=secret,id=s"]
+    assert run.options["network"] == "none" and run.options["security"] == "insecure"
+    for flag, message in (
+        ("--network=bogus", "invalid network mode: bogus"),
+        ("--security=lax", "invalid security mode: lax"),
+        ("--mount=type=nfs,target=/x", "unsupported mount type 'nfs'"),
+        ("--chown=1", "unknown flag: --chown"),
+    ):
+        with pytest.raises(DockerfileSyntaxError, match=message) as caught:
+            parse(f"FROM scratch\nRUN {flag} x\n")
+        assert (caught.value.location.line, caught.value.location.column) == (2, 5)

@@ -42,7 +42,7 @@ from ..dockerfile.instructions import (
     Word,
     Workdir,
 )
-from ..errors import InstructionError, Location, PybuildError, located
+from ..errors import InstructionError, Location, PybuildError, UsageError, located
 from ..events import QUIET, Reporter
 from ..oci.layer import BuiltLayer, Layer
 from ..oci.model import SCRATCH_PATH, HistoryEntry, Image, ImageConfig, RunConfig
@@ -275,11 +275,12 @@ def shell_command(stage: Stage, command: Command) -> list[str]:
 def dispatch_from(build: Build, instruction: From) -> None:
     platform = build.platform
     if "platform" in instruction.options:
-        platform = parse_platform(
-            build.expand(
-                Word(instruction.options["platform"], instruction.location), build.meta_scope()
-            )
-        )
+        where = flag_location(instruction, "platform")
+        text = build.expand(Word(instruction.options["platform"], where), build.meta_scope())
+        try:
+            platform = parse_platform(text)
+        except UsageError as error:
+            raise InstructionError(str(error), where) from None
     image = build.expand(instruction.image, build.meta_scope())
     index = len(build.stages)
     if not image:

@@ -30,6 +30,9 @@ ALLOWED: dict[str, dict[str, str]] = {
         "exclude": LIST,
     },
     "from": {"platform": STRING},
+    # RUN is never executed, but its flags are BuildKit's and are checked like theirs, so that
+    # parse and explain understand a Dockerfile that uses them.
+    "run": {"mount": LIST, "network": STRING, "security": STRING, "device": LIST, "no-cache": BOOL},
     "healthcheck": {
         "interval": STRING,
         "timeout": STRING,
@@ -39,6 +42,12 @@ ALLOWED: dict[str, dict[str, str]] = {
     },
 }
 UNCHECKED = {"arg", "stopsignal"}  # BuildKit ignores flags on these
+# Flags whose values BuildKit checks while parsing: flag -> (allowed values, what to call it).
+CHOICES = {
+    ("run", "network"): (("default", "none", "host"), "network mode"),
+    ("run", "security"): (("sandbox", "insecure"), "security mode"),
+}
+MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
 
 
 def read_flags(keyword: str, flags: tuple[Flag, ...]) -> dict[str, Any]:
@@ -55,6 +64,7 @@ def read_flags(keyword: str, flags: tuple[Flag, ...]) -> dict[str, Any]:
             if flag.value is None:
                 raise InstructionError(f"missing a value on flag: --{flag.name}", flag.location)
             values.setdefault(flag.name, []).append(flag.value)
+            _check_value(keyword, flag)
             continue
         if flag.name in values:
             raise InstructionError(f"duplicate flag specified: --{flag.name}", flag.location)
@@ -64,7 +74,26 @@ def read_flags(keyword: str, flags: tuple[Flag, ...]) -> dict[str, Any]:
             raise InstructionError(f"missing a value on flag: --{flag.name}", flag.location)
         else:
             values[flag.name] = flag.value
+        _check_value(keyword, flag)
     return values
+
+
+def _check_value(keyword: str, flag: Flag) -> None:
+    """The value checks BuildKit makes when it parses (RUN --network, --security, --mount)."""
+    choice = CHOICES.get((keyword, flag.name))
+    if choice is not None and flag.value not in choice[0]:
+        raise InstructionError(
+            f"invalid {choice[1]}: {flag.value} (expected one of {', '.join(choice[0])})",
+            flag.location,
+        )
+    if (keyword, flag.name) == ("run", "mount") and flag.value is not None:
+        fields = dict(part.partition("=")[::2] for part in flag.value.split(","))
+        kind = fields.get("type", "bind")
+        if kind not in MOUNT_TYPES:
+            raise InstructionError(
+                f"unsupported mount type {kind!r} (expected one of {', '.join(MOUNT_TYPES)})",
+                flag.location,
+            )
 
 
 def _boolean(flag: Flag) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform as host
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +66,12 @@ def host_platform() -> Platform:
 
 def parse_platform(text: str) -> Platform:
     """`os/arch[/variant]`, e.g. linux/amd64 or linux/arm/v7."""
+    if "," in text:
+        raise UsageError(
+            f"--platform {text}: building several platforms at once is not supported yet; "
+            "build one platform at a time"
+        )
     parts = text.strip().lower().split("/")
-    if len(parts) not in (2, 3) or not all(parts):
+    if len(parts) not in (2, 3) or not all(re.fullmatch(r"[a-z0-9_.-]+", part) for part in parts):
         raise UsageError(f"invalid platform {text!r}: expected os/arch[/variant], e.g. linux/amd64")
     return Platform(*parts)
