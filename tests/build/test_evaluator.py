@@ -386,3 +386,34 @@ def test_several_platforms_at_once_are_refused_clearly(tmp_path):
     with pytest.raises(InstructionError, match="several platforms") as caught:
         build(tmp_path, "FROM --platform=linux/amd64,linux/arm64 scratch\n")
     assert caught.value.location.column == 6
+
+
+def test_a_run_the_image_needs_is_an_error_at_the_run_before_any_pull(tmp_path):
+    """The error points at the RUN, names the line that needs its stage and how to go on, and
+    comes before the stage's base (unreachable here) is pulled."""
+    text = (
+        "FROM 127.0.0.1:9/never/pulled AS builder\nRUN make\n"
+        "FROM scratch\nCOPY --from=builder /out /app\n"
+    )
+    with pytest.raises(InstructionError, match="RUN is not supported") as caught:
+        evaluated(parse(text), BuildContext(tmp_path), PLATFORM, registry_client=lambda host: None)
+    error = caught.value
+    assert (error.location.line, error.location.column) == (2, 1)
+    assert "`COPY --from=builder /out /app` at line 4" in error.message
+    assert "--build-context builder=DIR" in error.message
+
+
+def test_stages_named_through_args_are_pruned_before_they_are_evaluated(context):
+    """FROM ${BASE} (a global ARG) and COPY --from=${SRC} (a stage ARG) name their stage before
+    evaluation, so a stage with a RUN that neither names is never looked at."""
+    text = (
+        "ARG BASE=good\nARG PICK=files\n"
+        "FROM scratch AS unused\nRUN make\n"
+        "FROM scratch AS files\nCOPY a.txt /a.txt\n"
+        "FROM scratch AS good\nARG PICK\nARG SRC=${PICK}\nCOPY --from=${SRC} /a.txt /copied\n"
+        "FROM ${BASE}\n"
+    )
+    image = evaluated(parse(text), BuildContext(context), PLATFORM).evaluation.image
+    assert [entry.path for entry in image.layers[0].entries] == ["copied"]
+    with pytest.raises(InstructionError, match="RUN is not supported"):  # chosen by --build-arg
+        evaluated(parse(text), BuildContext(context), PLATFORM, build_args={"PICK": "unused"})

@@ -309,6 +309,11 @@ def source_tree(build: Build, instruction: Copy) -> SourceTree:
     if reference is None:
         return build.context
     name = build.expand_text(reference)
+    if not name:
+        raise InstructionError(
+            f"--from={reference} is empty here: name a stage, an image or a --build-context",
+            flag_location(instruction, "from"),
+        )
     stage = build.find_stage(name, before=build.stage.index)
     if stage is not None:
         return stage.files
@@ -729,33 +734,99 @@ def split_stages(dockerfile: Dockerfile) -> tuple[list[Instruction], list[list[I
     return meta, stages
 
 
-def needed_stages(build: Build, stages: list[list[Instruction]], target: int) -> set[int]:
-    """The target and every stage it builds on or copies from; the rest is not built."""
-    names = [stage_from(stage).stage_name for stage in stages]
-    meta = build.meta_scope()
+VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
-    def refers_to(reference: str, before: int) -> set[int]:
-        if "$" in reference:  # depends on stage ARGs: keep every earlier stage
-            return set(range(before))
+
+def _stage_args(build: Build, stage: list[Instruction], upto: Instruction) -> dict[str, str]:
+    """The ARGs the stage declares before `upto`, with the values dispatch_arg gives them: what a
+    `--from=$VAR` can see before the stage is evaluated (a global ARG only once the stage
+    declares it again; ENV is not known yet)."""
+    scope: dict[str, str] = {}
+    for instruction in stage[1 : stage.index(upto)]:
+        if isinstance(instruction, Arg):
+            for declaration in instruction.declarations:
+                if declaration.key in build.build_args:
+                    scope[declaration.key] = build.build_args[declaration.key]
+                elif declaration.default is not None:
+                    scope[declaration.key] = expand_word(declaration.default, scope, build.escape)
+                elif (value := build.meta_args.get(declaration.key)) is not None:
+                    scope[declaration.key] = value
+    return scope
+
+
+def needed_stages(
+    build: Build, stages: list[list[Instruction]], target: int
+) -> dict[int, Instruction | None]:
+    """The target and every stage it builds on or copies from, each with the instruction that
+    needs it (None for the target); the rest is not built. References with variables are
+    resolved from the global ARGs (FROM) and the stage's ARGs (--from); one that cannot be
+    resolved keeps every earlier stage. A stage replaced by a --build-context of its name is
+    needed, but not what it would have used."""
+    names = [stage_from(stage).stage_name for stage in stages]
+
+    def refers_to(reference: str, before: int, scope: dict[str, str]) -> set[int]:
+        if any(name not in scope for name in VARIABLE.findall(reference)):
+            return set(range(before))  # depends on something only the evaluation knows
         try:
-            reference = expand_word(reference, meta, build.escape).lower()
+            reference = expand_word(reference, scope, build.escape).lower()
         except InstructionError:
             return set(range(before))
         if reference in names[:before]:
             return {names.index(reference)}
         return {int(reference)} if reference.isdigit() and int(reference) < before else set()
 
-    needed, pending = set(), [target]
+    needed: dict[int, Instruction | None] = {}
+    pending: list[tuple[int, Instruction | None]] = [(target, None)]
     while pending:
-        index = pending.pop()
+        index, by = pending.pop()
         if index in needed:
             continue
-        needed.add(index)
-        pending += refers_to(stage_from(stages[index]).image.text, index)
+        needed[index] = by
+        if names[index] is not None and names[index] in build.build_contexts:
+            continue  # replaced: nothing of it is evaluated
+        first = stage_from(stages[index])
+        pending += [
+            (used, first) for used in refers_to(first.image.text, index, build.meta_scope())
+        ]
         for instruction in stages[index][1:]:
             if "from" in instruction.options:
-                pending += refers_to(instruction.options["from"], index)
+                scope = _stage_args(build, stages[index], instruction)
+                pending += [
+                    (used, instruction)
+                    for used in refers_to(instruction.options["from"], index, scope)
+                ]
     return needed
+
+
+def refuse_run(
+    stages: list[list[Instruction]], needed: dict[int, Instruction | None], build: Build
+) -> None:
+    """Before anything is evaluated or pulled: a RUN in a stage the image needs is an error at
+    the RUN, saying which line needs that stage and how to go on without running it."""
+    for index in sorted(needed):
+        name = stage_from(stages[index]).stage_name
+        if name is not None and name in build.build_contexts:
+            continue
+        run = next((i for i in stages[index] if isinstance(i, Unsupported)), None)
+        if run is None:
+            continue
+        by = needed[index]
+        if by is None:
+            why = (
+                "it is in the stage the image is made of: build what it makes beforehand "
+                "and COPY that in instead"
+            )
+        else:
+            label = name or str(index)
+            why = (
+                f"it is in stage {label}, which the image needs: `{by.text}` at line "
+                f"{by.location.line}. Build that stage elsewhere (e.g. docker build --target "
+                f"{label}) and pass its result with --build-context {label}=DIR (its files) "
+                f"or {label}=docker-archive:FILE, or COPY a prebuilt artifact instead"
+            )
+        raise InstructionError(
+            f"RUN is not supported: pybuild never executes commands, and {why}", run.location
+        )
 
 
 def find_target(stages: list[list[Instruction]], target: str | None) -> int:
@@ -800,6 +871,7 @@ def evaluate(
         run_instruction(build, instruction)
     target_index = find_target(stages, target)
     needed = needed_stages(build, stages, target_index)
+    refuse_run(stages, needed, build)
     for index, stage in enumerate(stages[: target_index + 1]):
         if index not in needed:
             build.stages.append(None)
