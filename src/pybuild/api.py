@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, cast
 
 from . import recording
 from .build.context import BuildContext
+from .build.contexts import parse_named_context
 from .build.evaluator import Evaluation, evaluate
 from .build.ignore import load_ignore_rules
 from .build.timestamps import Timestamps
@@ -225,10 +226,10 @@ def local_inputs(options: BuildOptions) -> list[str]:
     beside it, and each --build-context (absolute paths)."""
     dockerfile = options.dockerfile or default_dockerfile(Path(options.context))
     paths = [options.context, dockerfile, Path(f"{dockerfile}.dockerignore")]
-    for item in options.build_contexts:  # NAME=docker-archive:PATH and the like
-        location = item.partition("=")[2].partition(":")[2]
-        if location:
-            paths.append(Path(location))
+    for name, value in key_values(options.build_contexts, "--build-context", False).items():
+        local = parse_named_context(name, value).local_path  # None: an image from a registry
+        if local:
+            paths.append(Path(local))
     return [os.path.abspath(path) for path in paths]
 
 

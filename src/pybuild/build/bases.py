@@ -9,6 +9,7 @@ decompressed tars in the build's scratch directory when copied."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +25,7 @@ from ..oci.platform import Platform
 from ..oci.registry import RegistryClient, pull_image
 from ..oci.rootfs import RootFS
 from .archives import uncompressed_tar
-
-LOCAL_KINDS = ("docker-archive", "oci-archive", "oci-layout")
+from .contexts import NamedContext
 
 
 @dataclass(frozen=True)
@@ -73,24 +73,20 @@ def assemble(name: str, config: ImageConfig, blobs: list[Path], *, scratch: Path
     return BaseImage(name, Image(tuple(layers), config), files)
 
 
-def load_local(name: str, spec: str, platform: Platform, *, scratch: Path) -> BaseImage:
-    """`docker-archive:PATH`, `oci-archive:PATH` or `oci-layout:DIR`; from an index of
-    platforms, the image for `platform`."""
-    kind, _, location = spec.partition(":")
-    if kind not in LOCAL_KINDS or not location:
-        raise UsageError(
-            f"--build-context {name}={spec}: expected docker-archive:PATH, "
-            "oci-archive:PATH or oci-layout:DIR"
-        )
-    path = Path(location)
-    with ImageArchive(path) as archive:
-        found = archive.image(platform)
+def load_local(context: NamedContext, platform: Platform, scratch: Path) -> BaseImage:
+    """A --build-context image file or layout (docker-archive, oci-archive, oci-layout); from
+    an index of platforms, the image for `platform`; from a layout, the tag or digest asked."""
+    name = context.name
+    with ImageArchive(Path(context.location)) as archive:
+        found = archive.image(platform, tag=context.tag, digest=context.digest)
         blobs = []
         for number, layer_name in enumerate(found.layer_names):
-            target = scratch / f"{name}-layer-{number}"
+            target = scratch / f"{hashlib.sha256(name.encode()).hexdigest()[:12]}-layer-{number}"
             with archive.open(layer_name) as handle, open(target, "wb") as out:
                 if handle is None:
-                    raise UsageError(f"--build-context {name}: {path} lacks {layer_name}")
+                    raise UsageError(
+                        f"--build-context {name}: {context.location} lacks {layer_name}"
+                    )
                 shutil.copyfileobj(handle, out, 1 << 20)
             expected = blob_digest(layer_name)
             if expected is not None and sha256_file(target) != expected:

@@ -51,6 +51,7 @@ from ..oci.platform import Platform, host_platform, parse_platform
 from .archives import archive_kind, uncompressed_tar
 from .bases import BaseImage
 from .context import BuildContext, SourceFile
+from .contexts import NamedContext, context_key, parse_named_context
 from .copying import CopyOptions, ResolvedSource, SourceTree, plan_copy, resolve_sources
 from .download import is_git, is_url
 from .filesystem import ImageFiles, image_path
@@ -176,11 +177,15 @@ class Build:
     stages: list[Stage | None] = field(default_factory=list)  # None: a stage not needed
     scratch_dir: Path | None = None  # where compressed ADD archives are decompressed
     steps: list[Step] = field(default_factory=list)  # what each instruction did (explain)
-    build_contexts: dict[str, str] = field(default_factory=dict)  # NAME -> docker-archive:PATH ...
+    named_contexts: dict[str, NamedContext] = field(default_factory=dict)  # by context_key
     registry_client: Callable[[str], RegistryClient] | None = None  # host -> client (for pulls)
     images: dict[str, BaseImage] = field(default_factory=dict)  # base images loaded so far
     reporter: Reporter = QUIET  # told of downloads
     fetched: list[str] = field(default_factory=list)  # images pulled and URLs downloaded
+
+    def named(self, reference: str) -> NamedContext | None:
+        """The --build-context that FROM or --from `reference` names, if any."""
+        return self.named_contexts.get(context_key(reference))
 
     def base_image(self, name: str, location: Any, platform: Platform) -> BaseImage:
         """A named --build-context, else an image pulled from its registry, for `platform`
@@ -189,26 +194,33 @@ class Build:
         if key not in self.images:
             from .bases import load_local, pull
 
+            named = self.named(name)
             try:
-                if name in self.build_contexts:
-                    self.images[key] = load_local(
-                        name, self.build_contexts[name], platform, scratch=self.scratch()
+                if named is not None and named.kind == "directory":
+                    raise InstructionError(
+                        f"{name} is the local directory {named.location}: it serves "
+                        "COPY --from, not FROM (give an image: docker-archive:, oci-layout:// "
+                        "or docker-image://)",
+                        location,
                     )
+                if named is not None and named.kind != "docker-image":
+                    self.images[key] = load_local(named, platform, self.scratch())
                 elif self.registry_client is None:
                     raise InstructionError(
                         f"{name} is not a stage or a --build-context, and pulling is off", location
                     )
                 else:
+                    reference = named.location if named is not None else name
                     self.images[key] = pull(
-                        name, platform, self.scratch(), client_for=self.registry_client
+                        reference, platform, self.scratch(), client_for=self.registry_client
                     )
-                    self.fetched.append(name)
+                    self.fetched.append(reference)
             except InstructionError:
                 raise
             except PybuildError as error:
                 how = (
                     "loading its --build-context failed"
-                    if name in self.build_contexts
+                    if named is not None
                     else "it is not an earlier stage or a --build-context, and pulling it failed"
                 )
                 raise InstructionError(f"{name}: {how}: {error}", location) from None
@@ -322,6 +334,9 @@ def source_tree(build: Build, instruction: Copy) -> SourceTree:
             f"COPY --from={name}: there is no earlier stage {name}",
             flag_location(instruction, "from"),
         )
+    named = build.named(name)
+    if named is not None and named.kind == "directory":
+        return BuildContext(Path(named.location))  # a local directory's files, by its name
     with located(flag_location(instruction, "from")):
         base = build.base_image(name, flag_location(instruction, "from"), build.stage.platform)
         return ImageFiles(name, base.files)
@@ -782,7 +797,7 @@ def needed_stages(
         if index in needed:
             continue
         needed[index] = by
-        if names[index] is not None and names[index] in build.build_contexts:
+        if _replaced(build, names[index]):
             continue  # replaced: nothing of it is evaluated
         first = stage_from(stages[index])
         pending += [
@@ -798,6 +813,11 @@ def needed_stages(
     return needed
 
 
+def _replaced(build: Build, stage_name: str | None) -> bool:
+    """Whether a --build-context of the stage's name stands in for it."""
+    return stage_name is not None and build.named(stage_name) is not None
+
+
 def refuse_run(
     stages: list[list[Instruction]], needed: dict[int, Instruction | None], build: Build
 ) -> None:
@@ -805,7 +825,7 @@ def refuse_run(
     the RUN, saying which line needs that stage and how to go on without running it."""
     for index in sorted(needed):
         name = stage_from(stages[index]).stage_name
-        if name is not None and name in build.build_contexts:
+        if _replaced(build, name):
             continue
         run = next((i for i in stages[index] if isinstance(i, Unsupported)), None)
         if run is None:
@@ -861,7 +881,10 @@ def evaluate(
         dockerfile.escape,
         dict(build_args or {}),
         scratch_dir=scratch,
-        build_contexts=dict(build_contexts or {}),
+        named_contexts={
+            context_key(name): parse_named_context(name, value)
+            for name, value in (build_contexts or {}).items()
+        },
         registry_client=registry_client,
         reporter=reporter,
     )
@@ -873,8 +896,8 @@ def evaluate(
     needed = needed_stages(build, stages, target_index)
     refuse_run(stages, needed, build)
     for index, stage in enumerate(stages[: target_index + 1]):
-        if index not in needed:
-            build.stages.append(None)
+        if index not in needed or _replaced(build, stage_from(stage).stage_name):
+            build.stages.append(None)  # not built: unused, or its --build-context stands in
             continue
         for instruction in stage:
             run_instruction(build, instruction)

@@ -129,14 +129,17 @@ class ImageArchive:
             raise ArchiveError(f"{self.path}: blob {digest} does not hash to its name")
         return data
 
-    def image(self, platform: Platform | None = None) -> ArchivedImage:
+    def image(
+        self, platform: Platform | None = None, *, tag: str | None = None, digest: str | None = None
+    ) -> ArchivedImage:
         """The image: from manifest.json when there is one (what `docker load` reads), else
-        from index.json (for an index of platforms: the one for `platform`, else the first)."""
+        from index.json (for an index of platforms: the one for `platform`, else the first).
+        `tag` or `digest` choose among the images of an index.json."""
         try:
             manifest_json = self.read("manifest.json")
-            if manifest_json is not None:
+            if manifest_json is not None and tag is None and digest is None:
                 return self._docker_image(manifest_json)
-            return self._oci_image(platform)
+            return self._oci_image(platform, tag, digest)
         except (InvalidDocument, ValueError, KeyError, TypeError) as error:
             raise ArchiveError(f"{self.path}: cannot read the image: {first_line(error)}") from None
 
@@ -154,7 +157,9 @@ class ImageArchive:
         tags = tuple(str(tag) for tag in entry.get("RepoTags") or [])
         return ArchivedImage(config_bytes, ImageConfig.from_json(config_bytes), layers, tags)
 
-    def _oci_image(self, platform: Platform | None) -> ArchivedImage:
+    def _oci_image(
+        self, platform: Platform | None, tag: str | None, digest: str | None
+    ) -> ArchivedImage:
         index_json = self.read("index.json")
         if index_json is None:
             raise ArchiveError(
@@ -164,6 +169,17 @@ class ImageArchive:
         tags = tuple(
             tag for tag in (entry.annotations.get(REF_NAME) for entry in index.manifests) if tag
         )
+        if tag is not None or digest is not None:
+            chosen = [
+                entry
+                for entry in index.manifests
+                if entry.digest == digest or (tag and entry.annotations.get(REF_NAME) == tag)
+            ]
+            if not chosen:
+                raise ArchiveError(
+                    f"{self.path} holds no image {('@' + digest) if digest else tag}"
+                )
+            index = Index(tuple(chosen))
         data = self.blob(index.choose(platform, f"{self.path} index.json").digest)
         document: Any = json_object(data, "a manifest")
         while Index.is_index(document):  # an index of platforms
