@@ -66,6 +66,7 @@ class BuildResult:
     written: WrittenImage
     output: OutputSpec
     warnings: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()  # the image's full names: its tags, or where it was pushed
 
     @property
     def image_id(self) -> str:
@@ -188,7 +189,25 @@ def build(
         using = Exporting(BlobStore(options.cache_dir), reporter, stdout, options.registry)
         written = export(evaluation.image, refs, output, using=using)
     warnings = tuple(str(warning) for warning in lint) + evaluation.warnings
-    return BuildResult(evaluation, written, output, warnings)
+    names = tuple(ref.full for ref in [parse_reference(name) for name in output.names] or refs)
+    return BuildResult(evaluation, written, output, warnings, names)
+
+
+def write_result_files(
+    result: BuildResult, *, iidfile: Path | None = None, metadata_file: Path | None = None
+) -> None:
+    """`--iidfile` (the image ID, as docker build writes it) and `--metadata-file` (buildx's
+    keys), so that the next step of a pipeline can sign or deploy NAME@sha256:..."""
+    if iidfile is not None:
+        iidfile.write_text(result.image_id)
+    if metadata_file is not None:
+        metadata = {
+            "containerimage.config.digest": result.image_id,
+            "containerimage.digest": result.written.manifest_digest,
+        }
+        if result.names:
+            metadata["image.name"] = ",".join(result.names)
+        metadata_file.write_text(json.dumps(metadata, indent=2) + "\n")
 
 
 def explain(

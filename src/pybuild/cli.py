@@ -113,6 +113,16 @@ def main() -> None:
     help="Layer progress on stderr: tty redraws a line, plain prints one per layer.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
+@click.option(
+    "--iidfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the image ID to this file.",
+)
+@click.option(
+    "--metadata-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the image's digests and names as JSON (buildx's keys) to this file.",
+)
 def build(
     context: Path,
     dockerfile: Path | None,
@@ -134,6 +144,8 @@ def build(
     no_cache: bool,
     progress: str,
     quiet: bool,
+    iidfile: Path | None,
+    metadata_file: Path | None,
 ) -> None:
     """Build the Dockerfile in CONTEXT into an image archive (docker-archive + OCI layout)."""
     options = api.BuildOptions(
@@ -152,10 +164,13 @@ def build(
         **({"cache_dir": None} if no_cache else {"cache_dir": cache_dir} if cache_dir else {}),
     )
     argv = (click.get_current_context().find_root().obj or {}).get("argv")
-    recording = api.start_recording(options, argv) if argv is not None else None
+    # A build that writes files besides the image is never answered from a record.
+    writes_more = iidfile is not None or metadata_file is not None
+    recording = api.start_recording(options, argv) if argv and not writes_more else None
     reporter = make_progress("quiet" if quiet else progress)
     stdout = sys.stdout.buffer
     result = run(lambda: api.build(options, stdout=stdout, reporter=reporter))
+    run(lambda: api.write_result_files(result, iidfile=iidfile, metadata_file=metadata_file))
     for stream, text in outcome_lines(result, quiet, result.written.up_to_date):
         click.echo(text, err=stream == "err")
     if recording is not None:  # what an unchanged rebuild of this command will print

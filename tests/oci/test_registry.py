@@ -291,3 +291,20 @@ def test_a_killed_push_run_again_sends_only_what_is_missing(open_registry, tmp_p
     already = [text for text in again.stderr.splitlines() if ": already in " in text]
     sent = [text for text in again.stderr.splitlines() if ": pushed (" in text]
     assert len(already) == 1 and len(sent) == 2  # the blob that arrived is not sent again
+
+
+def test_the_metadata_file_names_what_the_registry_serves(open_registry, tmp_path):
+    """--metadata-file and --iidfile give the next pipeline step the pushed digest to sign or
+    deploy: the registry serves exactly that manifest under it."""
+    metadata, iid = tmp_path / "metadata.json", tmp_path / "iid"
+    ref = f"{open_registry}/demo/meta:1"
+    result = push(ref, "--metadata-file", str(metadata), "--iidfile", str(iid))
+    assert result.returncode == 0, result.stderr
+    written = json.loads(metadata.read_text())
+    assert (
+        written["image.name"] == ref and written["containerimage.config.digest"] == iid.read_text()
+    )
+    digest = written["containerimage.digest"]
+    _, by_digest = manifest(open_registry, "demo/meta", digest)
+    _, by_tag = manifest(open_registry, "demo/meta", "1")
+    assert by_digest == by_tag and by_tag["config"]["digest"] == iid.read_text()
