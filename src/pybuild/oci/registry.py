@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from ..errors import PybuildError
 from ..events import QUIET, Reporter
+from .credentials import find_credentials
 from .layout import BLOBS, blob_path  # the API's blob routes share the layout's folder name
 from .model import (
     INDEX_TYPES,
@@ -54,39 +54,34 @@ class RegistryError(PybuildError):
     """A push that did not go through; the message names the registry."""
 
 
-def credentials(registry: str, creds: str | None) -> tuple[str, str] | None:
-    """user:password for `registry`: --creds, then PYBUILD_REGISTRY_CREDS, then docker's config."""
+def explicit_credentials(creds: str | None) -> tuple[str, str] | None:
+    """--creds, else PYBUILD_REGISTRY_CREDS: USER:PASSWORD."""
     text = creds or os.environ.get("PYBUILD_REGISTRY_CREDS")
-    if text:
-        user, sep, password = text.partition(":")
-        if not sep:
-            raise RegistryError("--creds must be USER:PASSWORD")
-        return user, password
-    config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
-    try:
-        auths = json.loads((config_dir / "config.json").read_text()).get("auths", {})
-    except (OSError, ValueError):
+    if not text:
         return None
-    for key in (registry, f"https://{registry}", f"http://{registry}"):
-        encoded = (auths.get(key) or {}).get("auth")
-        if encoded:
-            user, _, password = base64.b64decode(encoded).decode().partition(":")
-            return user, password
-    return None
+    user, sep, password = text.partition(":")
+    if not sep:
+        raise RegistryError("--creds must be USER:PASSWORD")
+    return user, password
 
 
 @dataclass(frozen=True)
 class RegistryAccess:
-    """How to reach registries: credentials (else the environment's or docker's) and whether
-    plain HTTP is allowed off loopback."""
+    """How to reach registries: explicit credentials for the registry pushed to, the stores
+    Docker and Podman use for every registry (credentials.py), and whether plain HTTP is
+    allowed off loopback."""
 
-    creds: str | None = None  # USER:PASSWORD
+    creds: str | None = None  # USER:PASSWORD, for pushing only: never sent to another host
     insecure: bool = False
 
-    def client(self, host: str) -> RegistryClient:
+    def client(self, host: str, *, pushing: bool = False) -> RegistryClient:
         """A client for `host`; Docker Hub's name `docker.io` is served by another host."""
         api_host = "registry-1.docker.io" if host == "docker.io" else host
-        return RegistryClient(api_host, credentials(host, self.creds), self.insecure)
+        found = explicit_credentials(self.creds) if pushing else None
+        if found is None:
+            stored = find_credentials(host)
+            found = (stored.username, stored.secret) if stored is not None else None
+        return RegistryClient(api_host, found, self.insecure)
 
 
 def is_loopback(host: str) -> bool:

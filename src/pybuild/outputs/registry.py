@@ -40,7 +40,7 @@ def export(
             digest = push_layout(
                 layout,
                 ref,
-                using.registry.client(ref.domain),
+                using.registry.client(ref.domain, pushing=True),
                 oci_media_types=spec.oci_media_types,
                 reporter=using.reporter,
                 mount_from=source if source != ref.path else None,
