@@ -169,6 +169,7 @@ def build(
             first.location,
         )
     context = BuildContext(context_dir, load_ignore_rules(context_dir, dockerfile))
+    store = BlobStore(options.cache_dir)
     # Decompressed ADD archives and base layers live here until the image is written, then go.
     with tempfile.TemporaryDirectory(prefix="pybuild-") as scratch:
         evaluation = evaluate(
@@ -185,8 +186,9 @@ def build(
             ),
             registry_client=options.registry.client,
             reporter=reporter,
+            store=store,
         )
-        using = Exporting(BlobStore(options.cache_dir), reporter, stdout, options.registry)
+        using = Exporting(store, reporter, stdout, options.registry)
         written = export(evaluation.image, refs, output, using=using)
     warnings = tuple(str(warning) for warning in lint) + evaluation.warnings
     names = tuple(ref.full for ref in [parse_reference(name) for name in output.names] or refs)

@@ -293,3 +293,50 @@ def test_the_platform_is_chosen_from_a_local_index_of_platforms(tmp_path):
         assert contents.config["architecture"] == "arm64"
         (members,) = contents.layer_members.values()
         assert [m.name for m in members] == ["arm64"]
+
+
+def test_a_second_build_from_the_same_base_asks_for_no_blob(open_registry, tmp_path, monkeypatch):
+    """Pulled blobs live in the blob store beside the layer cache, verified on use: the second
+    build asks the registry for manifests only; a stored blob that went bad is fetched again."""
+    from pybuild.oci.registry import RegistryClient
+
+    ref = f"{open_registry}/demo/base-again:1"
+    pushed = subprocess.run(
+        [sys.executable, "-m", "pybuild", "--push", "-t", ref, str(SAMPLES / "greet")],
+        capture_output=True,
+        text=True,
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    requested: list[str] = []
+    original = RegistryClient.request
+
+    def counting(self, method, target, scope, *args, **kwargs):
+        requested.append(f"{method} {target}")
+        return original(self, method, target, scope, *args, **kwargs)
+
+    monkeypatch.setattr(RegistryClient, "request", counting)
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {ref}\nCOPY extra.txt /extra.txt\n")
+    cache = tmp_path / "cache"
+
+    def build_once(text: str) -> list[str]:
+        (context / "extra.txt").write_text(text)
+        requested.clear()
+        api.build(
+            api.BuildOptions(
+                context=context,
+                tags=("again:1",),
+                cache_dir=cache,
+                output=parse_output(str(tmp_path / "out.tar")),
+            )
+        )
+        return [line for line in requested if "/blobs/" in line]
+
+    first = build_once("one")
+    assert len(first) == 3  # config and two layers
+    assert build_once("two") == []
+    stored = next((cache / "blobs" / "sha256").iterdir())
+    stored.write_bytes(b"bad")
+    assert len(build_once("three")) == 1  # the bad one is not used, but fetched again
+    assert validate_archive(tmp_path / "out.tar").config["config"]["Entrypoint"]

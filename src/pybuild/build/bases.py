@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..oci.archive import ImageArchive
+from ..oci.blobstore import NO_CACHE, BlobStore
 from ..oci.compression import sniff_file
 from ..oci.layer import StoredLayer, read_entries
 from ..oci.layout import blob_digest
@@ -101,7 +102,9 @@ def pull(
     scratch: Path,
     *,
     client_for: Callable[[str], RegistryClient],
+    store: BlobStore = NO_CACHE,
 ) -> BaseImage:
-    """Pull `host/repo:tag` or `host/repo@sha256:...` from its registry, verifying digests."""
-    pulled = pull_image(reference_text, platform, scratch, client_for=client_for)
+    """Pull `host/repo:tag` or `host/repo@sha256:...` from its registry, verifying digests;
+    blobs already in `store` are not fetched again."""
+    pulled = pull_image(reference_text, platform, scratch, client_for=client_for, store=store)
     return assemble(reference_text, pulled.config, list(pulled.blobs), scratch=scratch)

@@ -44,6 +44,7 @@ from ..dockerfile.instructions import (
 )
 from ..errors import InstructionError, Location, PybuildError, UsageError, located
 from ..events import QUIET, Reporter
+from ..oci.blobstore import NO_CACHE, BlobStore
 from ..oci.layer import BuiltLayer, Layer
 from ..oci.model import SCRATCH_PATH, HistoryEntry, Image, ImageConfig, RunConfig
 from ..oci.model import Healthcheck as HealthcheckConfig
@@ -181,6 +182,7 @@ class Build:
     registry_client: Callable[[str], RegistryClient] | None = None  # host -> client (for pulls)
     images: dict[str, BaseImage] = field(default_factory=dict)  # base images loaded so far
     reporter: Reporter = QUIET  # told of downloads
+    store: BlobStore = NO_CACHE  # where pulled blobs are kept for the next build
     fetched: list[str] = field(default_factory=list)  # images pulled and URLs downloaded
 
     def named(self, reference: str) -> NamedContext | None:
@@ -212,7 +214,11 @@ class Build:
                 else:
                     reference = named.location if named is not None else name
                     self.images[key] = pull(
-                        reference, platform, self.scratch(), client_for=self.registry_client
+                        reference,
+                        platform,
+                        self.scratch(),
+                        client_for=self.registry_client,
+                        store=self.store,
                     )
                     self.fetched.append(reference)
             except InstructionError:
@@ -871,6 +877,7 @@ def evaluate(
     build_contexts: dict[str, str] | None = None,
     registry_client: Callable[[str], RegistryClient] | None = None,
     reporter: Reporter = QUIET,
+    store: BlobStore = NO_CACHE,
 ) -> Evaluation:
     """Evaluate the stages the target needs, in order; the target stage is the image.
     `scratch` is a directory that lives until the image is written (decompressed archives)."""
@@ -887,6 +894,7 @@ def evaluate(
         },
         registry_client=registry_client,
         reporter=reporter,
+        store=store,
     )
     build.meta_args.update(automatic_args(platform))
     meta, stages = split_stages(dockerfile)

@@ -23,10 +23,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO
 
+from ..errors import PybuildError
 from ..filestat import default_cache_dir, file_stat
 from .compression import Compression
 from .layout import blob_path
-from .model import LayerBlob
+from .model import LayerBlob, sha256_file
 from .sinks import CHUNK, Sink, Tee
 
 if TYPE_CHECKING:
@@ -111,6 +112,38 @@ class BlobStore:
 
     def blob_file(self, digest: str) -> Path | None:
         return None if self.root is None else self.root / blob_path(digest)
+
+    def verified_blob(self, digest: str) -> Path | None:
+        """The stored blob of `digest` when it is there and still hashes to it (one that does
+        not is deleted, never used)."""
+        path = self.blob_file(digest)
+        if path is None or not path.is_file():
+            return None
+        if sha256_file(path) == digest:
+            return path
+        path.unlink(missing_ok=True)
+        return None
+
+    def fetch_into(self, digest: str, download: Callable[[Path], None], scratch: Path) -> Path:
+        """A blob fetched by `download(path)` and checked against `digest`: kept in the store
+        (under its digest) when the store is on, else in `scratch`."""
+        directory = self.root / Path(blob_path(digest)).parent if self.root is not None else scratch
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(dir=directory, prefix=".partial-", delete=False)
+        handle.close()
+        partial = Path(handle.name)
+        try:
+            download(partial)
+            if sha256_file(partial) != digest:
+                raise InvalidBlob(f"blob {digest} arrived with other bytes")
+            if self.root is None:
+                return partial
+            target = self.root / blob_path(digest)
+            os.replace(partial, target)
+            return target
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
 
     @staticmethod
     def copy_verified(path: Path, sink: Sink, expected: LayerBlob) -> bool:
@@ -206,6 +239,10 @@ class BlobStore:
 
 
 NO_CACHE = BlobStore(None)
+
+
+class InvalidBlob(PybuildError):
+    """A blob whose bytes are not what its digest says."""
 
 
 class _CacheCopy:

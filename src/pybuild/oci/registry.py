@@ -12,7 +12,6 @@ manifest, config and layer against its digest."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import re
 import shutil
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from ..errors import PybuildError
 from ..events import QUIET, Reporter
+from .blobstore import NO_CACHE, BlobStore, InvalidBlob
 from .credentials import find_credentials
 from .layout import BLOBS, blob_path  # the API's blob routes share the layout's folder name
 from .model import (
@@ -36,7 +36,6 @@ from .model import (
     Manifest,
     json_object,
     sha256_digest,
-    sha256_file,
 )
 from .platform import Platform
 from .reference import Reference, parse_reference
@@ -360,9 +359,11 @@ def pull_image(
     scratch: Path,
     *,
     client_for: Callable[[str], RegistryClient],
+    store: BlobStore = NO_CACHE,
 ) -> PulledImage:
     """Pull `host/repo:tag` or `host/repo@sha256:...` (the platform chosen from an index) into
-    `scratch`, verifying every digest."""
+    `scratch`, verifying every digest. Blobs the store holds already are not asked for again;
+    fetched ones are kept there for the next build."""
     text, _, pinned = reference_text.partition("@")
     ref = parse_reference(text)
     client = client_for(ref.domain)
@@ -386,18 +387,21 @@ def pull_image(
             f"the manifest of {reference_text}",
         )
     manifest = Manifest.from_json(document)
-    config = ImageConfig.from_json(
-        fetch(f"/v2/{ref.path}/{BLOBS}/{manifest.config.digest}", manifest.config.digest)
-    )
-    blobs = []
-    for number, layer in enumerate(manifest.layers):
-        target = (
-            scratch / f"pull-{hashlib.sha256(reference_text.encode()).hexdigest()[:12]}-{number}"
-        )
-        answer = client.request("GET", f"/v2/{ref.path}/{BLOBS}/{layer.digest}", scope)
-        with open(target, "wb") as out:
-            shutil.copyfileobj(answer, out, 1 << 20)
-        if sha256_file(target) != layer.digest:
-            raise RegistryError(f"{reference_text}: layer {layer.digest} arrived with other bytes")
-        blobs.append(target)
-    return PulledImage(config, tuple(blobs))
+
+    def blob(digest: str) -> Path:
+        kept = store.verified_blob(digest)
+        if kept is not None:
+            return kept
+
+        def download(path: Path) -> None:
+            answer = client.request("GET", f"/v2/{ref.path}/{BLOBS}/{digest}", scope)
+            with open(path, "wb") as out:
+                shutil.copyfileobj(answer, out, 1 << 20)
+
+        try:
+            return store.fetch_into(digest, download, scratch)
+        except InvalidBlob as error:
+            raise RegistryError(f"{reference_text}: {error}") from None
+
+    config = ImageConfig.from_json(blob(manifest.config.digest).read_bytes())
+    return PulledImage(config, tuple(blob(layer.digest) for layer in manifest.layers))
