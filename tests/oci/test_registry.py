@@ -4,6 +4,7 @@ open and with htpasswd auth; pull and run what was pushed."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -308,3 +309,61 @@ def test_the_metadata_file_names_what_the_registry_serves(open_registry, tmp_pat
     _, by_digest = manifest(open_registry, "demo/meta", digest)
     _, by_tag = manifest(open_registry, "demo/meta", "1")
     assert by_digest == by_tag and by_tag["config"]["digest"] == iid.read_text()
+
+
+def test_a_stalled_registry_ends_in_a_clear_error_not_a_hang(tmp_path):
+    """A server that accepts connections and never answers: each try waits the idle timeout,
+    retries stop at the overall limit, and the build fails with one line naming the registry."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    address = f"127.0.0.1:{listener.getsockname()[1]}"
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {address}/pb/base:1\n")
+    started = time.monotonic()
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pybuild",
+                "--no-cache",
+                "-t",
+                "s:1",
+                "-o",
+                str(tmp_path / "s.tar"),
+                str(context),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYBUILD_REGISTRY_TIMEOUT": "1"},
+        )
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
+    assert time.monotonic() - started < 60
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert address in result.stderr and "no answer within 1 s" in result.stderr
+    assert not (tmp_path / "s.tar").exists()

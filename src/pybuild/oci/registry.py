@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from ..errors import PybuildError
+from ..errors import PybuildError, first_line
 from ..events import QUIET, Reporter
 from .blobstore import NO_CACHE, BlobStore, InvalidBlob
 from .credentials import find_credentials
@@ -95,6 +95,10 @@ class RegistryClient:
     insecure: bool = False
     requests: list[tuple[str, str, int]] = field(default_factory=list)  # method, path, status
     sleep: Callable[[float], None] = time.sleep
+    # How long a silent connection is waited for, and how long retries may go on in all: a
+    # stalled registry ends in an error, never a hang (PYBUILD_REGISTRY_TIMEOUT, seconds).
+    timeout: float = field(default_factory=lambda: _seconds("PYBUILD_REGISTRY_TIMEOUT", 30.0))
+    retry_for: float = 120.0
     _authorization: dict[str, str] = field(default_factory=dict)  # scope -> header
 
     @property
@@ -105,7 +109,7 @@ class RegistryClient:
         import http.client
 
         cls = http.client.HTTPConnection if self.scheme == "http" else http.client.HTTPSConnection
-        return cls(self.registry, timeout=120)
+        return cls(self.registry, timeout=self.timeout)
 
     def request(
         self,
@@ -123,6 +127,7 @@ class RegistryClient:
 
         url = urllib.parse.urlsplit(target)
         path = (url.path + ("?" + url.query if url.query else "")) if url.scheme else target
+        started = time.monotonic()
         for attempt in range(RETRIES):
             sent = dict(headers or {})
             if scope in self._authorization:
@@ -134,8 +139,16 @@ class RegistryClient:
                 response = connection.getresponse()
                 response.read() if method == "HEAD" else None
             except OSError as error:
-                if attempt == RETRIES - 1 or isinstance(error, socket.gaierror):  # no such host
-                    raise RegistryError(f"cannot reach registry {self.registry}: {error}") from None
+                spent = time.monotonic() - started
+                final = isinstance(error, socket.gaierror)  # no such host: asking again won't help
+                if final or attempt == RETRIES - 1 or spent + self.timeout > self.retry_for:
+                    silent = isinstance(error, TimeoutError)
+                    why = f"no answer within {self.timeout:g} s" if silent else first_line(error)
+                    raise RegistryError(
+                        f"cannot reach registry {self.registry} ({method} {path.split('?')[0]}): "
+                        f"{why}"
+                        + (f"; tried {attempt + 1} times over {spent:.0f} s" if attempt else "")
+                    ) from None
                 self.sleep(0.2 * 2**attempt)
                 continue
             self.requests.append((method, path, response.status))
@@ -190,7 +203,7 @@ class RegistryClient:
 
         cls = http.client.HTTPConnection if realm.scheme == "http" else http.client.HTTPSConnection
         try:
-            connection = cls(realm.netloc, timeout=60)
+            connection = cls(realm.netloc, timeout=self.timeout)
             connection.request("GET", f"{realm.path}?{query}", headers=headers)
             answer = connection.getresponse()
             data = answer.read()
@@ -295,6 +308,18 @@ class RegistryClient:
         if not location:
             raise RegistryError(f"registry {self.registry} gave no upload location")
         return urllib.parse.urljoin(f"{self.scheme}://{self.registry}/", location)
+
+
+def _seconds(variable: str, default: float) -> float:
+    """A positive number of seconds from the environment, else `default`."""
+    text = os.environ.get(variable, "")
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        raise RegistryError(f"{variable}={text}: expected seconds") from None
+    if value <= 0:
+        raise RegistryError(f"{variable}={text}: expected a positive number of seconds")
+    return value
 
 
 def _constant(data: bytes) -> Callable[[], bytes]:
