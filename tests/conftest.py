@@ -80,3 +80,16 @@ def auth_registry(tmp_path_factory):
     process, address = servers.start_registry(tmp_path_factory.mktemp("auth-registry"), auth=True)
     yield address
     process.terminate()
+
+
+@pytest.fixture(scope="module")
+def redirecting_registry(tmp_path_factory):
+    """An htpasswd registry (alice/s3cret) whose blob downloads are redirected to a separate
+    storage host, as Docker Hub and the other public registries do."""
+    root = tmp_path_factory.mktemp("redirecting")
+    (root / "data").mkdir()
+    storage = servers.StorageHost(root / "data")
+    process, address = servers.start_registry(root, auth=True, redirect_to=storage.url)
+    yield address, storage
+    process.terminate()
+    storage.close()

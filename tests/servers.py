@@ -1,5 +1,6 @@
 """Real servers for tests, on 127.0.0.1 only: Debian's docker-registry (distribution), open or
-with htpasswd auth."""
+with htpasswd auth, or redirecting blob downloads to a separate storage host (as the public
+registries send them to a CDN), and that storage host."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_registry(root: Path, auth: bool):
+def start_registry(root: Path, auth: bool, redirect_to: str | None = None):
     from conftest import IN_CI  # conftest imports this module
 
     binary = shutil.which("docker-registry")
@@ -36,6 +37,10 @@ def start_registry(root: Path, auth: bool):
         "http": {"addr": f"127.0.0.1:{port}"},
         "log": {"level": "error"},
     }
+    if redirect_to is not None:  # blob GETs answered with a redirect to redirect_to + path
+        config["middleware"] = {
+            "storage": [{"name": "redirect", "options": {"baseurl": redirect_to}}]
+        }
     if auth:
         hashed = subprocess.run(
             ["htpasswd", "-Bbn", "alice", "s3cret"], capture_output=True, text=True, check=True
@@ -57,3 +62,35 @@ def start_registry(root: Path, auth: bool):
         except OSError:
             time.sleep(0.05)
     return process, f"127.0.0.1:{port}"
+
+
+class StorageHost:
+    """A static file server for a registry's storage directory, standing in for the storage or
+    CDN host public registries redirect blob downloads to. It records every request, and
+    whether it carried an Authorization header (which must never reach it)."""
+
+    def __init__(self, root: Path):
+        import http.server
+        import threading
+
+        self.requests: list[tuple[str, bool]] = []  # (path, had Authorization)
+        host = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(root), **kwargs)
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                host.requests.append((self.path, "Authorization" in self.headers))
+                super().do_GET()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -3,7 +3,9 @@ reused as they are, config inherited as Docker does, files usable by COPY --from
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -340,3 +342,57 @@ def test_a_second_build_from_the_same_base_asks_for_no_blob(open_registry, tmp_p
     stored.write_bytes(b"bad")
     assert len(build_once("three")) == 1  # the bad one is not used, but fetched again
     assert validate_archive(tmp_path / "out.tar").config["config"]["Entrypoint"]
+
+
+def test_blobs_redirected_to_a_storage_host_arrive_without_the_registry_login(
+    redirecting_registry, tmp_path
+):
+    """FROM an image on a registry that answers blob GETs with a redirect to another host:
+    the blobs come from that host, which never sees the registry's Authorization."""
+    address, storage = redirecting_registry
+    ref = f"{address}/private/redirected:1"
+    pushed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pybuild",
+            "--push",
+            "--creds",
+            "alice:s3cret",
+            "-t",
+            ref,
+            str(SAMPLES / "greet"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    docker_config = tmp_path / "docker"
+    docker_config.mkdir()
+    login = base64.b64encode(b"alice:s3cret").decode()
+    (docker_config / "config.json").write_text(json.dumps({"auths": {address: {"auth": login}}}))
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f'FROM {ref}\nCMD ["redirected"]\n')
+    storage.requests.clear()
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pybuild",
+            "--no-cache",
+            "-t",
+            "r:1",
+            "-o",
+            str(tmp_path / "r.tar"),
+            str(context),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DOCKER_CONFIG": str(docker_config)},
+    )
+    assert built.returncode == 0, built.stderr
+    blobs = [path for path, _ in storage.requests if "/blobs/" in path]
+    assert len(blobs) == 3  # the config and two layers came from the storage host
+    assert not any(authorized for _, authorized in storage.requests)
+    assert validate_archive(tmp_path / "r.tar").config["config"]["Cmd"] == ["redirected"]

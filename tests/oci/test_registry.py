@@ -367,3 +367,28 @@ def test_a_stalled_registry_ends_in_a_clear_error_not_a_hang(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert address in result.stderr and "no answer within 1 s" in result.stderr
     assert not (tmp_path / "s.tar").exists()
+
+
+def test_a_redirect_loop_ends_after_ten_hops():
+    import http.server
+    import threading
+
+    class Loop(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", "again" if "again" not in self.path else self.path + "x")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Loop)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = RegistryClient(f"127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(RegistryError, match="redirected more than 10 times"):
+            client.request("GET", "/v2/x/blobs/sha256:0", "repository:x:pull")
+    finally:
+        server.shutdown()
+        server.server_close()

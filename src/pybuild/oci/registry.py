@@ -46,6 +46,8 @@ if TYPE_CHECKING:  # http.client brings ssl and socket: loaded only when a regis
 MONOLITHIC_LIMIT = 16 << 20  # blobs up to this size go up in one PUT
 CHUNK = 8 << 20
 RETRIES = 5
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 10
 MANIFEST_ACCEPT = ", ".join(INDEX_TYPES + MANIFEST_TYPES)
 
 
@@ -105,11 +107,50 @@ class RegistryClient:
     def scheme(self) -> str:
         return "http" if self.insecure or is_loopback(self.registry) else "https"
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(
+        self, scheme: str | None = None, host: str | None = None
+    ) -> http.client.HTTPConnection:
+        """A connection to the registry, or to `host` (a redirect's target) by `scheme`."""
         import http.client
 
-        cls = http.client.HTTPConnection if self.scheme == "http" else http.client.HTTPSConnection
-        return cls(self.registry, timeout=self.timeout)
+        scheme, host = scheme or self.scheme, host or self.registry
+        cls = http.client.HTTPConnection if scheme == "http" else http.client.HTTPSConnection
+        return cls(host, timeout=self.timeout)
+
+    def _follow(
+        self, response: http.client.HTTPResponse, method: str, path: str, *, sent: dict[str, str]
+    ) -> http.client.HTTPResponse:
+        """Follow redirects of a GET or HEAD, as Docker's client does: to a relative Location or
+        another host (a storage or CDN URL, often signed), where the registry's Authorization is
+        never sent; at most MAX_REDIRECTS hops."""
+        url = f"{self.scheme}://{self.registry}{path}"
+        for _ in range(MAX_REDIRECTS):
+            if response.status not in REDIRECTS or method not in ("GET", "HEAD"):
+                return response
+            location = response.getheader("Location")
+            response.read()
+            if not location:
+                raise RegistryError(
+                    f"registry {self.registry}: {method} {path.split('?')[0]} "
+                    f"answered {response.status} without a Location"
+                )
+            url = urllib.parse.urljoin(url, location)
+            target = urllib.parse.urlsplit(url)
+            headers = dict(sent)
+            if target.netloc != self.registry:
+                headers.pop("Authorization", None)  # the storage host must never see it
+            connection = self._connection(target.scheme, target.netloc)
+            connection.request(
+                method, target.path + (f"?{target.query}" if target.query else ""), headers=headers
+            )
+            response = connection.getresponse()
+            if method == "HEAD":
+                response.read()
+            self.requests.append((method, url, response.status))
+        raise RegistryError(
+            f"registry {self.registry}: {method} {path.split('?')[0]} was "
+            f"redirected more than {MAX_REDIRECTS} times"
+        )
 
     def request(
         self,
@@ -138,6 +179,7 @@ class RegistryClient:
                 connection.request(method, path, body=payload, headers=sent)
                 response = connection.getresponse()
                 response.read() if method == "HEAD" else None
+                response = self._follow(response, method, path, sent=sent)
             except OSError as error:
                 spent = time.monotonic() - started
                 final = isinstance(error, socket.gaierror)  # no such host: asking again won't help
