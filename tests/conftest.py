@@ -93,3 +93,24 @@ def redirecting_registry(tmp_path_factory):
     yield address, storage
     process.terminate()
     storage.close()
+
+
+@pytest.fixture(scope="module")
+def tls_registry(tmp_path_factory):
+    """An open registry over TLS with a CA made here, named servers.TLS_NAME (not loopback, so
+    clients insist on TLS); yields (address, CA certificate)."""
+    import socket
+
+    try:
+        socket.gethostbyname(servers.TLS_NAME)
+    except OSError:
+        if IN_CI:
+            pytest.fail(f"CI needs {servers.TLS_NAME} in /etc/hosts (.ci/run adds it)")
+        pytest.skip(
+            f"{servers.TLS_NAME} does not resolve (add '127.0.0.1 {servers.TLS_NAME}' to /etc/hosts)"
+        )
+    root = tmp_path_factory.mktemp("tls")
+    ca, certificate, key = servers.make_certificates(root / "certs")
+    process, address = servers.start_registry(root, auth=False, tls=(certificate, key))
+    yield address.replace("127.0.0.1", servers.TLS_NAME), ca
+    process.terminate()

@@ -22,7 +22,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_registry(root: Path, auth: bool, redirect_to: str | None = None):
+def start_registry(
+    root: Path, auth: bool, redirect_to: str | None = None, *, tls: tuple[Path, Path] | None = None
+):
     from conftest import IN_CI  # conftest imports this module
 
     binary = shutil.which("docker-registry")
@@ -37,6 +39,8 @@ def start_registry(root: Path, auth: bool, redirect_to: str | None = None):
         "http": {"addr": f"127.0.0.1:{port}"},
         "log": {"level": "error"},
     }
+    if tls is not None:  # (certificate, key): HTTPS only
+        config["http"]["tls"] = {"certificate": str(tls[0]), "key": str(tls[1])}
     if redirect_to is not None:  # blob GETs answered with a redirect to redirect_to + path
         config["middleware"] = {
             "storage": [{"name": "redirect", "options": {"baseurl": redirect_to}}]
@@ -94,3 +98,65 @@ class StorageHost:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+TLS_NAME = "pbreg.test"  # .ci/run maps it to 127.0.0.1: a registry name that is not loopback
+
+
+def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA of the test's own and a server certificate it signed for TLS_NAME: (ca, cert, key)."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
+
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pybuild test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        f"/CN={TLS_NAME}",
+    )
+    (directory / "extensions").write_text(f"subjectAltName=DNS:{TLS_NAME}\n")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "extensions",
+    )
+    return directory / "ca.crt", directory / "server.crt", directory / "server.key"

@@ -18,6 +18,7 @@ from pybuild import api
 from pybuild.oci import registry
 from pybuild.oci.reference import parse_reference
 from pybuild.oci.registry import RegistryClient, RegistryError, push_layout
+from pybuild.oci.validate import validate_archive
 from pybuild.outputs.spec import parse_output
 from servers import free_port  # noqa: F401
 
@@ -392,3 +393,46 @@ def test_a_redirect_loop_ends_after_ten_hops():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_tls_registries_are_trusted_through_certs_d_and_refused_without(
+    tls_registry, tmp_path, monkeypatch
+):
+    """A registry with a certificate from a CA of its own: refused, with the host and where to
+    put its CA, until its CA sits in certs.d/HOST:PORT/ca.crt; then push and pull work."""
+    from pybuild.errors import PybuildError
+    from pybuild.oci import registry
+
+    address, ca = tls_registry
+    certs = tmp_path / "certs.d"
+    monkeypatch.setattr(registry, "CERTS_DIRS", (certs, tmp_path / "containers-certs.d"))
+    ref = f"{address}/demo/tls:1"
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f'FROM {ref}\nCMD ["tls"]\n')
+    out = tmp_path / "out.tar"
+
+    def pull():
+        return api.build(
+            api.BuildOptions(
+                context=context, tags=("t:1",), cache_dir=None, output=parse_output(str(out))
+            )
+        )
+
+    push = api.BuildOptions(
+        context=SAMPLES / "hello", tags=(ref,), cache_dir=None, output=parse_output(None, push=True)
+    )
+    with pytest.raises(PybuildError, match="not trusted") as refused:
+        api.build(push)
+    message = str(refused.value)
+    assert address in message and str(certs / address / "ca.crt") in message
+    (certs / address).mkdir(parents=True)
+    (certs / address / "ca.crt").write_bytes(ca.read_bytes())
+    api.build(push)
+    pull()
+    assert validate_archive(out).config["config"]["Cmd"] == ["tls"]
+    (certs / address / "ca.crt").unlink()
+    out.unlink()
+    with pytest.raises(PybuildError, match="not trusted"):
+        pull()
+    assert not out.exists()

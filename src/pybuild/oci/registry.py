@@ -42,6 +42,7 @@ from .reference import Reference, parse_reference
 
 if TYPE_CHECKING:  # http.client brings ssl and socket: loaded only when a registry is used
     import http.client
+    import ssl
 
 MONOLITHIC_LIMIT = 16 << 20  # blobs up to this size go up in one PUT
 CHUNK = 8 << 20
@@ -114,8 +115,9 @@ class RegistryClient:
         import http.client
 
         scheme, host = scheme or self.scheme, host or self.registry
-        cls = http.client.HTTPConnection if scheme == "http" else http.client.HTTPSConnection
-        return cls(host, timeout=self.timeout)
+        if scheme == "http":
+            return http.client.HTTPConnection(host, timeout=self.timeout)
+        return http.client.HTTPSConnection(host, timeout=self.timeout, context=tls_context(host))
 
     def _follow(
         self, response: http.client.HTTPResponse, method: str, path: str, *, sent: dict[str, str]
@@ -165,6 +167,7 @@ class RegistryClient:
         """One request, with auth negotiated on a 401 and retries on 5xx, 429 and broken
         connections. `body` is a callable so a retry can start the body again."""
         import socket  # with http.client, only once a registry is used
+        import ssl
 
         url = urllib.parse.urlsplit(target)
         path = (url.path + ("?" + url.query if url.query else "")) if url.scheme else target
@@ -180,6 +183,8 @@ class RegistryClient:
                 response = connection.getresponse()
                 response.read() if method == "HEAD" else None
                 response = self._follow(response, method, path, sent=sent)
+            except ssl.SSLCertVerificationError as error:
+                raise RegistryError(untrusted(self.registry, error)) from None
             except OSError as error:
                 spent = time.monotonic() - started
                 final = isinstance(error, socket.gaierror)  # no such host: asking again won't help
@@ -241,14 +246,15 @@ class RegistryClient:
             headers["Authorization"] = (
                 "Basic " + base64.b64encode(":".join(self.creds).encode()).decode()
             )
-        import http.client
+        import ssl
 
-        cls = http.client.HTTPConnection if realm.scheme == "http" else http.client.HTTPSConnection
         try:
-            connection = cls(realm.netloc, timeout=self.timeout)
+            connection = self._connection(realm.scheme, realm.netloc)
             connection.request("GET", f"{realm.path}?{query}", headers=headers)
             answer = connection.getresponse()
             data = answer.read()
+        except ssl.SSLCertVerificationError as error:
+            raise RegistryError(untrusted(realm.netloc, error)) from None
         except OSError as error:
             raise RegistryError(
                 f"cannot reach the token service of {self.registry}: {error}"
@@ -350,6 +356,42 @@ class RegistryClient:
         if not location:
             raise RegistryError(f"registry {self.registry} gave no upload location")
         return urllib.parse.urljoin(f"{self.scheme}://{self.registry}/", location)
+
+
+# Where Docker (then Podman) looks for a registry's CAs (*.crt) and client pairs (*.cert with
+# *.key), in a folder named HOST[:PORT].
+CERTS_DIRS = (Path("/etc/docker/certs.d"), Path("/etc/containers/certs.d"))
+
+
+def tls_context(host: str) -> ssl.SSLContext:
+    """Verification as Docker does it: the system's CAs (and SSL_CERT_FILE), plus those in
+    certs.d/HOST[:PORT]/, whose client certificate pairs are offered too."""
+    import ssl
+
+    context = ssl.create_default_context()
+    for base in CERTS_DIRS:
+        folder = base / host
+        if not folder.is_dir():
+            continue
+        try:
+            for ca in sorted(folder.glob("*.crt")):
+                context.load_verify_locations(cafile=str(ca))
+            for certificate in sorted(folder.glob("*.cert")):
+                context.load_cert_chain(str(certificate), str(certificate.with_suffix(".key")))
+        except (OSError, ssl.SSLError) as error:
+            raise RegistryError(
+                f"cannot use the certificates in {folder}: {first_line(error)}"
+            ) from None
+    return context
+
+
+def untrusted(host: str, error: ssl.SSLCertVerificationError) -> str:
+    """Why a registry's certificate was refused, and how to trust it."""
+    reason = error.verify_message or first_line(error)
+    return (
+        f"registry {host}: its TLS certificate is not trusted ({reason}); to trust it, put its "
+        f"CA in {CERTS_DIRS[0] / host}/ca.crt (or {CERTS_DIRS[1] / host}/)"
+    )
 
 
 def _seconds(variable: str, default: float) -> float:
