@@ -38,6 +38,7 @@ from .model import (
     sha256_digest,
 )
 from .platform import Platform
+from .proxy import proxy_for
 from .reference import Reference, parse_reference
 
 if TYPE_CHECKING:  # http.client brings ssl and socket: loaded only when a registry is used
@@ -108,16 +109,40 @@ class RegistryClient:
     def scheme(self) -> str:
         return "http" if self.insecure or is_loopback(self.registry) else "https"
 
-    def _connection(
-        self, scheme: str | None = None, host: str | None = None
-    ) -> http.client.HTTPConnection:
-        """A connection to the registry, or to `host` (a redirect's target) by `scheme`."""
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str],
+        body: BinaryIO | bytes | None = None,
+        scheme: str | None = None,
+        host: str | None = None,
+    ) -> http.client.HTTPResponse:
+        """Send one request to the registry, or to `host` by `scheme` (a redirect's target or
+        the token service), through the proxy the environment names for it (proxy.py): a
+        proxied plain-HTTP request names the whole URL, HTTPS goes through a CONNECT tunnel."""
         import http.client
 
         scheme, host = scheme or self.scheme, host or self.registry
+        proxy = proxy_for(scheme, host)
+        login: dict[str, str] = {}
+        if proxy is not None and proxy.username:
+            pair = f"{urllib.parse.unquote(proxy.username)}:{urllib.parse.unquote(proxy.password or '')}"
+            login = {"Proxy-Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+        through = proxy.netloc.rpartition("@")[2] if proxy is not None else host
+        connection: http.client.HTTPConnection
         if scheme == "http":
-            return http.client.HTTPConnection(host, timeout=self.timeout)
-        return http.client.HTTPSConnection(host, timeout=self.timeout, context=tls_context(host))
+            connection = http.client.HTTPConnection(through, timeout=self.timeout)
+            if proxy is not None:
+                path, headers = f"http://{host}{path}", {**headers, **login}
+        else:
+            context = tls_context(host)
+            connection = http.client.HTTPSConnection(through, timeout=self.timeout, context=context)
+            if proxy is not None:
+                connection.set_tunnel(host, headers=login)
+        connection.request(method, path, body=body, headers=headers)
+        return connection.getresponse()
 
     def _follow(
         self, response: http.client.HTTPResponse, method: str, path: str, *, sent: dict[str, str]
@@ -141,11 +166,13 @@ class RegistryClient:
             headers = dict(sent)
             if target.netloc != self.registry:
                 headers.pop("Authorization", None)  # the storage host must never see it
-            connection = self._connection(target.scheme, target.netloc)
-            connection.request(
-                method, target.path + (f"?{target.query}" if target.query else ""), headers=headers
+            response = self._send(
+                method,
+                target.path + (f"?{target.query}" if target.query else ""),
+                headers=headers,
+                scheme=target.scheme,
+                host=target.netloc,
             )
-            response = connection.getresponse()
             if method == "HEAD":
                 response.read()
             self.requests.append((method, url, response.status))
@@ -177,10 +204,8 @@ class RegistryClient:
             if scope in self._authorization:
                 sent["Authorization"] = self._authorization[scope]
             try:
-                connection = self._connection()
                 payload = body() if body is not None else None
-                connection.request(method, path, body=payload, headers=sent)
-                response = connection.getresponse()
+                response = self._send(method, path, headers=sent, body=payload)
                 response.read() if method == "HEAD" else None
                 response = self._follow(response, method, path, sent=sent)
             except ssl.SSLCertVerificationError as error:
@@ -249,9 +274,13 @@ class RegistryClient:
         import ssl
 
         try:
-            connection = self._connection(realm.scheme, realm.netloc)
-            connection.request("GET", f"{realm.path}?{query}", headers=headers)
-            answer = connection.getresponse()
+            answer = self._send(
+                "GET",
+                f"{realm.path}?{query}",
+                headers=headers,
+                scheme=realm.scheme,
+                host=realm.netloc,
+            )
             data = answer.read()
         except ssl.SSLCertVerificationError as error:
             raise RegistryError(untrusted(realm.netloc, error)) from None
