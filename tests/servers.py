@@ -23,7 +23,12 @@ def free_port() -> int:
 
 
 def start_registry(
-    root: Path, auth: bool, redirect_to: str | None = None, *, tls: tuple[Path, Path] | None = None
+    root: Path,
+    auth: bool,
+    redirect_to: str | None = None,
+    *,
+    tls: tuple[Path, Path] | None = None,
+    mirror_of: str | None = None,
 ):
     from conftest import IN_CI  # conftest imports this module
 
@@ -39,6 +44,8 @@ def start_registry(
         "http": {"addr": f"127.0.0.1:{port}"},
         "log": {"level": "error"},
     }
+    if mirror_of is not None:  # a pull-through cache of the registry at that URL
+        config["proxy"] = {"remoteurl": mirror_of}
     if tls is not None:  # (certificate, key): HTTPS only
         config["http"]["tls"] = {"certificate": str(tls[0]), "key": str(tls[1])}
     if redirect_to is not None:  # blob GETs answered with a redirect to redirect_to + path

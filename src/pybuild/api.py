@@ -184,7 +184,7 @@ def build(
             build_contexts=key_values(
                 options.build_contexts, "--build-context", from_environment=False
             ),
-            registry_client=options.registry.client,
+            registry=options.registry,
             reporter=reporter,
             store=store,
         )

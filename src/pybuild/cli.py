@@ -65,6 +65,14 @@ def main() -> None:
 )
 @click.option("--insecure", is_flag=True, help="Plain HTTP to a registry off loopback.")
 @click.option(
+    "--registry-mirror",
+    "registry_mirrors",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="Pull Docker Hub images from this mirror first (as dockerd's option); may "
+    "repeat. Other mirrors: registries.conf.",
+)
+@click.option(
     "--timestamp",
     metavar="now|SECONDS",
     help="Image times: SECONDS like SOURCE_DATE_EPOCH; now for the build time and "
@@ -139,6 +147,7 @@ def build(
     push: bool,
     creds: str | None,
     insecure: bool,
+    registry_mirrors: tuple[str, ...],
     timestamp: str | None,
     cache_dir: Path | None,
     no_cache: bool,
@@ -153,7 +162,7 @@ def build(
         dockerfile=dockerfile,
         tags=tags,
         output=run(lambda: parse_output(output, load, push)),
-        registry=RegistryAccess(creds, insecure),
+        registry=RegistryAccess(creds, insecure, registry_mirrors),
         platform=platform,
         build_args=build_args,
         labels=labels,

@@ -14,6 +14,7 @@ from pybuild.build.timestamps import Timestamps
 from pybuild.errors import InstructionError
 from pybuild.oci.model import SCRATCH_PATH
 from pybuild.oci.platform import Platform
+from pybuild.oci.registry import RegistryAccess
 
 PLATFORM = Platform("linux", "amd64")
 
@@ -396,7 +397,7 @@ def test_a_run_the_image_needs_is_an_error_at_the_run_before_any_pull(tmp_path):
         "FROM scratch\nCOPY --from=builder /out /app\n"
     )
     with pytest.raises(InstructionError, match="RUN is not supported") as caught:
-        evaluated(parse(text), BuildContext(tmp_path), PLATFORM, registry_client=lambda host: None)
+        evaluated(parse(text), BuildContext(tmp_path), PLATFORM, registry=RegistryAccess())
     error = caught.value
     assert (error.location.line, error.location.column) == (2, 1)
     assert "`COPY --from=builder /out /app` at line 4" in error.message

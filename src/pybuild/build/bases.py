@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from ..oci.layer import StoredLayer, read_entries
 from ..oci.layout import blob_digest
 from ..oci.model import Image, ImageConfig, sha256_file
 from ..oci.platform import Platform
-from ..oci.registry import RegistryClient, pull_image
+from ..oci.registry import RegistryAccess, pull_image
 from ..oci.rootfs import RootFS
 from .archives import uncompressed_tar
 from .contexts import NamedContext
@@ -101,10 +100,10 @@ def pull(
     platform: Platform,
     scratch: Path,
     *,
-    client_for: Callable[[str], RegistryClient],
+    access: RegistryAccess,
     store: BlobStore = NO_CACHE,
 ) -> BaseImage:
     """Pull `host/repo:tag` or `host/repo@sha256:...` from its registry, verifying digests;
     blobs already in `store` are not fetched again."""
-    pulled = pull_image(reference_text, platform, scratch, client_for=client_for, store=store)
+    pulled = pull_image(reference_text, platform, scratch, access=access, store=store)
     return assemble(reference_text, pulled.config, list(pulled.blobs), scratch=scratch)

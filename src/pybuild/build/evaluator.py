@@ -61,7 +61,7 @@ from .permissions import parse_chmod, parse_chown
 from .timestamps import Timestamps
 
 if TYPE_CHECKING:
-    from ..oci.registry import RegistryClient
+    from ..oci.registry import RegistryAccess
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 PROTOCOLS = ("tcp", "udp", "sctp")
@@ -179,7 +179,7 @@ class Build:
     scratch_dir: Path | None = None  # where compressed ADD archives are decompressed
     steps: list[Step] = field(default_factory=list)  # what each instruction did (explain)
     named_contexts: dict[str, NamedContext] = field(default_factory=dict)  # by context_key
-    registry_client: Callable[[str], RegistryClient] | None = None  # host -> client (for pulls)
+    registry: RegistryAccess | None = None  # how to pull base images (None: pulling is off)
     images: dict[str, BaseImage] = field(default_factory=dict)  # base images loaded so far
     reporter: Reporter = QUIET  # told of downloads
     store: BlobStore = NO_CACHE  # where pulled blobs are kept for the next build
@@ -207,7 +207,7 @@ class Build:
                     )
                 if named is not None and named.kind != "docker-image":
                     self.images[key] = load_local(named, platform, self.scratch())
-                elif self.registry_client is None:
+                elif self.registry is None:
                     raise InstructionError(
                         f"{name} is not a stage or a --build-context, and pulling is off", location
                     )
@@ -217,7 +217,7 @@ class Build:
                         reference,
                         platform,
                         self.scratch(),
-                        client_for=self.registry_client,
+                        access=self.registry,
                         store=self.store,
                     )
                     self.fetched.append(reference)
@@ -875,7 +875,7 @@ def evaluate(
     labels: dict[str, str] | None = None,
     scratch: Path | None = None,
     build_contexts: dict[str, str] | None = None,
-    registry_client: Callable[[str], RegistryClient] | None = None,
+    registry: RegistryAccess | None = None,
     reporter: Reporter = QUIET,
     store: BlobStore = NO_CACHE,
 ) -> Evaluation:
@@ -892,7 +892,7 @@ def evaluate(
             context_key(name): parse_named_context(name, value)
             for name, value in (build_contexts or {}).items()
         },
-        registry_client=registry_client,
+        registry=registry,
         reporter=reporter,
         store=store,
     )

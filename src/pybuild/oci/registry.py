@@ -27,6 +27,7 @@ from ..events import QUIET, Reporter
 from .blobstore import NO_CACHE, BlobStore, InvalidBlob
 from .credentials import find_credentials
 from .layout import BLOBS, blob_path  # the API's blob routes share the layout's folder name
+from .mirrors import Endpoint, endpoints, read_rules
 from .model import (
     INDEX_TYPES,
     MANIFEST_TYPES,
@@ -76,15 +77,20 @@ class RegistryAccess:
 
     creds: str | None = None  # USER:PASSWORD, for pushing only: never sent to another host
     insecure: bool = False
+    mirrors: tuple[str, ...] = ()  # --registry-mirror: hosts tried first for Docker Hub names
 
-    def client(self, host: str, *, pushing: bool = False) -> RegistryClient:
+    def client(self, host: str, *, pushing: bool = False, insecure: bool = False) -> RegistryClient:
         """A client for `host`; Docker Hub's name `docker.io` is served by another host."""
         api_host = "registry-1.docker.io" if host == "docker.io" else host
         found = explicit_credentials(self.creds) if pushing else None
         if found is None:
             stored = find_credentials(host)
             found = (stored.username, stored.secret) if stored is not None else None
-        return RegistryClient(api_host, found, self.insecure)
+        return RegistryClient(api_host, found, self.insecure or insecure)
+
+    def endpoints(self, ref: Reference) -> list[Endpoint]:
+        """Where to pull `ref` from, in order (mirrors.py)."""
+        return endpoints(ref, read_rules(), self.mirrors)
 
 
 def is_loopback(host: str) -> bool:
@@ -496,7 +502,7 @@ def pull_image(
     platform: Platform,
     scratch: Path,
     *,
-    client_for: Callable[[str], RegistryClient],
+    access: RegistryAccess,
     store: BlobStore = NO_CACHE,
 ) -> PulledImage:
     """Pull `host/repo:tag` or `host/repo@sha256:...` (the platform chosen from an index) into
@@ -504,8 +510,43 @@ def pull_image(
     fetched ones are kept there for the next build."""
     text, _, pinned = reference_text.partition("@")
     ref = parse_reference(text)
-    client = client_for(ref.domain)
-    scope = f"repository:{ref.path}:pull"
+    failures = []
+    for endpoint in access.endpoints(ref):
+        client = access.client(endpoint.host, insecure=endpoint.insecure)
+        try:
+            return _pull_from(
+                client,
+                endpoint.path,
+                ref.tag,
+                pinned=pinned,
+                name=reference_text,
+                platform=platform,
+                scratch=scratch,
+                store=store,
+            )
+        except RegistryError as error:
+            failures.append(str(error) if not endpoint.mirror else f"mirror {endpoint}: {error}")
+    if len(failures) == 1:
+        raise RegistryError(failures[0])
+    raise RegistryError(
+        f"{reference_text}: no mirror had it, nor its registry: " + "; ".join(failures)
+    )
+
+
+def _pull_from(
+    client: RegistryClient,
+    repository: str,
+    tag: str,
+    *,
+    pinned: str | None,
+    name: str,
+    platform: Platform,
+    scratch: Path,
+    store: BlobStore,
+) -> PulledImage:
+    """The pull itself, from one registry (a mirror, or the image's own)."""
+    reference_text = name
+    scope = f"repository:{repository}:pull"
 
     def fetch(path: str, digest: str | None, accept: str | None = None) -> bytes:
         answer = client.request("GET", path, scope, headers={"Accept": accept} if accept else None)
@@ -515,13 +556,13 @@ def pull_image(
         return data
 
     document = json_object(
-        fetch(f"/v2/{ref.path}/manifests/{pinned or ref.tag}", pinned or None, MANIFEST_ACCEPT),
+        fetch(f"/v2/{repository}/manifests/{pinned or tag}", pinned, MANIFEST_ACCEPT),
         f"the manifest of {reference_text}",
     )
     if Index.is_index(document):
         chosen = Index.from_json(document).for_platform(platform, reference_text)
         document = json_object(
-            fetch(f"/v2/{ref.path}/manifests/{chosen.digest}", chosen.digest, MANIFEST_ACCEPT),
+            fetch(f"/v2/{repository}/manifests/{chosen.digest}", chosen.digest, MANIFEST_ACCEPT),
             f"the manifest of {reference_text}",
         )
     manifest = Manifest.from_json(document)
@@ -532,7 +573,7 @@ def pull_image(
             return kept
 
         def download(path: Path) -> None:
-            answer = client.request("GET", f"/v2/{ref.path}/{BLOBS}/{digest}", scope)
+            answer = client.request("GET", f"/v2/{repository}/{BLOBS}/{digest}", scope)
             with open(path, "wb") as out:
                 shutil.copyfileobj(answer, out, 1 << 20)
 
