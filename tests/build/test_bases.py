@@ -396,3 +396,64 @@ def test_blobs_redirected_to_a_storage_host_arrive_without_the_registry_login(
     assert len(blobs) == 3  # the config and two layers came from the storage host
     assert not any(authorized for _, authorized in storage.requests)
     assert validate_archive(tmp_path / "r.tar").config["config"]["Cmd"] == ["redirected"]
+
+
+def other_tool(name: str) -> str:
+    from conftest import IN_CI
+
+    found = shutil.which(name)
+    if found is None:
+        if IN_CI:
+            pytest.fail(f"CI needs {name} (.ci/run installs it)")
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+@pytest.mark.parametrize("transport", ["docker-archive", "oci-archive", "oci"])
+def test_archives_skopeo_writes_are_bases(tmp_path, transport):
+    """skopeo copy to each of its local forms gives a base pybuild builds on."""
+    skopeo = other_tool("skopeo")
+    source = tmp_path / "greet.tar"
+    api.build(
+        api.BuildOptions(
+            context=SAMPLES / "greet", tags=("greet:1",), output=parse_output(str(source))
+        )
+    )
+    copied = tmp_path / ("copied" if transport == "oci" else "copied.tar")
+    target = f"{transport}:{copied}" + (":greet:1" if transport == "docker-archive" else ":1")
+    subprocess.run(
+        [skopeo, "copy", "-q", f"docker-archive:{source}", target], check=True, capture_output=True
+    )
+    kind = {"docker-archive": "docker-archive", "oci-archive": "oci-archive", "oci": "oci-layout"}[
+        transport
+    ]
+    result, out = child(tmp_path, 'FROM base\nCMD ["copied"]\n', (f"base={kind}:{copied}",))
+    config = validate_archive(out).config
+    assert config["config"]["Entrypoint"] == ["/opt/greet/bin/greet"] and config["config"][
+        "Cmd"
+    ] == ["copied"]
+
+
+@pytest.mark.parametrize("form", ["docker-archive", "oci-archive"])
+def test_archives_podman_saves_are_bases(tmp_path, form):
+    podman = other_tool("podman")
+    source = tmp_path / "greet.tar"
+    api.build(
+        api.BuildOptions(
+            context=SAMPLES / "greet",
+            tags=("pybuild-podman-base:1",),
+            output=parse_output(str(source)),
+        )
+    )
+    subprocess.run([podman, "load", "-i", str(source)], check=True, capture_output=True)
+    saved = tmp_path / "saved.tar"
+    try:
+        subprocess.run(
+            [podman, "save", "--format", form, "-o", str(saved), "pybuild-podman-base:1"],
+            check=True,
+            capture_output=True,
+        )
+    finally:
+        subprocess.run([podman, "rmi", "pybuild-podman-base:1"], capture_output=True)
+    result, out = child(tmp_path, 'FROM base\nCMD ["saved"]\n', (f"base={form}:{saved}",))
+    assert validate_archive(out).config["config"]["Cmd"] == ["saved"]

@@ -215,3 +215,20 @@ def test_an_archive_cut_inside_a_layer_is_an_error_when_the_layer_is_read(tmp_pa
                 assert handle is not None
                 handle.read()
     assert all(str(path) in stderr for stderr in as_inspected_and_as_a_base(tmp_path, path))
+
+
+def test_archives_made_with_a_dot_prefix_are_read(tmp_path):
+    """`tar -C dir -cf x.tar .` names members ./manifest.json and the like."""
+    plain = tmp_path / "plain.tar"
+    plain.write_bytes(docker_archive(GOOD_LAYER))
+    dotted = tmp_path / "dotted.tar"
+    with tarfile.open(plain) as source, tarfile.open(dotted, "w") as target:
+        for member in source.getmembers():
+            data = source.extractfile(member).read()
+            member.name = "./" + member.name
+            target.addfile(member, io.BytesIO(data))
+    with ImageArchive(dotted) as archive:
+        found = archive.image()
+        assert archive.size(found.layer_names[0]) == len(GOOD_LAYER)
+        with archive.open(found.layer_names[0]) as handle:
+            assert handle is not None and handle.read() == GOOD_LAYER

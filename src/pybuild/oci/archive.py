@@ -54,10 +54,12 @@ class ImageArchive:
         if not self.path.exists():
             raise ArchiveError(f"{self.path} does not exist")
         self.tar: tarfile.TarFile | None = None
+        self.members: dict[str, tarfile.TarInfo] = {}  # by clean name: `./x` and `x` alike
         if not self.path.is_dir():
             try:
                 self.tar = tarfile.open(self.path)
-                self.tar.getmembers()  # every header now: a cut-off archive fails here, clearly
+                # Every header now: a cut-off archive fails here, clearly.
+                self.members = {posixpath.normpath(m.name): m for m in self.tar.getmembers()}
             except (tarfile.TarError, OSError, EOFError) as error:
                 raise ArchiveError(
                     f"{self.path} is not a tar archive or an OCI layout directory "
@@ -94,10 +96,8 @@ class ImageArchive:
             with open(candidate, "rb") as handle:
                 yield handle
             return
-        try:
-            member = self.tar.extractfile(name)
-        except KeyError:
-            member = None
+        found = self.members.get(name)
+        member = self.tar.extractfile(found) if found is not None else None
         try:
             yield member
         except (tarfile.TarError, EOFError) as error:
@@ -118,7 +118,7 @@ class ImageArchive:
         try:
             if self.tar is None:
                 return (self.path / name).stat().st_size
-            return self.tar.getmember(name).size
+            return self.members[name].size
         except (KeyError, OSError):
             raise ArchiveError(f"{self.path} names {name} but does not hold it") from None
 
