@@ -17,7 +17,7 @@ from conftest import SAMPLES
 from pybuild import api
 from pybuild.oci import registry
 from pybuild.oci.reference import parse_reference
-from pybuild.oci.registry import RegistryClient, RegistryError, push_layout
+from pybuild.oci.registry import RegistryAccess, RegistryClient, RegistryError, push_layout
 from pybuild.oci.validate import validate_archive
 from pybuild.outputs.spec import parse_output
 from servers import free_port  # noqa: F401
@@ -436,3 +436,104 @@ def test_tls_registries_are_trusted_through_certs_d_and_refused_without(
     with pytest.raises(PybuildError, match="not trusted"):
         pull()
     assert not out.exists()
+
+
+class FakeRegistry:
+    """A loopback server answering GETs from a table: path -> (status, headers, body); each
+    entry may be a list, answered in turn. Its requests are kept in `seen`."""
+
+    def __init__(self, routes):
+        import http.server
+        import threading
+
+        self.seen: list[str] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                fake.seen.append(self.path)
+                answer = routes.get(self.path, (404, {}, b""))
+                if isinstance(answer, list):
+                    answer = answer.pop(0) if len(answer) > 1 else answer[0]
+                status, headers, body = answer
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def serve_manifest(config: bytes, layer_digest: str, layer_size: int) -> bytes:
+    from pybuild.oci.model import sha256_digest
+
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha256_digest(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": layer_digest,
+                    "size": layer_size,
+                }
+            ],
+        }
+    ).encode()
+
+
+def test_registry_replies_are_held_to_their_limits(tmp_path):
+    """A blob with more bytes than its descriptor says, and a manifest over 4 MiB, are clear
+    errors (not read to the end); a 429's Retry-After is waited for."""
+    from pybuild.oci.model import sha256_digest
+    from pybuild.oci.platform import Platform
+    from pybuild.oci.registry import pull_image
+
+    config = b'{"rootfs":{"type":"layers","diff_ids":[]}}'
+    layer = b"exactly these bytes and then some"
+    routes = {
+        "/v2/x/manifests/1": [
+            (429, {"Retry-After": "1"}, b""),
+            (200, {}, serve_manifest(config, sha256_digest(layer[:10]), 10)),
+        ],
+        f"/v2/x/blobs/{sha256_digest(config)}": (200, {}, config),
+        f"/v2/x/blobs/{sha256_digest(layer[:10])}": (200, {}, layer),
+        "/v2/big/manifests/1": (200, {}, b" " * (4 * 1048 * 1048 + 1)),
+    }
+    registry = FakeRegistry(routes)
+    slept: list[float] = []
+
+    class Access(RegistryAccess):
+        def client(self, host, *, pushing=False, insecure=False):
+            client = super().client(host, pushing=pushing, insecure=insecure)
+            client.sleep = slept.append
+            return client
+
+    try:
+        with pytest.raises(RegistryError, match="is not the 10 bytes its descriptor says"):
+            pull_image(
+                f"{registry.address}/x:1", Platform("linux", "amd64"), tmp_path, access=Access()
+            )
+        assert slept == [1.0]
+        with pytest.raises(RegistryError, match=f"is over {4 * 1048 * 1048} bytes"):
+            pull_image(
+                f"{registry.address}/big:1", Platform("linux", "amd64"), tmp_path, access=Access()
+            )
+    finally:
+        registry.close()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import shutil
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -51,6 +50,7 @@ CHUNK = 8 << 20
 RETRIES = 5
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 10
+MANIFEST_LIMIT = 4 * 1048 * 1048  # containerd's limit for a manifest or index (sic: 1048)
 MANIFEST_ACCEPT = ", ".join(INDEX_TYPES + MANIFEST_TYPES)
 
 
@@ -234,9 +234,15 @@ class RegistryClient:
                 self._authenticate(response.getheader("WWW-Authenticate") or "", scope)
                 response.read()
                 continue
-            if response.status in (429, 500, 502, 503, 504) and attempt < RETRIES - 1:
+            wait = _retry_after(response.getheader("Retry-After"), 0.2 * 2**attempt)
+            spent = time.monotonic() - started
+            if (
+                response.status in (429, 500, 502, 503, 504)
+                and attempt < RETRIES - 1
+                and spent + wait <= self.retry_for
+            ):
                 response.read()
-                self.sleep(0.2 * 2**attempt)
+                self.sleep(wait)
                 continue
             if response.status not in expect:
                 detail = response.read().decode(errors="replace").strip()[:300]
@@ -441,6 +447,15 @@ def _seconds(variable: str, default: float) -> float:
     return value
 
 
+def _retry_after(header: str | None, backoff: float) -> float:
+    """How long to wait before a retry: the server's Retry-After (seconds) when it says,
+    else the backoff."""
+    try:
+        return max(backoff, float(header)) if header else backoff
+    except ValueError:  # an HTTP date: rare from registries; the backoff will do
+        return backoff
+
+
 def _constant(data: bytes) -> Callable[[], bytes]:
     """A request body that gives the same bytes on every try."""
     return lambda: data
@@ -550,7 +565,9 @@ def _pull_from(
 
     def fetch(path: str, digest: str | None, accept: str | None = None) -> bytes:
         answer = client.request("GET", path, scope, headers={"Accept": accept} if accept else None)
-        data = answer.read()
+        data = answer.read(MANIFEST_LIMIT + 1)
+        if len(data) > MANIFEST_LIMIT:  # as containerd refuses them: no image needs more
+            raise RegistryError(f"{reference_text}: {path} is over {MANIFEST_LIMIT} bytes")
         if digest and sha256_digest(data) != digest:
             raise RegistryError(f"{reference_text}: {path} does not hash to {digest}")
         return data
@@ -567,20 +584,28 @@ def _pull_from(
         )
     manifest = Manifest.from_json(document)
 
-    def blob(digest: str) -> Path:
+    def blob(digest: str, size: int) -> Path:
         kept = store.verified_blob(digest)
         if kept is not None:
             return kept
 
         def download(path: Path) -> None:
+            """Exactly `size` bytes: never more than the descriptor says, nor fewer."""
             answer = client.request("GET", f"/v2/{repository}/{BLOBS}/{digest}", scope)
+            remaining = size
             with open(path, "wb") as out:
-                shutil.copyfileobj(answer, out, 1 << 20)
+                while remaining and (chunk := answer.read(min(1 << 20, remaining))):
+                    out.write(chunk)
+                    remaining -= len(chunk)
+            if remaining or answer.read(1):
+                raise RegistryError(
+                    f"{reference_text}: blob {digest} is not the {size} bytes its descriptor says"
+                )
 
         try:
             return store.fetch_into(digest, download, scratch)
         except InvalidBlob as error:
             raise RegistryError(f"{reference_text}: {error}") from None
 
-    config = ImageConfig.from_json(blob(manifest.config.digest).read_bytes())
-    return PulledImage(config, tuple(blob(layer.digest) for layer in manifest.layers))
+    config = ImageConfig.from_json(blob(manifest.config.digest, manifest.config.size).read_bytes())
+    return PulledImage(config, tuple(blob(layer.digest, layer.size) for layer in manifest.layers))
