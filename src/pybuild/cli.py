@@ -65,6 +65,14 @@ def main() -> None:
 )
 @click.option("--insecure", is_flag=True, help="Plain HTTP to a registry off loopback.")
 @click.option(
+    "--pull",
+    type=click.Choice(["missing", "always", "never"]),
+    default="missing",
+    show_default=True,
+    help="Base images: use what is stored (missing), ask the registry for every tag "
+    "(always), or never ask it (offline).",
+)
+@click.option(
     "--registry-mirror",
     "registry_mirrors",
     multiple=True,
@@ -148,6 +156,7 @@ def build(
     creds: str | None,
     insecure: bool,
     registry_mirrors: tuple[str, ...],
+    pull: str,
     timestamp: str | None,
     cache_dir: Path | None,
     no_cache: bool,
@@ -162,7 +171,7 @@ def build(
         dockerfile=dockerfile,
         tags=tags,
         output=run(lambda: parse_output(output, load, push)),
-        registry=RegistryAccess(creds, insecure, registry_mirrors),
+        registry=RegistryAccess(creds, insecure, registry_mirrors, pull),
         platform=platform,
         build_args=build_args,
         labels=labels,

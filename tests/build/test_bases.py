@@ -457,3 +457,75 @@ def test_archives_podman_saves_are_bases(tmp_path, form):
         subprocess.run([podman, "rmi", "pybuild-podman-base:1"], capture_output=True)
     result, out = child(tmp_path, 'FROM base\nCMD ["saved"]\n', (f"base={form}:{saved}",))
     assert validate_archive(out).config["config"]["Cmd"] == ["saved"]
+
+
+def test_pull_missing_always_never(open_registry, tmp_path, monkeypatch):
+    """--pull=missing (the default) builds from a stored image without asking the registry;
+    always asks for the tag and sees it moved; never works offline or says what is missing."""
+    from pybuild.events import Reporter
+    from pybuild.oci.registry import RegistryAccess, RegistryClient
+
+    ref = f"{open_registry}/demo/pull-policy:1"
+
+    def push(sample: str) -> None:
+        api.build(
+            api.BuildOptions(
+                context=SAMPLES / sample,
+                tags=(ref,),
+                cache_dir=None,
+                output=parse_output(None, push=True),
+            )
+        )
+
+    requested: list[str] = []
+    original = RegistryClient.request
+
+    def counting(self, method, target, scope, *args, **kwargs):
+        requested.append(f"{method} {target}")
+        return original(self, method, target, scope, *args, **kwargs)
+
+    class Notes(Reporter):
+        def __init__(self):
+            self.lines: list[str] = []
+
+        def note(self, text: str) -> None:
+            self.lines.append(text)
+
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {ref}\n")
+    cache = tmp_path / "cache"
+
+    def build(policy: str, cache_dir: Path | None = cache) -> tuple[list[str], list[str], dict]:
+        requested.clear()
+        notes = Notes()
+        api.build(
+            api.BuildOptions(
+                context=context,
+                tags=("p:1",),
+                cache_dir=cache_dir,
+                registry=RegistryAccess(pull=policy),
+                output=parse_output(str(tmp_path / "out.tar")),
+            ),
+            reporter=notes,
+        )
+        return list(requested), notes.lines, validate_archive(tmp_path / "out.tar").config
+
+    push("hello")
+    monkeypatch.setattr(RegistryClient, "request", counting)
+    asked, notes, config = build("missing")
+    assert asked and notes == [f"{ref}: {notes[0].rsplit(': ', 1)[1]}"]  # the digest it resolved to
+    first = notes[0].rsplit(": ", 1)[1]
+    asked, notes, _ = build("missing")
+    assert asked == [] and notes == [f"{ref}: {first} (stored)"]
+    monkeypatch.setattr(RegistryClient, "request", original)
+    push("greet")  # the tag moves
+    monkeypatch.setattr(RegistryClient, "request", counting)
+    assert build("missing")[1] == [f"{ref}: {first} (stored)"]
+    asked, notes, config = build("always")
+    assert any("/manifests/1" in line for line in asked) and notes[0] != f"{ref}: {first}"
+    assert config["config"]["Entrypoint"] == ["/opt/greet/bin/greet"]
+    asked, _, _ = build("never")
+    assert asked == []
+    with pytest.raises(InstructionError, match="was never pulled, and --pull=never forbids asking"):
+        build("never", cache_dir=tmp_path / "empty-cache")

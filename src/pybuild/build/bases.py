@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
+from ..events import QUIET, Reporter
 from ..oci.archive import ImageArchive
 from ..oci.blobstore import NO_CACHE, BlobStore
 from ..oci.compression import sniff_file
@@ -102,8 +103,11 @@ def pull(
     *,
     access: RegistryAccess,
     store: BlobStore = NO_CACHE,
+    reporter: Reporter = QUIET,
 ) -> BaseImage:
     """Pull `host/repo:tag` or `host/repo@sha256:...` from its registry, verifying digests;
     blobs already in `store` are not fetched again."""
-    pulled = pull_image(reference_text, platform, scratch, access=access, store=store)
+    pulled = pull_image(
+        reference_text, platform, scratch, access=access, store=store, reporter=reporter
+    )
     return assemble(reference_text, pulled.config, list(pulled.blobs), scratch=scratch)

@@ -219,6 +219,7 @@ class Build:
                         self.scratch(),
                         access=self.registry,
                         store=self.store,
+                        reporter=self.reporter,
                     )
                     self.fetched.append(reference)
             except InstructionError:

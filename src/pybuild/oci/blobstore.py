@@ -27,7 +27,7 @@ from ..errors import PybuildError
 from ..filestat import default_cache_dir, file_stat
 from .compression import Compression
 from .layout import blob_path
-from .model import LayerBlob, sha256_file
+from .model import LayerBlob, sha256_digest, sha256_file
 from .sinks import CHUNK, Sink, Tee
 
 if TYPE_CHECKING:
@@ -123,6 +123,31 @@ class BlobStore:
             return path
         path.unlink(missing_ok=True)
         return None
+
+    def keep_bytes(self, data: bytes) -> None:
+        """Keep a small blob (a manifest) under its digest."""
+        if self.root is not None:
+            _atomic_write(self.root / blob_path(sha256_digest(data)), data)
+
+    def resolution(self, name: str, platform: str) -> str | None:
+        """The manifest digest `name` (a tag) resolved to for `platform` when last pulled."""
+        if self.root is None:
+            return None
+        try:
+            record = json.loads(self._resolution_file(name, platform).read_text())
+            return str(record["digest"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def remember_resolution(self, name: str, platform: str, digest: str) -> None:
+        if self.root is not None:
+            record = {"name": name, "platform": platform, "digest": digest}
+            _atomic_write(self._resolution_file(name, platform), json.dumps(record).encode())
+
+    def _resolution_file(self, name: str, platform: str) -> Path:
+        assert self.root is not None
+        key = hashlib.sha256(f"{name}|{platform}".encode()).hexdigest()
+        return self.root / "resolved" / f"{key}.json"
 
     def fetch_into(self, digest: str, download: Callable[[Path], None], scratch: Path) -> Path:
         """A blob fetched by `download(path)` and checked against `digest`: kept in the store

@@ -78,6 +78,7 @@ class RegistryAccess:
     creds: str | None = None  # USER:PASSWORD, for pushing only: never sent to another host
     insecure: bool = False
     mirrors: tuple[str, ...] = ()  # --registry-mirror: hosts tried first for Docker Hub names
+    pull: str = "missing"  # --pull: missing (use what is stored), always or never (offline)
 
     def client(self, host: str, *, pushing: bool = False, insecure: bool = False) -> RegistryClient:
         """A client for `host`; Docker Hub's name `docker.io` is served by another host."""
@@ -510,6 +511,31 @@ class PulledImage:
 
     config: ImageConfig
     blobs: tuple[Path, ...]
+    manifest_digest: str = ""
+
+
+def _stored_image(digest: str, platform: Platform, store: BlobStore) -> PulledImage | None:
+    """The image whose manifest (or index) has `digest`, when the store holds all of it."""
+    path = store.verified_blob(digest)
+    if path is None:
+        return None
+    try:
+        document = json_object(path.read_bytes(), "a stored manifest")
+        if Index.is_index(document):
+            digest = Index.from_json(document).for_platform(platform, digest).digest
+            path = store.verified_blob(digest)
+            if path is None:
+                return None
+            document = json_object(path.read_bytes(), "a stored manifest")
+        manifest = Manifest.from_json(document)
+    except InvalidDocument:
+        return None
+    blobs = [store.verified_blob(item.digest) for item in (manifest.config, *manifest.layers)]
+    if any(blob is None for blob in blobs):
+        return None
+    config, *layers = blobs
+    assert config is not None
+    return PulledImage(ImageConfig.from_json(config.read_bytes()), tuple(layers), digest)  # type: ignore[arg-type]
 
 
 def pull_image(
@@ -519,17 +545,32 @@ def pull_image(
     *,
     access: RegistryAccess,
     store: BlobStore = NO_CACHE,
+    reporter: Reporter = QUIET,
 ) -> PulledImage:
     """Pull `host/repo:tag` or `host/repo@sha256:...` (the platform chosen from an index) into
     `scratch`, verifying every digest. Blobs the store holds already are not asked for again;
-    fetched ones are kept there for the next build."""
+    fetched ones are kept there for the next build. With `access.pull` "missing" an image the
+    store holds whole (by the digest its tag last resolved to) asks nothing of the registry;
+    "always" asks it for the tag; "never" asks nothing and says what is missing."""
     text, _, pinned = reference_text.partition("@")
     ref = parse_reference(text)
+    where = str(platform)
+    if access.pull != "always":
+        digest = pinned or store.resolution(reference_text, where)
+        stored = _stored_image(digest, platform, store) if digest else None
+        if stored is not None:
+            reporter.note(f"{reference_text}: {stored.manifest_digest} (stored)")
+            return stored
+        if access.pull == "never":
+            missing = "was never pulled" if not digest else "is not all in the local store"
+            raise RegistryError(
+                f"{reference_text} {missing}, and --pull=never forbids asking {ref.domain}"
+            )
     failures = []
     for endpoint in access.endpoints(ref):
         client = access.client(endpoint.host, insecure=endpoint.insecure)
         try:
-            return _pull_from(
+            pulled = _pull_from(
                 client,
                 endpoint.path,
                 ref.tag,
@@ -541,6 +582,11 @@ def pull_image(
             )
         except RegistryError as error:
             failures.append(str(error) if not endpoint.mirror else f"mirror {endpoint}: {error}")
+            continue
+        if not pinned:
+            store.remember_resolution(reference_text, where, pulled.manifest_digest)
+        reporter.note(f"{reference_text}: {pulled.manifest_digest}")
+        return pulled
     if len(failures) == 1:
         raise RegistryError(failures[0])
     raise RegistryError(
@@ -572,17 +618,14 @@ def _pull_from(
             raise RegistryError(f"{reference_text}: {path} does not hash to {digest}")
         return data
 
-    document = json_object(
-        fetch(f"/v2/{repository}/manifests/{pinned or tag}", pinned, MANIFEST_ACCEPT),
-        f"the manifest of {reference_text}",
-    )
+    data = fetch(f"/v2/{repository}/manifests/{pinned or tag}", pinned, MANIFEST_ACCEPT)
+    document = json_object(data, f"the manifest of {reference_text}")
     if Index.is_index(document):
         chosen = Index.from_json(document).for_platform(platform, reference_text)
-        document = json_object(
-            fetch(f"/v2/{repository}/manifests/{chosen.digest}", chosen.digest, MANIFEST_ACCEPT),
-            f"the manifest of {reference_text}",
-        )
+        data = fetch(f"/v2/{repository}/manifests/{chosen.digest}", chosen.digest, MANIFEST_ACCEPT)
+        document = json_object(data, f"the manifest of {reference_text}")
     manifest = Manifest.from_json(document)
+    store.keep_bytes(data)  # the platform's manifest, for the next build's --pull=missing
 
     def blob(digest: str, size: int) -> Path:
         kept = store.verified_blob(digest)
@@ -608,4 +651,5 @@ def _pull_from(
             raise RegistryError(f"{reference_text}: {error}") from None
 
     config = ImageConfig.from_json(blob(manifest.config.digest, manifest.config.size).read_bytes())
-    return PulledImage(config, tuple(blob(layer.digest, layer.size) for layer in manifest.layers))
+    layers = tuple(blob(layer.digest, layer.size) for layer in manifest.layers)
+    return PulledImage(config, layers, sha256_digest(data))
