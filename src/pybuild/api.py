@@ -319,3 +319,37 @@ def default_dockerfile(context_dir: Path) -> Path:
     """CONTEXT/Dockerfile, or CONTEXT/dockerfile when only that exists (as Docker accepts)."""
     upper, lower_case = context_dir / "Dockerfile", context_dir / "dockerfile"
     return lower_case if not upper.exists() and lower_case.exists() else upper
+
+
+def registry_host(server: str | None) -> str:
+    """The registry a login names: Docker Hub when none is given, a URL's host when one is."""
+    if not server:
+        return "docker.io"
+    host = server.split("://", 1)[-1].split("/", 1)[0]
+    return "docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host
+
+
+def login(server: str | None, username: str, password: str, *, insecure: bool = False) -> str:
+    """Check the login with the registry (as `docker login` does), then keep it where Docker
+    would; returns where it went."""
+    from .oci.credentials import Credentials, store_credentials
+    from .oci.registry import RegistryClient, RegistryError
+
+    host = registry_host(server)
+    if not username or not password:
+        raise UsageError("login needs a username and a password (or --password-stdin)")
+    api_host = "registry-1.docker.io" if host == "docker.io" else host
+    client = RegistryClient(api_host, (username, password), insecure)
+    try:
+        client.request("GET", "/v2/", "", expect=(200,)).read()
+    except RegistryError as error:
+        raise UsageError(f"login to {host} failed: {error}") from None
+    return store_credentials(host, Credentials(username, password))
+
+
+def logout(server: str | None) -> tuple[str, bool]:
+    """Forget the login for a registry; (its host, whether there was one)."""
+    from .oci.credentials import erase_credentials
+
+    host = registry_host(server)
+    return host, erase_credentials(host)

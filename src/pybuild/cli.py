@@ -314,6 +314,34 @@ def inspect(archive: Path, fmt: str, layer: int | None) -> None:
 
 
 @main.command()
+@click.argument("server", required=False)
+@click.option("-u", "--username", required=True, help="The registry user.")
+@click.option("-p", "--password", help="The password or token (else asked for, unechoed).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--insecure", is_flag=True, help="Plain HTTP to a registry off loopback.")
+def login(
+    server: str | None, username: str, password: str | None, *, password_stdin: bool, insecure: bool
+) -> None:
+    """Log in to a registry (Docker Hub when SERVER is left out) and keep the login where docker
+    login would: the configured credential helper, else $DOCKER_CONFIG/config.json."""
+    if password_stdin:
+        password = sys.stdin.read().rstrip("\r\n")
+    elif password is None:
+        password = click.prompt("Password", hide_input=True)
+    secret = password
+    where = run(lambda: api.login(server, username, secret, insecure=insecure))
+    click.echo(f"Login Succeeded (kept in {where})")
+
+
+@main.command()
+@click.argument("server", required=False)
+def logout(server: str | None) -> None:
+    """Forget the login for a registry (Docker Hub when SERVER is left out)."""
+    host, removed = run(lambda: api.logout(server))
+    click.echo(f"Removed login credentials for {host}" if removed else f"Not logged in to {host}")
+
+
+@main.command()
 @click.argument("dockerfile", default="Dockerfile", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--format",

@@ -37,7 +37,7 @@ from .filestat import default_cache_dir, file_stat
 
 FORMAT = 1  # bump when what a record covers changes
 RACY_SECONDS = 1.0  # covers filesystems whose timestamps have one-second granularity
-COMMANDS = ("build", "explain", "inspect", "parse")
+COMMANDS = ("build", "explain", "inspect", "parse", "login", "logout")
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 FILE_FIELDS = ("mode", "uid", "gid", "size", "mtime", "ctime", "inode", "device")

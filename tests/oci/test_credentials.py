@@ -156,3 +156,58 @@ def test_a_helper_logs_in_for_a_push_and_podmans_file_for_a_pull(auth_registry, 
         env=env,
     )
     assert pulled.returncode == 0, pulled.stderr
+
+
+def pybuild(*args: str, env: dict, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pybuild", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+def test_login_checks_and_keeps_a_login_and_logout_forgets_it(auth_registry, home):
+    """Against the real htpasswd registry: a wrong password is refused and nothing kept; the
+    right one is kept in config.json (owner-only), used by the next pull, and forgotten by
+    logout; with a credsStore, login and logout go through the helper."""
+    env = {**os.environ, "PATH": f"{home / 'bin'}:{os.environ['PATH']}"}
+    wrong = pybuild(
+        "login", auth_registry, "-u", "alice", "--password-stdin", env=env, stdin="nope\n"
+    )
+    assert wrong.returncode == 1 and f"login to {auth_registry} failed" in wrong.stderr
+    assert not (home / "docker" / "config.json").exists()
+    right = pybuild(
+        "login", auth_registry, "-u", "alice", "--password-stdin", env=env, stdin="s3cret\n"
+    )
+    assert right.returncode == 0 and "Login Succeeded" in right.stdout, right.stderr
+    kept = home / "docker" / "config.json"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert find_credentials(auth_registry) == Credentials("alice", "s3cret")
+    ref = f"{auth_registry}/private/after-login:1"
+    assert pybuild("--push", "-t", ref, str(SAMPLES / "hello"), env=env).returncode == 0
+    context = home / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {ref}\n")
+    pulled = pybuild("--no-cache", "-t", "a:1", "-o", str(home / "a.tar"), str(context), env=env)
+    assert pulled.returncode == 0, pulled.stderr
+    out = pybuild("logout", auth_registry, env=env)
+    assert out.returncode == 0 and f"Removed login credentials for {auth_registry}" in out.stdout
+    assert find_credentials(auth_registry) is None
+    assert "Not logged in" in pybuild("logout", auth_registry, env=env).stdout
+    # With a store configured, the helper keeps the login.
+    store = home / "helper-store.json"
+    helper(
+        home / "bin",
+        "filestore",
+        f'case "$1" in store) cat > {store};; erase) rm -f {store};; get) exit 1;; esac\n',
+    )
+    config(home, {"credsStore": "filestore"})
+    assert pybuild("login", auth_registry, "-u", "alice", "-p", "s3cret", env=env).returncode == 0
+    assert json.loads(store.read_text()) == {
+        "ServerURL": auth_registry,
+        "Username": "alice",
+        "Secret": "s3cret",
+    }
+    assert pybuild("logout", auth_registry, env=env).returncode == 0 and not store.exists()

@@ -148,3 +148,82 @@ def _podman_files() -> list[Path]:
         return [Path(os.environ["REGISTRY_AUTH_FILE"])]
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     return [Path(runtime) / "containers" / "auth.json"] if runtime else []
+
+
+def _helper_for(config: Mapping[str, Any], host: str) -> str | None:
+    helpers = config.get("credHelpers")
+    if isinstance(helpers, Mapping):
+        for key, helper in helpers.items():
+            if _same_registry(str(key), host):
+                return str(helper)
+    store = config.get("credsStore")
+    return store if isinstance(store, str) and store else None
+
+
+def _run_helper_action(name: str, action: str, payload: str) -> None:
+    program = f"docker-credential-{name}"
+    try:
+        result = subprocess.run(
+            [program, action], input=payload, capture_output=True, text=True, timeout=60
+        )
+    except FileNotFoundError:
+        raise CredentialError(f"the credential helper {program} is not on PATH") from None
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise CredentialError(f"{program} failed: {first_line(error)}") from None
+    said = (result.stdout + result.stderr).strip()
+    if result.returncode != 0 and not (action == "erase" and NOT_FOUND in said.lower()):
+        raise CredentialError(
+            f"{program} {action} failed: {said.splitlines()[0] if said else result.returncode}"
+        )
+
+
+def _write_config(path: Path, config: Mapping[str, Any]) -> None:
+    """config.json written whole and renamed into place, readable by its owner only."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(config, handle, indent=2)
+        handle.write("\n")
+    os.replace(partial, path)
+
+
+def store_credentials(host: str, credentials: Credentials) -> str:
+    """Keep a login where Docker would: the host's helper or the credsStore, else config.json
+    `auths`. Returns where it went, for the message."""
+    path = docker_config_dir() / "config.json"
+    config = dict(_read(path))
+    helper = _helper_for(config, host)
+    if helper is not None:
+        payload = json.dumps(
+            {
+                "ServerURL": _server_name(host),
+                "Username": credentials.username,
+                "Secret": credentials.secret,
+            }
+        )
+        _run_helper_action(helper, "store", payload)
+        return f"docker-credential-{helper}"
+    auths = {
+        key: value
+        for key, value in dict(config.get("auths") or {}).items()
+        if not _same_registry(str(key), host)
+    }
+    pair = f"{credentials.username}:{credentials.secret}".encode()
+    auths[_server_name(host)] = {"auth": base64.b64encode(pair).decode()}
+    _write_config(path, {**config, "auths": auths})
+    return str(path)
+
+
+def erase_credentials(host: str) -> bool:
+    """Forget the login for `host` (helper, then config.json); whether there was one to forget."""
+    path = docker_config_dir() / "config.json"
+    config = dict(_read(path))
+    helper = _helper_for(config, host)
+    if helper is not None:
+        _run_helper_action(helper, "erase", _server_name(host))
+    auths = dict(config.get("auths") or {})
+    kept = {key: value for key, value in auths.items() if not _same_registry(str(key), host)}
+    if kept != auths:
+        _write_config(path, {**config, "auths": kept})
+    return helper is not None or kept != auths
