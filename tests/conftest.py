@@ -99,18 +99,49 @@ def redirecting_registry(tmp_path_factory):
 def tls_registry(tmp_path_factory):
     """An open registry over TLS with a CA made here, named servers.TLS_NAME (not loopback, so
     clients insist on TLS); yields (address, CA certificate)."""
-    import socket
-
-    try:
-        socket.gethostbyname(servers.TLS_NAME)
-    except OSError:
-        if IN_CI:
-            pytest.fail(f"CI needs {servers.TLS_NAME} in /etc/hosts (.ci/run adds it)")
-        pytest.skip(
-            f"{servers.TLS_NAME} does not resolve (add '127.0.0.1 {servers.TLS_NAME}' to /etc/hosts)"
-        )
+    require_resolvable(servers.TLS_NAME)
     root = tmp_path_factory.mktemp("tls")
     ca, certificate, key = servers.make_certificates(root / "certs")
     process, address = servers.start_registry(root, auth=False, tls=(certificate, key))
     yield address.replace("127.0.0.1", servers.TLS_NAME), ca
     process.terminate()
+
+
+def require_tool(name: str) -> str:
+    """The path of a program the test needs; a skip without it, but a failure under CI."""
+    import shutil
+
+    found = shutil.which(name)
+    if found is None:
+        if IN_CI:
+            pytest.fail(f"CI needs {name} (.ci/run installs it)")
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+def require_resolvable(name: str) -> None:
+    """A host name the test needs (.ci/run maps pbreg.test to 127.0.0.1)."""
+    import socket
+
+    try:
+        socket.gethostbyname(name)
+    except OSError:
+        if IN_CI:
+            pytest.fail(f"CI needs {name} in /etc/hosts (.ci/run adds it)")
+        pytest.skip(f"{name} does not resolve (add '127.0.0.1 {name}' to /etc/hosts)")
+
+
+@pytest.fixture
+def registry_requests(monkeypatch) -> list[str]:
+    """Every request a RegistryClient makes in this test, as 'METHOD target'."""
+    from pybuild.oci.registry import RegistryClient
+
+    requested: list[str] = []
+    original = RegistryClient.request
+
+    def counting(self, method, target, scope, *args, **kwargs):
+        requested.append(f"{method} {target}")
+        return original(self, method, target, scope, *args, **kwargs)
+
+    monkeypatch.setattr(RegistryClient, "request", counting)
+    return requested

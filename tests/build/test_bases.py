@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLES
+from conftest import SAMPLES, require_tool
 from images import docker_archive_with_nulls, synthetic_archive
 from pybuild import api
 from pybuild.errors import InstructionError
@@ -297,11 +297,11 @@ def test_the_platform_is_chosen_from_a_local_index_of_platforms(tmp_path):
         assert [m.name for m in members] == ["arm64"]
 
 
-def test_a_second_build_from_the_same_base_asks_for_no_blob(open_registry, tmp_path, monkeypatch):
+def test_a_second_build_from_the_same_base_asks_for_no_blob(
+    open_registry, tmp_path, registry_requests
+):
     """Pulled blobs live in the blob store beside the layer cache, verified on use: the second
     build asks the registry for manifests only; a stored blob that went bad is fetched again."""
-    from pybuild.oci.registry import RegistryClient
-
     ref = f"{open_registry}/demo/base-again:1"
     pushed = subprocess.run(
         [sys.executable, "-m", "pybuild", "--push", "-t", ref, str(SAMPLES / "greet")],
@@ -309,14 +309,7 @@ def test_a_second_build_from_the_same_base_asks_for_no_blob(open_registry, tmp_p
         text=True,
     )
     assert pushed.returncode == 0, pushed.stderr
-    requested: list[str] = []
-    original = RegistryClient.request
-
-    def counting(self, method, target, scope, *args, **kwargs):
-        requested.append(f"{method} {target}")
-        return original(self, method, target, scope, *args, **kwargs)
-
-    monkeypatch.setattr(RegistryClient, "request", counting)
+    requested = registry_requests
     context = tmp_path / "ctx"
     context.mkdir()
     (context / "Dockerfile").write_text(f"FROM {ref}\nCOPY extra.txt /extra.txt\n")
@@ -398,21 +391,10 @@ def test_blobs_redirected_to_a_storage_host_arrive_without_the_registry_login(
     assert validate_archive(tmp_path / "r.tar").config["config"]["Cmd"] == ["redirected"]
 
 
-def other_tool(name: str) -> str:
-    from conftest import IN_CI
-
-    found = shutil.which(name)
-    if found is None:
-        if IN_CI:
-            pytest.fail(f"CI needs {name} (.ci/run installs it)")
-        pytest.skip(f"{name} is not installed")
-    return found
-
-
 @pytest.mark.parametrize("transport", ["docker-archive", "oci-archive", "oci"])
 def test_archives_skopeo_writes_are_bases(tmp_path, transport):
     """skopeo copy to each of its local forms gives a base pybuild builds on."""
-    skopeo = other_tool("skopeo")
+    skopeo = require_tool("skopeo")
     source = tmp_path / "greet.tar"
     api.build(
         api.BuildOptions(
@@ -436,7 +418,7 @@ def test_archives_skopeo_writes_are_bases(tmp_path, transport):
 
 @pytest.mark.parametrize("form", ["docker-archive", "oci-archive"])
 def test_archives_podman_saves_are_bases(tmp_path, form):
-    podman = other_tool("podman")
+    podman = require_tool("podman")
     source = tmp_path / "greet.tar"
     api.build(
         api.BuildOptions(
@@ -459,11 +441,11 @@ def test_archives_podman_saves_are_bases(tmp_path, form):
     assert validate_archive(out).config["config"]["Cmd"] == ["saved"]
 
 
-def test_pull_missing_always_never(open_registry, tmp_path, monkeypatch):
+def test_pull_missing_always_never(open_registry, tmp_path, registry_requests):
     """--pull=missing (the default) builds from a stored image without asking the registry;
     always asks for the tag and sees it moved; never works offline or says what is missing."""
     from pybuild.events import Reporter
-    from pybuild.oci.registry import RegistryAccess, RegistryClient
+    from pybuild.oci.registry import RegistryAccess
 
     ref = f"{open_registry}/demo/pull-policy:1"
 
@@ -477,12 +459,7 @@ def test_pull_missing_always_never(open_registry, tmp_path, monkeypatch):
             )
         )
 
-    requested: list[str] = []
-    original = RegistryClient.request
-
-    def counting(self, method, target, scope, *args, **kwargs):
-        requested.append(f"{method} {target}")
-        return original(self, method, target, scope, *args, **kwargs)
+    requested = registry_requests
 
     class Notes(Reporter):
         def __init__(self):
@@ -512,15 +489,12 @@ def test_pull_missing_always_never(open_registry, tmp_path, monkeypatch):
         return list(requested), notes.lines, validate_archive(tmp_path / "out.tar").config
 
     push("hello")
-    monkeypatch.setattr(RegistryClient, "request", counting)
     asked, notes, config = build("missing")
     assert asked and notes == [f"{ref}: {notes[0].rsplit(': ', 1)[1]}"]  # the digest it resolved to
     first = notes[0].rsplit(": ", 1)[1]
     asked, notes, _ = build("missing")
     assert asked == [] and notes == [f"{ref}: {first} (stored)"]
-    monkeypatch.setattr(RegistryClient, "request", original)
     push("greet")  # the tag moves
-    monkeypatch.setattr(RegistryClient, "request", counting)
     assert build("missing")[1] == [f"{ref}: {first} (stored)"]
     asked, notes, config = build("always")
     assert any("/manifests/1" in line for line in asked) and notes[0] != f"{ref}: {first}"

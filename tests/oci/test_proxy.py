@@ -3,14 +3,13 @@ whose log shows what went through it."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import IN_CI, SAMPLES
+from conftest import SAMPLES, require_resolvable, require_tool
 from pybuild import api
 from pybuild.oci.proxy import bypasses, proxy_for
 from pybuild.oci.registry import RegistryAccess
@@ -50,11 +49,7 @@ def test_which_proxy():
 
 @pytest.fixture
 def tinyproxy(tmp_path):
-    binary = shutil.which("tinyproxy")
-    if binary is None:
-        if IN_CI:
-            pytest.fail("CI needs tinyproxy (.ci/run installs it)")
-        pytest.skip("tinyproxy is not installed")
+    binary = require_tool("tinyproxy")
     port, log = free_port(), tmp_path / "tinyproxy.log"
     log.touch()
     log.chmod(0o666)
@@ -80,12 +75,7 @@ def tinyproxy(tmp_path):
 def test_registry_traffic_goes_through_the_proxy_unless_no_proxy_exempts_it(
     open_registry, tinyproxy, tmp_path, monkeypatch
 ):
-    try:
-        socket.gethostbyname(TLS_NAME)
-    except OSError:
-        if IN_CI:
-            pytest.fail(f"CI needs {TLS_NAME} in /etc/hosts")
-        pytest.skip(f"{TLS_NAME} does not resolve")
+    require_resolvable(TLS_NAME)
     proxy, log = tinyproxy
     registry = open_registry.replace("127.0.0.1", TLS_NAME)  # not loopback: it may be proxied
     for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):

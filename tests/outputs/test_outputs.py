@@ -4,14 +4,13 @@ oci-image-tool, podman, docker)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI, SAMPLES
+from conftest import SAMPLES, require_tool
 from pybuild import api
 from pybuild.errors import UsageError
 from pybuild.oci.compression import Compression
@@ -43,15 +42,6 @@ def build(
 def busybox():
     if not (SAMPLES / "webserver" / "busybox").exists():
         subprocess.run(["make", "-C", str(SAMPLES), "webserver/busybox"], check=True)
-
-
-def tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        if IN_CI:
-            pytest.fail(f"CI needs {name} (.ci/run installs it)")
-        pytest.skip(f"{name} is not installed")
-    return found
 
 
 def test_parse_output():
@@ -154,7 +144,7 @@ def test_a_users_directory_is_never_replaced(tmp_path):
 
 
 def test_skopeo_copies_the_oci_archive(tmp_path):
-    skopeo = tool("skopeo")
+    skopeo = require_tool("skopeo")
     archive = tmp_path / "web.tar"
     build(tmp_path, f"type=oci,dest={archive}")
     subprocess.run(
@@ -166,7 +156,7 @@ def test_skopeo_copies_the_oci_archive(tmp_path):
 
 
 def test_umoci_unpacks_and_oci_image_tool_validates(tmp_path):
-    umoci, image_tool = tool("umoci"), tool("oci-image-tool")
+    umoci, image_tool = require_tool("umoci"), require_tool("oci-image-tool")
     layout = tmp_path / "layout"
     build(tmp_path, f"type=oci-dir,dest={layout}")  # gzip: Debian's umoci has no zstd
     checked = subprocess.run(
@@ -185,7 +175,7 @@ def test_umoci_unpacks_and_oci_image_tool_validates(tmp_path):
 
 @pytest.mark.parametrize("kind", ["docker", "oci"])
 def test_podman_loads_both_archive_types(tmp_path, kind):
-    podman = tool("podman")
+    podman = require_tool("podman")
     archive = tmp_path / "image.tar"
     build(
         tmp_path, f"type={kind},dest={archive},compression=gzip", tags=(f"pybuild-podman-{kind}:1",)
