@@ -332,13 +332,13 @@ def registry_host(server: str | None) -> str:
 def login(server: str | None, username: str, password: str, *, insecure: bool = False) -> str:
     """Check the login with the registry (as `docker login` does), then keep it where Docker
     would; returns where it went."""
-    from .oci.credentials import Credentials, store_credentials
-    from .oci.registry import RegistryClient, RegistryError
+    from .oci.credentials import DOCKER_HUB, Credentials, store_credentials
+    from .oci.registry import DOCKER_HUB_API, RegistryClient, RegistryError
 
     host = registry_host(server)
     if not username or not password:
         raise UsageError("login needs a username and a password (or --password-stdin)")
-    api_host = "registry-1.docker.io" if host == "docker.io" else host
+    api_host = DOCKER_HUB_API if host in DOCKER_HUB else host
     client = RegistryClient(api_host, (username, password), insecure)
     try:
         client.request("GET", "/v2/", "", expect=(200,)).read()

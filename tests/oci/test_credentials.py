@@ -211,3 +211,8 @@ def test_login_checks_and_keeps_a_login_and_logout_forgets_it(auth_registry, hom
         "Secret": "s3cret",
     }
     assert pybuild("logout", auth_registry, env=env).returncode == 0 and not store.exists()
+
+
+def test_every_docker_hub_name_reaches_its_api_host(home):
+    for name in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+        assert RegistryAccess().client(name).registry == "registry-1.docker.io"

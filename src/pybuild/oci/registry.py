@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from ..errors import PybuildError, first_line
 from ..events import QUIET, Reporter
 from .blobstore import NO_CACHE, BlobStore, InvalidBlob
-from .credentials import find_credentials
+from .credentials import DOCKER_HUB, find_credentials
 from .layout import BLOBS, blob_path  # the API's blob routes share the layout's folder name
 from .mirrors import Endpoint, endpoints, read_rules
 from .model import (
@@ -50,6 +50,7 @@ CHUNK = 8 << 20
 RETRIES = 5
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 10
+DOCKER_HUB_API = "registry-1.docker.io"  # where docker.io and index.docker.io are served
 MANIFEST_LIMIT = 4 * 1048 * 1048  # containerd's limit for a manifest or index (sic: 1048)
 MANIFEST_ACCEPT = ", ".join(INDEX_TYPES + MANIFEST_TYPES)
 
@@ -82,7 +83,7 @@ class RegistryAccess:
 
     def client(self, host: str, *, pushing: bool = False, insecure: bool = False) -> RegistryClient:
         """A client for `host`; Docker Hub's name `docker.io` is served by another host."""
-        api_host = "registry-1.docker.io" if host == "docker.io" else host
+        api_host = DOCKER_HUB_API if host in DOCKER_HUB else host
         found = explicit_credentials(self.creds) if pushing else None
         if found is None:
             stored = find_credentials(host)
