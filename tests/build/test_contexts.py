@@ -66,6 +66,8 @@ def test_values_take_buildx_forms(tmp_path):
     with pytest.raises(UsageError, match="say a=docker-archive:"):
         (tmp_path / "f.tar").write_bytes(b"")
         parse_named_context("a", str(tmp_path / "f.tar"))
+    with pytest.raises(UsageError, match="name the image after docker-image://"):
+        parse_named_context("a", "docker-image://")
     with pytest.raises(UsageError, match="git:// is not supported"):
         parse_named_context("a", "git://example.invalid/repo")
 

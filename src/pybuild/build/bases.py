@@ -62,7 +62,7 @@ def assemble(name: str, config: ImageConfig, blobs: list[Path], *, scratch: Path
             StoredLayer(
                 diff_id,
                 blob,
-                sha256_file(blob),
+                diff_id if blob == tar else sha256_file(blob),  # an uncompressed blob is its tar
                 blob.stat().st_size,
                 stored,
                 tar,

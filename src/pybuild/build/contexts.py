@@ -58,6 +58,10 @@ def parse_named_context(name: str, value: str) -> NamedContext:
         raise UsageError(f"--build-context {name}={value}: expected NAME=VALUE")
     scheme, separator, rest = value.partition("://")
     if separator and scheme == "docker-image":
+        if not rest:
+            raise UsageError(
+                f"--build-context {name}={value}: name the image after docker-image://"
+            )
         return NamedContext(name, "docker-image", rest)
     if separator and scheme == "oci-layout":
         path, at, digest = rest.partition("@")
