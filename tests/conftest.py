@@ -83,6 +83,17 @@ def auth_registry(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def token_registry(tmp_path_factory):
+    """distribution with `auth: token:`, its tokens from the test's own JWT issuer."""
+    root = tmp_path_factory.mktemp("token-registry")
+    issuer = servers.TokenIssuer(root)
+    process, address = servers.start_registry(root, auth=False, issuer=issuer)
+    yield address, issuer
+    process.terminate()
+    issuer.close()
+
+
+@pytest.fixture(scope="module")
 def redirecting_registry(tmp_path_factory):
     """An htpasswd registry (alice/s3cret) whose blob downloads are redirected to a separate
     storage host, as Docker Hub and the other public registries do."""

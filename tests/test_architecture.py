@@ -20,7 +20,7 @@ ALLOWED = {
     "filestat": set(),
     "recording": {"filestat"},
     "dockerfile": {"errors"},
-    "oci": BASE,
+    "oci": BASE | {"__version__"},  # the registry client names itself in User-Agent
     "build": BASE | {"dockerfile", "oci", "__version__"},
     "outputs": BASE | {"oci"},
     "reports": BASE | {"oci", "build"},

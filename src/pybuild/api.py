@@ -8,6 +8,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -43,7 +44,7 @@ class BuildOptions:
     dockerfile: Path | None = None  # default: CONTEXT/Dockerfile
     tags: tuple[str, ...] = ()
     output: OutputSpec = OutputSpec()  # -o, --load and --push, parsed (outputs/spec.py)
-    registry: RegistryAccess = RegistryAccess()  # credentials, --insecure
+    registry: RegistryAccess = field(default_factory=RegistryAccess)  # credentials, --insecure
     build_contexts: tuple[str, ...] = ()  # NAME=docker-archive:PATH|oci-archive:PATH|oci-layout:DIR
     platform: str | None = None
     build_args: tuple[str, ...] = ()  # K=V, or K to take K from the environment
@@ -170,8 +171,9 @@ def build(
         )
     context = BuildContext(context_dir, load_ignore_rules(context_dir, dockerfile))
     store = BlobStore(options.cache_dir)
-    # Decompressed ADD archives and base layers live here until the image is written, then go.
-    with tempfile.TemporaryDirectory(prefix="pybuild-") as scratch:
+    # Decompressed ADD archives and base layers live here until the image is written, then go;
+    # the build's registry connections are closed then too.
+    with tempfile.TemporaryDirectory(prefix="pybuild-") as scratch, closing(options.registry):
         evaluation = evaluate(
             parsed,
             context,
@@ -339,11 +341,13 @@ def login(server: str | None, username: str, password: str, *, insecure: bool = 
     if not username or not password:
         raise UsageError("login needs a username and a password (or --password-stdin)")
     api_host = DOCKER_HUB_API if host in DOCKER_HUB else host
-    client = RegistryClient(api_host, (username, password), insecure)
+    client = RegistryClient(api_host, Credentials(username, password), insecure)
     try:
-        client.request("GET", "/v2/", "", expect=(200,)).read()
+        client.request("GET", "/v2/", "", expect=(200,)).close()
     except RegistryError as error:
         raise UsageError(f"login to {host} failed: {error}") from None
+    finally:
+        client.connections.close()
     return store_credentials(host, Credentials(username, password))
 
 

@@ -23,6 +23,10 @@ class Reporter:
     def download(self, url: str, done: int, total: int) -> None:
         """`done` bytes of `url` arrived, of `total` (0 when the server did not say)."""
 
+    def transfer(self, digest: str, done: int, total: int, *, action: str) -> None:
+        """`done` bytes of blob `digest` (of `total`) were pulled or pushed (`action`). Blobs
+        move in parallel: this is called from several threads at once."""
+
     def note(self, text: str) -> None:
         """A line worth showing: a blob pushed, an image loaded."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -15,22 +16,41 @@ from .events import Reporter
 MODES = ("auto", "plain", "tty", "quiet", "json")
 
 
+def _short(digest: str) -> str:
+    return digest.partition(":")[2][:12] or digest
+
+
 class QuietProgress(Reporter):
-    """No progress; notes only."""
+    """No progress; notes only. Blobs move in parallel threads: every renderer writes under
+    one lock so lines never interleave."""
 
     def __init__(self, out: TextIO):
         self.out = out
+        self.lock = threading.Lock()
 
     def note(self, text: str) -> None:
-        print(text, file=self.out)
+        with self.lock:
+            print(text, file=self.out)
 
 
 class PlainProgress(QuietProgress):
+    STEPS = 4  # a blob's line at each quarter, and when it is done
+
     def __init__(self, out: TextIO):
         super().__init__(out)
         self.number = self.total = 0
         self.started = 0.0
         self.created_by = ""
+        self.shown_steps: dict[str, int] = {}
+
+    def transfer(self, digest: str, done: int, total: int, *, action: str) -> None:
+        step = done * self.STEPS // total if total else 0
+        with self.lock:
+            if self.shown_steps.get(digest, -1) >= step:
+                return
+            self.shown_steps[digest] = step
+            how = "done" if done >= total else f"{step * 100 // self.STEPS}%"
+            print(f"{action} {_short(digest)}: {done / 2**20:.1f} MiB {how}", file=self.out)
 
     def layer_started(self, number, total, created_by, *, files, size) -> None:
         self.number, self.total, self.created_by = number, total, created_by
@@ -52,6 +72,7 @@ class TtyProgress(PlainProgress):
         super().__init__(out)
         self.done_files = self.done_size = 0
         self.shown = 0.0
+        self.moving: dict[str, tuple[str, int, int]] = {}  # digest -> action, done, total
 
     def layer_started(self, number, total, created_by, *, files, size) -> None:
         super().layer_started(number, total, created_by, files=files, size=size)
@@ -79,6 +100,25 @@ class TtyProgress(PlainProgress):
         print("\r\x1b[K", end="", file=self.out)
         super().layer_finished(diff_id, digest, stored, cached=cached)
 
+    def transfer(self, digest: str, done: int, total: int, *, action: str) -> None:
+        with self.lock:
+            if done >= total:
+                self.moving.pop(digest, None)
+            else:
+                self.moving[digest] = (action, done, total)
+            now = time.monotonic()
+            if done < total and now - self.shown < self.INTERVAL:
+                return
+            self.shown = now
+            parts = [
+                f"{what} {_short(digest)} {moved * 100 // size}%"
+                for digest, (what, moved, size) in list(self.moving.items())[:4]
+            ]
+            end = "" if parts else "\r\x1b[K"
+            print(
+                f"\r\x1b[K{'  '.join(parts)}" if parts else end, end="", file=self.out, flush=True
+            )
+
     def download(self, url: str, done: int, total: int) -> None:
         name = url.rstrip("/").rpartition("/")[2] or url
         shown = f"{done * 100 // total:3d}%" if total else f"{done // 1024} KiB"
@@ -89,12 +129,24 @@ class TtyProgress(PlainProgress):
 class JsonProgress(Reporter):
     def __init__(self, out: TextIO):
         self.out = out
+        self.lock = threading.Lock()
+        self.last: dict[str, float] = {}  # digest -> when its last transfer event went out
 
     def _emit(self, **event: Any) -> None:
-        print(json.dumps(event), file=self.out, flush=True)
+        line = json.dumps(event)
+        with self.lock:
+            print(line, file=self.out, flush=True)
 
     def note(self, text: str) -> None:
         self._emit(event="note", text=text)
+
+    def transfer(self, digest: str, done: int, total: int, *, action: str) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if done < total and now - self.last.get(digest, 0.0) < 0.5:
+                return
+            self.last[digest] = now
+        self._emit(event="transfer", action=action, digest=digest, done=done, total=total)
 
     def layer_started(self, number, total, created_by, *, files, size) -> None:
         self._emit(

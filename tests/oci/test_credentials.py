@@ -106,14 +106,16 @@ def test_podman_files_and_broken_stores(home, monkeypatch):
     with pytest.raises(CredentialError, match="keychain locked"):
         find_credentials("x.test")
     config(home, {"auths": {"x.test": {"identitytoken": "t"}}})
-    with pytest.raises(CredentialError, match="identity token"):
-        find_credentials("x.test")
+    assert find_credentials("x.test") == Credentials("", "", identity_token="t")
+    helper(home / "bin", "oauth", 'read s; printf \'{"Username":"<token>","Secret":"r3fresh"}\'\n')
+    config(home, {"credHelpers": {"x.test": "oauth"}})
+    assert find_credentials("x.test") == Credentials("", "", identity_token="r3fresh")
 
 
 def test_explicit_credentials_go_only_to_the_registry_pushed_to(home):
     access = RegistryAccess(creds="alice:s3cret")
     assert access.client("base.test").creds is None  # a pull, e.g. of a base image
-    assert access.client("push.test", pushing=True).creds == ("alice", "s3cret")
+    assert access.client("push.test", pushing=True).creds == Credentials("alice", "s3cret")
 
 
 def test_a_helper_logs_in_for_a_push_and_podmans_file_for_a_pull(auth_registry, home, monkeypatch):

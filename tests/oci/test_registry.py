@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -31,15 +32,21 @@ def push(ref: str, *extra: str, sample: str = "greet") -> subprocess.CompletedPr
     )
 
 
-def manifest(address: str, repository: str, tag: str, auth: str | None = None) -> tuple[str, dict]:
+def manifest(
+    address: str, repository: str, tag: str, auth: str | None = None, *, scheme: str = "http"
+) -> tuple[str, dict]:
     request = urllib.request.Request(
-        f"http://{address}/v2/{repository}/manifests/{tag}",
+        f"{scheme}://{address}/v2/{repository}/manifests/{tag}",
         headers={
             "Accept": "application/vnd.oci.image.manifest.v1+json, "
             "application/vnd.docker.distribution.manifest.v2+json"
         },
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
+    import ssl
+
+    unchecked = ssl.create_default_context()
+    unchecked.check_hostname, unchecked.verify_mode = False, ssl.CERT_NONE
+    with urllib.request.urlopen(request, timeout=10, context=unchecked) as response:
         return response.headers["Content-Type"], json.loads(response.read())
 
 
@@ -292,7 +299,12 @@ def test_a_killed_push_run_again_sends_only_what_is_missing(open_registry, tmp_p
     assert again.returncode == 0, again.stderr
     already = [text for text in again.stderr.splitlines() if ": already in " in text]
     sent = [text for text in again.stderr.splitlines() if ": pushed (" in text]
-    assert len(already) == 1 and len(sent) == 2  # the blob that arrived is not sent again
+    # Blobs go up in parallel: whatever arrived before the kill is not sent again.
+    arrived = {
+        line.split(":")[0] + ":" + line.split(":")[1] for line in lines if ": pushed (" in line
+    }
+    assert arrived and arrived <= {line.split(": already")[0] for line in already}
+    assert len(already) + len(sent) == 3 and sent
 
 
 def test_the_metadata_file_names_what_the_registry_serves(open_registry, tmp_path):
@@ -401,11 +413,11 @@ def test_tls_registries_are_trusted_through_certs_d_and_refused_without(
     """A registry with a certificate from a CA of its own: refused, with the host and where to
     put its CA, until its CA sits in certs.d/HOST:PORT/ca.crt; then push and pull work."""
     from pybuild.errors import PybuildError
-    from pybuild.oci import registry
+    from pybuild.oci import transport
 
     address, ca = tls_registry
     certs = tmp_path / "certs.d"
-    monkeypatch.setattr(registry, "CERTS_DIRS", (certs, tmp_path / "containers-certs.d"))
+    monkeypatch.setattr(transport, "CERTS_DIRS", (certs, tmp_path / "containers-certs.d"))
     ref = f"{address}/demo/tls:1"
     context = tmp_path / "ctx"
     context.mkdir()
@@ -526,7 +538,7 @@ def test_registry_replies_are_held_to_their_limits(tmp_path):
             return client
 
     try:
-        with pytest.raises(RegistryError, match="is not the 10 bytes its descriptor says"):
+        with pytest.raises(RegistryError, match="longer than the 10 bytes its descriptor says"):
             pull_image(
                 f"{registry.address}/x:1", Platform("linux", "amd64"), tmp_path, access=Access()
             )
@@ -537,3 +549,106 @@ def test_registry_replies_are_held_to_their_limits(tmp_path):
             )
     finally:
         registry.close()
+
+
+class DrippingRegistry:
+    """A blob server that sends half a blob at full speed, then a byte every 0.2 s (a slow
+    drip) for as long as the client listens; `resumes` says whether it honours Range."""
+
+    def __init__(self, blob: bytes, *, resumes: bool):
+        import http.server
+        import threading
+
+        self.ranges: list[str | None] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                asked = self.headers.get("Range")
+                fake.ranges.append(asked)
+                if asked and resumes:
+                    start = int(asked.removeprefix("bytes=").rstrip("-"))
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(blob) - 1}/{len(blob)}")
+                    self.send_header("Content-Length", str(len(blob) - start))
+                    self.end_headers()
+                    self.wfile.write(blob[start:])
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(blob)))
+                self.end_headers()
+                half = len(blob) // 2
+                self.wfile.write(blob[:half])
+                try:
+                    for byte in blob[half:]:
+                        time.sleep(0.2)
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                except OSError:
+                    pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("resumes", [True, False])
+def test_a_slow_drip_is_cut_off_and_resumed_with_range(resumes, tmp_path, monkeypatch):
+    """A server dripping bytes never trips an idle timeout; the minimum-throughput rule ends
+    the transfer, which is resumed where it stopped (Range); a server that keeps dripping
+    ends the pull with one clear line within the retry limit."""
+    import io
+
+    from pybuild.oci.model import sha256_digest
+    from pybuild.oci.transport import Connections, Limits
+
+    blob = os.urandom(64 << 10)
+    server = DrippingRegistry(blob, resumes=resumes)
+    limits = Limits(idle=1.0, connect=1.0, min_speed=4096, retry_for=4.0)
+    client = RegistryClient(server.address, connections=Connections(limits), sleep=lambda s: None)
+    digest = sha256_digest(blob)
+    into = io.BytesIO()
+    started = time.monotonic()
+    try:
+        if resumes:
+            assert client.download_blob("x", digest, len(blob), into=into, scope="") == digest
+            assert into.getvalue() == blob
+            assert server.ranges[0] is None and server.ranges[1].startswith("bytes=")
+        else:
+            with pytest.raises(RegistryError, match="slower than 4096 bytes/s") as failed:
+                client.download_blob("x", digest, len(blob), into=into, scope="")
+            assert server.address in str(failed.value) and "tried" in str(failed.value)
+            assert time.monotonic() - started < 15
+    finally:
+        client.connections.close()
+        server.close()
+
+
+def test_an_insecure_registry_is_tried_over_https_without_verification(tls_registry, tmp_path):
+    """--insecure as Docker means it: HTTPS first, its certificate not checked, before any
+    plain HTTP. This registry speaks only TLS and its CA is nowhere trusted, so the push goes
+    through only that way."""
+    address, _ = tls_registry
+    ref = f"{address}/demo/insecure:1"
+    access = RegistryAccess(insecure=True)
+    api.build(
+        api.BuildOptions(
+            context=SAMPLES / "hello",
+            tags=(ref,),
+            cache_dir=None,
+            output=parse_output("type=registry"),
+            registry=access,
+        )
+    )
+    _, document = manifest(address, "demo/insecure", "1", scheme="https")
+    assert document["schemaVersion"] == 2

@@ -149,17 +149,20 @@ class BlobStore:
         key = hashlib.sha256(f"{name}|{platform}".encode()).hexdigest()
         return self.root / "resolved" / f"{key}.json"
 
-    def fetch_into(self, digest: str, download: Callable[[Path], None], scratch: Path) -> Path:
+    def fetch_into(
+        self, digest: str, download: Callable[[Path], str | None], scratch: Path
+    ) -> Path:
         """A blob fetched by `download(path)` and checked against `digest`: kept in the store
-        (under its digest) when the store is on, else in `scratch`."""
+        (under its digest) when the store is on, else in `scratch`. `download` returns the
+        digest it computed while the bytes streamed in, or None to have the file hashed."""
         directory = self.root / Path(blob_path(digest)).parent if self.root is not None else scratch
         directory.mkdir(parents=True, exist_ok=True)
         handle = tempfile.NamedTemporaryFile(dir=directory, prefix=".partial-", delete=False)
         handle.close()
         partial = Path(handle.name)
         try:
-            download(partial)
-            if sha256_file(partial) != digest:
+            streamed = download(partial)
+            if (streamed or sha256_file(partial)) != digest:
                 raise InvalidBlob(f"blob {digest} arrived with other bytes")
             if self.root is None:
                 return partial

@@ -33,10 +33,18 @@ class CredentialError(PybuildError):
     """A credential store or helper that could not be read."""
 
 
+IDENTITY_TOKEN_USER = "<token>"  # how helpers mark a Secret that is an identity token
+
+
 @dataclass(frozen=True)
 class Credentials:
+    """A login. An identity token (`docker login` against an OAuth2 registry keeps one instead
+    of a password) is a refresh token: it is traded at the token service for access tokens and
+    never sent to the registry itself."""
+
     username: str
     secret: str
+    identity_token: str = ""
 
 
 def _host(key: str) -> str:
@@ -70,18 +78,16 @@ def _from_auths(auths: Any, host: str, where: Path) -> Credentials | None:
     for key, entry in auths.items():
         if not _same_registry(str(key), host) or not isinstance(entry, Mapping):
             continue
-        if entry.get("identitytoken"):
-            raise CredentialError(
-                f"{where}: the login for {host} is an identity token, which pybuild cannot use "
-                "yet; log in with a password or token as the password"
-            )
+        identity = str(entry.get("identitytoken") or "")
         encoded = entry.get("auth")
+        if identity and not encoded:
+            return Credentials("", "", identity)
         if encoded:
             try:
                 user, _, secret = base64.b64decode(str(encoded)).decode().partition(":")
             except ValueError:
                 raise CredentialError(f"{where}: the auth for {key} is not base64") from None
-            return Credentials(user, secret)
+            return Credentials(user, secret, identity)
     return None
 
 
@@ -108,10 +114,8 @@ def run_helper(name: str, host: str) -> Credentials | None:
         username, secret = str(answer["Username"]), str(answer["Secret"])
     except (ValueError, KeyError, TypeError):
         raise CredentialError(f"{program} gave no Username and Secret for {host}") from None
-    if username == "<token>":
-        raise CredentialError(
-            f"{program} gave an identity token for {host}, which pybuild cannot use yet"
-        )
+    if username == IDENTITY_TOKEN_USER:
+        return Credentials("", "", secret)
     return Credentials(username, secret)
 
 

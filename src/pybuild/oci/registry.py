@@ -1,35 +1,40 @@
-"""Pushing to and pulling from a registry with the distribution (OCI) HTTP API v2.
+"""Pushing to and pulling from a registry with the distribution (OCI) HTTP API v2: one client
+for both, over the build's pooled connections (transport.py).
 
 Each blob is checked with HEAD and skipped when the registry has it (so a push that was cut
 off and is run again sends only what is missing); small blobs go up in one PUT, large ones in
-chunked PATCHes closed by a PUT; the manifest goes last. Auth: anonymous, Basic, or the Bearer
-token flow driven by the WWW-Authenticate challenge; credentials from --creds, the
-PYBUILD_REGISTRY_CREDS environment variable, or $DOCKER_CONFIG/config.json `auths`. Plain HTTP
-for loopback registries (and with --insecure); HTTPS otherwise. 5xx, 429 and dropped
-connections are retried with backoff, a bounded number of times. A pull verifies every
-manifest, config and layer against its digest."""
+chunked PATCHes closed by a PUT; the manifest goes last. Blobs move in parallel (Limits.parallel,
+4 by default). Auth: anonymous, Basic, or the Bearer token flow driven by the WWW-Authenticate
+challenge, tokens reused until they expire and identity (refresh) tokens traded for them; where
+credentials come from is credentials.py's business. Registries that are insecure (loopback,
+--insecure, registries.conf) are tried over HTTPS without verification, then plain HTTP, as
+Docker does; others only over verified HTTPS. 5xx, 429 and dropped connections are retried with
+backoff for a bounded time; a download cut off is resumed with Range. A pull verifies every
+manifest, config and layer against its digest while it streams."""
 
 from __future__ import annotations
 
 import base64
-import os
+import hashlib
 import re
+import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
-from ..errors import PybuildError, first_line
+from ..errors import PybuildError
 from ..events import QUIET, Reporter
 from .blobstore import NO_CACHE, BlobStore, InvalidBlob
-from .credentials import DOCKER_HUB, find_credentials
+from .credentials import DOCKER_HUB, Credentials, find_credentials
 from .layout import BLOBS, blob_path  # the API's blob routes share the layout's folder name
 from .mirrors import Endpoint, endpoints, read_rules
 from .model import (
     INDEX_TYPES,
     MANIFEST_TYPES,
+    Descriptor,
     ImageConfig,
     Index,
     InvalidDocument,
@@ -38,61 +43,83 @@ from .model import (
     sha256_digest,
 )
 from .platform import Platform
-from .proxy import proxy_for
 from .reference import Reference, parse_reference
+from .transport import Connections, Unreachable
 
-if TYPE_CHECKING:  # http.client brings ssl and socket: loaded only when a registry is used
-    import http.client
-    import ssl
+if TYPE_CHECKING:  # httpx is loaded only once a registry is used
+    import httpx
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 MONOLITHIC_LIMIT = 16 << 20  # blobs up to this size go up in one PUT
 CHUNK = 8 << 20
+READ = 1 << 20
 RETRIES = 5
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 10
 DOCKER_HUB_API = "registry-1.docker.io"  # where docker.io and index.docker.io are served
 MANIFEST_LIMIT = 4 * 1048 * 1048  # containerd's limit for a manifest or index (sic: 1048)
 MANIFEST_ACCEPT = ", ".join(INDEX_TYPES + MANIFEST_TYPES)
+TOKEN_LIFETIME = 60  # seconds, when the token service does not say (the distribution spec)
+CLIENT_ID = "pybuild"
 
 
 class RegistryError(PybuildError):
-    """A push that did not go through; the message names the registry."""
+    """A pull or push that did not go through; the message names the registry."""
 
 
-def explicit_credentials(creds: str | None) -> tuple[str, str] | None:
+def explicit_credentials(creds: str | None) -> Credentials | None:
     """--creds, else PYBUILD_REGISTRY_CREDS: USER:PASSWORD."""
+    import os
+
     text = creds or os.environ.get("PYBUILD_REGISTRY_CREDS")
     if not text:
         return None
     user, sep, password = text.partition(":")
     if not sep:
         raise RegistryError("--creds must be USER:PASSWORD")
-    return user, password
+    return Credentials(user, password)
 
 
 @dataclass(frozen=True)
 class RegistryAccess:
     """How to reach registries: explicit credentials for the registry pushed to, the stores
     Docker and Podman use for every registry (credentials.py), and whether plain HTTP is
-    allowed off loopback."""
+    allowed off loopback. One per build: its clients (and their tokens) and connection pools
+    are shared by every pull and push of the build."""
 
     creds: str | None = None  # USER:PASSWORD, for pushing only: never sent to another host
     insecure: bool = False
     mirrors: tuple[str, ...] = ()  # --registry-mirror: hosts tried first for Docker Hub names
     pull: str = "missing"  # --pull: missing (use what is stored), always or never (offline)
+    connections: Connections = field(default_factory=Connections, compare=False, repr=False)
+    _clients: dict[tuple[str, bool, bool], RegistryClient] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def client(self, host: str, *, pushing: bool = False, insecure: bool = False) -> RegistryClient:
-        """A client for `host`; Docker Hub's name `docker.io` is served by another host."""
-        api_host = DOCKER_HUB_API if host in DOCKER_HUB else host
-        found = explicit_credentials(self.creds) if pushing else None
-        if found is None:
-            stored = find_credentials(host)
-            found = (stored.username, stored.secret) if stored is not None else None
-        return RegistryClient(api_host, found, self.insecure or insecure)
+        """The client for `host`; Docker Hub's name `docker.io` is served by another host."""
+        key = (host, pushing, insecure)
+        if key not in self._clients:
+            api_host = DOCKER_HUB_API if host in DOCKER_HUB else host
+            found = explicit_credentials(self.creds) if pushing else None
+            self._clients[key] = RegistryClient(
+                api_host,
+                found or find_credentials(host),
+                self.insecure or insecure,
+                connections=self.connections,
+            )
+        return self._clients[key]
 
     def endpoints(self, ref: Reference) -> list[Endpoint]:
         """Where to pull `ref` from, in order (mirrors.py)."""
         return endpoints(ref, read_rules(), self.mirrors)
+
+    def close(self) -> None:
+        """End the build's connections; the next build looks its credentials up again."""
+        self._clients.clear()
+        self.connections.close()
 
 
 def is_loopback(host: str) -> bool:
@@ -101,93 +128,120 @@ def is_loopback(host: str) -> bool:
 
 
 @dataclass
+class Token:
+    """An Authorization header and when it stops being good (monotonic seconds)."""
+
+    header: str
+    expires: float = float("inf")
+
+
+@dataclass
 class RegistryClient:
     registry: str  # host[:port]
-    creds: tuple[str, str] | None = None
+    creds: Credentials | None = None
     insecure: bool = False
+    connections: Connections = field(default_factory=Connections)
     requests: list[tuple[str, str, int]] = field(default_factory=list)  # method, path, status
     sleep: Callable[[float], None] = time.sleep
-    # How long a silent connection is waited for, and how long retries may go on in all: a
-    # stalled registry ends in an error, never a hang (PYBUILD_REGISTRY_TIMEOUT, seconds).
-    timeout: float = field(default_factory=lambda: _seconds("PYBUILD_REGISTRY_TIMEOUT", 30.0))
-    retry_for: float = 120.0
-    _authorization: dict[str, str] = field(default_factory=dict)  # scope -> header
+    clock: Callable[[], float] = time.monotonic
+    _scheme: str = ""  # decided by the first request: https, or http for an insecure registry
+    _tokens: dict[str, Token] = field(default_factory=dict)  # scope -> Authorization
+    _challenge: str = ""  # the last WWW-Authenticate: where to get a token when one expires
+    _refresh_token: str = ""  # given by the token service in exchange for a login
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def may_skip_verification(self) -> bool:
+        """Insecure registries (--insecure, registries.conf, loopback, as Docker treats them)
+        are tried over HTTPS without verifying the certificate, then over plain HTTP."""
+        return self.insecure or is_loopback(self.registry)
 
     @property
     def scheme(self) -> str:
-        return "http" if self.insecure or is_loopback(self.registry) else "https"
+        return self._scheme or "https"
+
+    @property
+    def base(self) -> str:
+        return f"{self.scheme}://{self.registry}"
+
+    @property
+    def retry_for(self) -> float:
+        return self.connections.limits.retry_for
 
     def _send(
         self,
         method: str,
-        path: str,
-        *,
+        url: str,
         headers: dict[str, str],
-        body: BinaryIO | bytes | None = None,
-        scheme: str | None = None,
-        host: str | None = None,
-    ) -> http.client.HTTPResponse:
-        """Send one request to the registry, or to `host` by `scheme` (a redirect's target or
-        the token service), through the proxy the environment names for it (proxy.py): a
-        proxied plain-HTTP request names the whole URL, HTTPS goes through a CONNECT tunnel."""
-        import http.client
-
-        scheme, host = scheme or self.scheme, host or self.registry
-        proxy = proxy_for(scheme, host)
-        login: dict[str, str] = {}
-        if proxy is not None and proxy.username:
-            pair = f"{urllib.parse.unquote(proxy.username)}:{urllib.parse.unquote(proxy.password or '')}"
-            login = {"Proxy-Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
-        through = proxy.netloc.rpartition("@")[2] if proxy is not None else host
-        connection: http.client.HTTPConnection
-        if scheme == "http":
-            connection = http.client.HTTPConnection(through, timeout=self.timeout)
-            if proxy is not None:
-                path, headers = f"http://{host}{path}", {**headers, **login}
-        else:
-            context = tls_context(host)
-            connection = http.client.HTTPSConnection(through, timeout=self.timeout, context=context)
-            if proxy is not None:
-                connection.set_tunnel(host, headers=login)
-        connection.request(method, path, body=body, headers=headers)
-        return connection.getresponse()
+        *,
+        content: bytes | Iterator[bytes] | None = None,
+    ) -> httpx.Response:
+        """One request, no redirects followed. The first one to an insecure registry finds its
+        scheme: HTTPS that is not TLS there means plain HTTP from then on."""
+        host = urllib.parse.urlsplit(url).netloc
+        own = host == self.registry
+        verify = not (is_loopback(host) or (own and self.insecure))
+        try:
+            response = self.connections.send(
+                method, url, headers=headers, content=content, verify=verify
+            )
+        except Unreachable as error:
+            # (another thread may have found plain HTTP meanwhile: then this one follows)
+            probing = own and self._scheme != "https" and url.startswith("https://")
+            if not (error.kind == "tls" and probing and self.may_skip_verification):
+                raise
+            with self._lock:
+                self._scheme = "http"
+            url = "http://" + url.removeprefix("https://")
+            response = self.connections.send(method, url, headers=headers, content=content)
+        if own and not self._scheme:
+            with self._lock:
+                self._scheme = urllib.parse.urlsplit(url).scheme
+        return response
 
     def _follow(
-        self, response: http.client.HTTPResponse, method: str, path: str, *, sent: dict[str, str]
-    ) -> http.client.HTTPResponse:
+        self, response: httpx.Response, method: str, url: str, *, sent: dict[str, str]
+    ) -> httpx.Response:
         """Follow redirects of a GET or HEAD, as Docker's client does: to a relative Location or
         another host (a storage or CDN URL, often signed), where the registry's Authorization is
         never sent; at most MAX_REDIRECTS hops."""
-        url = f"{self.scheme}://{self.registry}{path}"
         for _ in range(MAX_REDIRECTS):
-            if response.status not in REDIRECTS or method not in ("GET", "HEAD"):
+            if response.status_code not in REDIRECTS or method not in ("GET", "HEAD"):
                 return response
-            location = response.getheader("Location")
-            response.read()
+            location = response.headers.get("Location")
+            response.close()
             if not location:
                 raise RegistryError(
-                    f"registry {self.registry}: {method} {path.split('?')[0]} "
-                    f"answered {response.status} without a Location"
+                    f"registry {self.registry}: {method} {_shown(url)} "
+                    f"answered {response.status_code} without a Location"
                 )
-            url = urllib.parse.urljoin(url, location)
-            target = urllib.parse.urlsplit(url)
+            url = urllib.parse.urljoin(str(response.request.url), location)
             headers = dict(sent)
-            if target.netloc != self.registry:
+            if urllib.parse.urlsplit(url).netloc != self.registry:
                 headers.pop("Authorization", None)  # the storage host must never see it
-            response = self._send(
-                method,
-                target.path + (f"?{target.query}" if target.query else ""),
-                headers=headers,
-                scheme=target.scheme,
-                host=target.netloc,
-            )
-            if method == "HEAD":
-                response.read()
-            self.requests.append((method, url, response.status))
+            response = self._send(method, url, headers)
+            self.requests.append((method, url, response.status_code))
         raise RegistryError(
-            f"registry {self.registry}: {method} {path.split('?')[0]} was "
+            f"registry {self.registry}: {method} {_shown(url)} was "
             f"redirected more than {MAX_REDIRECTS} times"
         )
+
+    def _url(self, target: str) -> str:
+        """A path on the registry, or a URL as the registry gave it (an upload Location)."""
+        if urllib.parse.urlsplit(target).scheme:
+            return target
+        return self.base + target
+
+    def _authorization(self, scope: str) -> str | None:
+        """The header for `scope`: a token still good, or a new one when the old expired."""
+        with self._lock:
+            token = self._tokens.get(scope)
+            if token is not None and token.expires <= self.clock():
+                del self._tokens[scope]
+                if self._challenge:
+                    self._authenticate(self._challenge, scope)
+                token = self._tokens.get(scope)
+            return token.header if token is not None else None
 
     def request(
         self,
@@ -196,81 +250,96 @@ class RegistryClient:
         scope: str,
         *,
         headers: dict[str, str] | None = None,
-        body: Callable[[], BinaryIO | bytes] | None = None,
+        body: Callable[[], bytes | Iterator[bytes]] | None = None,
         expect: tuple[int, ...] = (200,),
-    ) -> http.client.HTTPResponse:
+    ) -> httpx.Response:
         """One request, with auth negotiated on a 401 and retries on 5xx, 429 and broken
-        connections. `body` is a callable so a retry can start the body again."""
-        import socket  # with http.client, only once a registry is used
-        import ssl
-
-        url = urllib.parse.urlsplit(target)
-        path = (url.path + ("?" + url.query if url.query else "")) if url.scheme else target
-        started = time.monotonic()
+        connections. `body` is a callable so a retry can start the body again. The response's
+        body is still to be read: the caller reads it or closes it."""
+        started = self.clock()
+        authenticated = False
         for attempt in range(RETRIES):
+            url = self._url(target)
             sent = dict(headers or {})
-            if scope in self._authorization:
-                sent["Authorization"] = self._authorization[scope]
+            authorization = self._authorization(scope)
+            if authorization and urllib.parse.urlsplit(url).netloc == self.registry:
+                sent["Authorization"] = authorization
             try:
-                payload = body() if body is not None else None
-                response = self._send(method, path, headers=sent, body=payload)
-                response.read() if method == "HEAD" else None
-                response = self._follow(response, method, path, sent=sent)
-            except ssl.SSLCertVerificationError as error:
-                raise RegistryError(untrusted(self.registry, error)) from None
-            except OSError as error:
-                spent = time.monotonic() - started
-                final = isinstance(error, socket.gaierror)  # no such host: asking again won't help
-                if final or attempt == RETRIES - 1 or spent + self.timeout > self.retry_for:
-                    silent = isinstance(error, TimeoutError)
-                    why = f"no answer within {self.timeout:g} s" if silent else first_line(error)
+                response = self._send(
+                    method, url, sent, content=body() if body is not None else None
+                )
+                self.requests.append((method, _target(target), response.status_code))
+                response = self._follow(response, method, url, sent=sent)
+            except Unreachable as error:
+                spent = self.clock() - started
+                limit = self.connections.limits
+                if error.final or attempt == RETRIES - 1 or spent + limit.idle > self.retry_for:
                     raise RegistryError(
-                        f"cannot reach registry {self.registry} ({method} {path.split('?')[0]}): "
-                        f"{why}"
-                        + (f"; tried {attempt + 1} times over {spent:.0f} s" if attempt else "")
+                        self._unreachable(method, target, error, attempt=attempt, spent=spent)
                     ) from None
                 self.sleep(0.2 * 2**attempt)
                 continue
-            self.requests.append((method, path, response.status))
-            if response.status == 401 and scope not in self._authorization:
-                self._authenticate(response.getheader("WWW-Authenticate") or "", scope)
-                response.read()
+            status = response.status_code
+            if status == 401 and not authenticated:
+                authenticated = True
+                challenge = response.headers.get("WWW-Authenticate") or ""
+                response.close()
+                with self._lock:
+                    current = self._tokens.get(scope)
+                    # Unless another thread got a new token meanwhile: then that one is used.
+                    if current is None or current.header == sent.get("Authorization"):
+                        self._tokens.pop(scope, None)
+                        self._authenticate(challenge, scope)
                 continue
-            wait = _retry_after(response.getheader("Retry-After"), 0.2 * 2**attempt)
-            spent = time.monotonic() - started
-            if (
-                response.status in (429, 500, 502, 503, 504)
-                and attempt < RETRIES - 1
-                and spent + wait <= self.retry_for
-            ):
-                response.read()
-                self.sleep(wait)
-                continue
-            if response.status not in expect:
-                detail = response.read().decode(errors="replace").strip()[:300]
-                raise RegistryError(
-                    f"registry {self.registry}: {method} {path.split('?')[0]} "
-                    f"answered {response.status} {response.reason}"
-                    + (f": {detail}" if detail else "")
-                    + (
-                        " (check --creds, PYBUILD_REGISTRY_CREDS or docker login)"
-                        if response.status in (401, 403)
-                        else ""
-                    )
-                )
+            wait = _retry_after(response.headers.get("Retry-After"), 0.2 * 2**attempt)
+            spent = self.clock() - started
+            if status in (429, 500, 502, 503, 504) and attempt < RETRIES - 1:
+                if spent + wait <= self.retry_for:
+                    response.close()
+                    self.sleep(wait)
+                    continue
+            if status not in expect:
+                raise RegistryError(self._refusal(response, method, target))
             return response
-        raise RegistryError(f"registry {self.registry}: {method} {path} kept failing")
+        raise RegistryError(f"registry {self.registry}: {method} {_shown(target)} kept failing")
+
+    def _unreachable(
+        self, method: str, target: str, error: Unreachable, *, attempt: int, spent: float
+    ) -> str:
+        if error.kind == "untrusted":
+            return str(error)
+        return f"cannot reach registry {self.registry} ({method} {_shown(target)}): {error}" + (
+            f"; tried {attempt + 1} times over {spent:.0f} s" if attempt else ""
+        )
+
+    def _refusal(self, response: httpx.Response, method: str, target: str) -> str:
+        """What a registry's unexpected answer says, in one line."""
+        detail = _read_at_most(response, 300).decode(errors="replace")
+        detail = " ".join(detail.split())[:300]
+        hint = (
+            " (check --creds, PYBUILD_REGISTRY_CREDS or docker login)"
+            if response.status_code in (401, 403)
+            else ""
+        )
+        return (
+            f"registry {self.registry}: {method} {_shown(target)} answered "
+            f"{response.status_code} {response.reason_phrase}"
+            + (f": {detail}" if detail else "")
+            + hint
+        )
 
     def _authenticate(self, challenge: str, scope: str) -> None:
+        """Answer a WWW-Authenticate challenge for `scope` (called with the lock held)."""
         kind, _, params = challenge.partition(" ")
+        self._challenge = challenge
+        creds = self.creds
         if kind.lower() == "basic":
-            if self.creds is None:
+            if creds is None or not creds.username:
                 raise RegistryError(
                     f"registry {self.registry} answered 401 Unauthorized: it needs "
                     "credentials (--creds USER:PASSWORD, PYBUILD_REGISTRY_CREDS or docker login)"
                 )
-            token = base64.b64encode(":".join(self.creds).encode()).decode()
-            self._authorization[scope] = f"Basic {token}"
+            self._tokens[scope] = Token(f"Basic {_basic(creds)}")
             return
         if kind.lower() != "bearer":
             raise RegistryError(
@@ -278,51 +347,75 @@ class RegistryClient:
                 "which pybuild does not speak"
             )
         fields = dict(re.findall(r'(\w+)="([^"]*)"', params))
-        realm = urllib.parse.urlsplit(fields.get("realm", ""))
-        query = urllib.parse.urlencode({"service": fields.get("service", ""), "scope": scope})
-        headers = {}
-        if self.creds is not None:
-            headers["Authorization"] = (
-                "Basic " + base64.b64encode(":".join(self.creds).encode()).decode()
+        realm = fields.get("realm", "")
+        if urllib.parse.urlsplit(realm).scheme not in ("http", "https"):
+            raise RegistryError(
+                f"registry {self.registry}: its token service {realm!r} is not an HTTP URL"
             )
-        import ssl
+        answer = self._token_answer(realm, fields.get("service", ""), scope)
+        bearer = answer.get("token") or answer.get("access_token")
+        if not isinstance(bearer, str) or not bearer:
+            raise RegistryError(f"registry {self.registry}: the token service gave no token")
+        lifetime = answer.get("expires_in")
+        if not isinstance(lifetime, (int, float)) or lifetime <= 0:
+            lifetime = TOKEN_LIFETIME
+        refresh = answer.get("refresh_token")
+        if isinstance(refresh, str) and refresh:
+            self._refresh_token = refresh
+        # Renewed a little early, so a token never expires between the check and the use.
+        self._tokens[scope] = Token(f"Bearer {bearer}", self.clock() + max(lifetime - 5, 1))
 
+    def _token_answer(self, realm: str, service: str, scope: str) -> dict[str, object]:
+        """Ask the token service: with a refresh token (an identity token from docker login, or
+        one the service gave before) by OAuth2's POST, as Docker does; else by GET, with the
+        login as Basic auth when there is one (anonymous otherwise, for public pulls)."""
+        creds = self.creds
+        refresh = self._refresh_token or (creds.identity_token if creds else "")
+        form = {"service": service, "scope": scope, "client_id": CLIENT_ID}
+        content: bytes | None = None
+        if refresh:
+            method, url = "POST", realm
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            form.update(grant_type="refresh_token", refresh_token=refresh)
+            content = urllib.parse.urlencode(form).encode()
+        else:
+            method, headers = "GET", {}
+            query = {key: value for key, value in form.items() if value}
+            if creds is not None and creds.username:
+                headers["Authorization"] = f"Basic {_basic(creds)}"
+                query["offline_token"] = "true"
+            separator = "&" if "?" in realm else "?"
+            url = realm + separator + urllib.parse.urlencode(query)
+        host = urllib.parse.urlsplit(realm).netloc
         try:
-            answer = self._send(
-                "GET",
-                f"{realm.path}?{query}",
-                headers=headers,
-                scheme=realm.scheme,
-                host=realm.netloc,
+            response = self.connections.send(
+                method, url, headers=headers, content=content, verify=not is_loopback(host)
             )
-            data = answer.read()
-        except ssl.SSLCertVerificationError as error:
-            raise RegistryError(untrusted(realm.netloc, error)) from None
-        except OSError as error:
+            data = _read_at_most(response, MANIFEST_LIMIT)
+        except Unreachable as error:
+            if error.kind == "untrusted":
+                raise RegistryError(str(error)) from None
             raise RegistryError(
                 f"cannot reach the token service of {self.registry}: {error}"
             ) from None
-        if answer.status != 200:
+        if response.status_code != 200:
             raise RegistryError(
                 f"registry {self.registry}: the token service answered "
-                f"{answer.status} {answer.reason} (check --creds or docker login)"
+                f"{response.status_code} {response.reason_phrase} (check --creds or docker login)"
             )
         try:
-            answer_json = json_object(data, "the token service's answer")
+            return dict(json_object(data, "the token service's answer"))
         except InvalidDocument as error:
             raise RegistryError(f"registry {self.registry}: {error}") from None
-        bearer = answer_json.get("token") or answer_json.get("access_token")
-        if not isinstance(bearer, str) or not bearer:
-            raise RegistryError(f"registry {self.registry}: the token service gave no token")
-        self._authorization[scope] = f"Bearer {bearer}"
 
-    # --- the push itself -------------------------------------------------------------------
+    # --- blobs and manifests ---------------------------------------------------------------
 
     def has_blob(self, repository: str, digest: str, scope: str) -> bool:
         response = self.request(
             "HEAD", f"/v2/{repository}/{BLOBS}/{digest}", scope, expect=(200, 404)
         )
-        return response.status == 200
+        response.close()
+        return response.status_code == 200
 
     def mount_blob(self, repository: str, digest: str, source: str, *, scope: str) -> bool:
         """Cross-repository mount: the registry links a blob it holds for `source`."""
@@ -333,24 +426,33 @@ class RegistryClient:
             scope,
             expect=(201, 202),
         )
-        answer.read()
-        return answer.status == 201
+        answer.close()
+        return answer.status_code == 201
 
     def upload_blob(
-        self, repository: str, digest: str, size: int, *, path: Path, scope: str
+        self,
+        repository: str,
+        digest: str,
+        size: int,
+        *,
+        path: Path,
+        scope: str,
+        progress: Callable[[int], None] = lambda done: None,
     ) -> None:
+        """Send a blob: one PUT when small, else PATCHes of CHUNK bytes closed by a PUT. Upload
+        Locations are followed as given, relative or on another host."""
         start = self.request("POST", f"/v2/{repository}/{BLOBS}/uploads/", scope, expect=(202,))
-        location = self._absolute(start.getheader("Location"))
-        start.read()
+        start.close()
+        location = self._location(start)
         if size <= MONOLITHIC_LIMIT:
             self.request(
                 "PUT",
                 _with_digest(location, digest),
                 scope,
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-                body=lambda: open(path, "rb"),
+                body=lambda: _file_chunks(path, size, progress),
                 expect=(201,),
-            ).read()
+            ).close()
             return
         offset = 0
         with open(path, "rb") as blob:
@@ -370,16 +472,101 @@ class RegistryClient:
                     body=_constant(chunk),
                     expect=(202,),
                 )
-                location = self._absolute(answer.getheader("Location") or location)
-                answer.read()
+                answer.close()
+                location = self._location(answer, location)
                 offset = end + 1
+                progress(offset)
         self.request(
             "PUT",
             _with_digest(location, digest),
             scope,
             headers={"Content-Length": "0"},
             expect=(201,),
-        ).read()
+        ).close()
+
+    def download_blob(
+        self,
+        repository: str,
+        digest: str,
+        size: int,
+        *,
+        into: BinaryIO,
+        scope: str,
+        progress: Callable[[int], None] = lambda done: None,
+    ) -> str:
+        """Stream exactly `size` bytes of a blob into `into`, hashing them as they arrive;
+        returns their digest. A transfer cut off (a reset, a stall, a slow drip) is resumed
+        from where it stopped with a Range request, for as long as retries may go on."""
+        started, attempt = self.clock(), 0
+        hasher, done = hashlib.sha256(), 0
+        path = f"/v2/{repository}/{BLOBS}/{digest}"
+        while True:
+            ranged = {"Range": f"bytes={done}-"} if done else None
+            response = self.request("GET", path, scope, headers=ranged, expect=(200, 206))
+            try:
+                if response.status_code == 200 and done:  # the server would not resume
+                    into.seek(0)
+                    into.truncate()
+                    hasher, done = hashlib.sha256(), 0
+                elif response.status_code == 206:
+                    given = response.headers.get("Content-Range", "")
+                    if not given.startswith(f"bytes {done}-"):
+                        raise RegistryError(
+                            f"registry {self.registry}: {path} resumed at {given!r}, "
+                            f"not at byte {done}"
+                        )
+                for chunk in response.iter_raw():
+                    if done + len(chunk) > size:
+                        raise RegistryError(
+                            f"registry {self.registry}: blob {digest} is longer than the "
+                            f"{size} bytes its descriptor says"
+                        )
+                    into.write(chunk)
+                    hasher.update(chunk)
+                    done += len(chunk)
+                    progress(done)
+            except Unreachable as error:
+                attempt += 1
+                spent = self.clock() - started
+                if error.final or attempt >= RETRIES or spent > self.retry_for:
+                    raise RegistryError(
+                        self._unreachable("GET", path, error, attempt=attempt - 1, spent=spent)
+                    ) from None
+                self.sleep(0.2 * 2**attempt)
+                continue
+            finally:
+                response.close()
+            if done != size:
+                raise RegistryError(
+                    f"registry {self.registry}: blob {digest} is {done} bytes, not the {size} "
+                    "its descriptor says"
+                )
+            return f"sha256:{hasher.hexdigest()}"
+
+    def get_manifest(self, repository: str, reference: str, scope: str) -> bytes:
+        """A manifest or index, at most MANIFEST_LIMIT bytes (as containerd refuses larger)."""
+        response = self.request(
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            scope,
+            headers={"Accept": MANIFEST_ACCEPT},
+        )
+        try:
+            said = response.headers.get("Content-Length", "")
+            too_big = said.isdigit() and int(said) > MANIFEST_LIMIT  # not even read, then
+            data = b"" if too_big else _read_at_most(response, MANIFEST_LIMIT + 1)
+        except Unreachable as error:
+            raise RegistryError(
+                f"registry {self.registry}: reading the manifest {repository}:{reference}: {error}"
+            ) from None
+        finally:
+            response.close()
+        if too_big or len(data) > MANIFEST_LIMIT:
+            raise RegistryError(
+                f"registry {self.registry}: the manifest {repository}:{reference} is over "
+                f"{MANIFEST_LIMIT} bytes"
+            )
+        return data
 
     def put_manifest(
         self, repository: str, tag: str, manifest: bytes, *, media_type: str, scope: str
@@ -392,61 +579,54 @@ class RegistryClient:
             body=lambda: manifest,
             expect=(201,),
         )
-        answer.read()
-        return answer.getheader("Docker-Content-Digest") or ""
+        answer.close()
+        return answer.headers.get("Docker-Content-Digest") or ""
 
-    def _absolute(self, location: str | None) -> str:
+    def _location(self, response: httpx.Response, default: str | None = None) -> str:
+        """Where an upload goes on: the Location as given (relative to the registry, or another
+        host), else `default`."""
+        location: str | None = response.headers.get("Location") or default
         if not location:
             raise RegistryError(f"registry {self.registry} gave no upload location")
-        return urllib.parse.urljoin(f"{self.scheme}://{self.registry}/", location)
+        return urllib.parse.urljoin(self.base + "/", location)
 
 
-# Where Docker (then Podman) looks for a registry's CAs (*.crt) and client pairs (*.cert with
-# *.key), in a folder named HOST[:PORT].
-CERTS_DIRS = (Path("/etc/docker/certs.d"), Path("/etc/containers/certs.d"))
+def _basic(creds: Credentials) -> str:
+    return base64.b64encode(f"{creds.username}:{creds.secret}".encode()).decode()
 
 
-def tls_context(host: str) -> ssl.SSLContext:
-    """Verification as Docker does it: the system's CAs (and SSL_CERT_FILE), plus those in
-    certs.d/HOST[:PORT]/, whose client certificate pairs are offered too."""
-    import ssl
-
-    context = ssl.create_default_context()
-    for base in CERTS_DIRS:
-        folder = base / host
-        if not folder.is_dir():
-            continue
-        try:
-            for ca in sorted(folder.glob("*.crt")):
-                context.load_verify_locations(cafile=str(ca))
-            for certificate in sorted(folder.glob("*.cert")):
-                context.load_cert_chain(str(certificate), str(certificate.with_suffix(".key")))
-        except (OSError, ssl.SSLError) as error:
-            raise RegistryError(
-                f"cannot use the certificates in {folder}: {first_line(error)}"
-            ) from None
-    return context
+def _shown(target: str) -> str:
+    """A request target as errors show it: the path, without a query (which may be signed)."""
+    return urllib.parse.urlsplit(target).path or target.split("?")[0]
 
 
-def untrusted(host: str, error: ssl.SSLCertVerificationError) -> str:
-    """Why a registry's certificate was refused, and how to trust it."""
-    reason = error.verify_message or first_line(error)
-    return (
-        f"registry {host}: its TLS certificate is not trusted ({reason}); to trust it, put its "
-        f"CA in {CERTS_DIRS[0] / host}/ca.crt (or {CERTS_DIRS[1] / host}/)"
-    )
+def _target(target: str) -> str:
+    """A target as `requests` records it: the path and query on the registry."""
+    parts = urllib.parse.urlsplit(target)
+    if not parts.scheme:
+        return target
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def _seconds(variable: str, default: float) -> float:
-    """A positive number of seconds from the environment, else `default`."""
-    text = os.environ.get(variable, "")
-    try:
-        value = float(text) if text else default
-    except ValueError:
-        raise RegistryError(f"{variable}={text}: expected seconds") from None
-    if value <= 0:
-        raise RegistryError(f"{variable}={text}: expected a positive number of seconds")
-    return value
+def _read_at_most(response: httpx.Response, limit: int) -> bytes:
+    """At most `limit` bytes of a response's body (the rest is never read)."""
+    data = bytearray()
+    for chunk in response.iter_raw():
+        data += chunk
+        if len(data) >= limit:
+            break
+    response.close()
+    return bytes(data[:limit])
+
+
+def _file_chunks(path: Path, size: int, progress: Callable[[int], None]) -> Iterator[bytes]:
+    """`size` bytes of a file, read a piece at a time as the request sends them."""
+    with open(path, "rb") as source:
+        done = 0
+        while done < size and (chunk := source.read(min(READ, size - done))):
+            done += len(chunk)
+            yield chunk
+            progress(done)
 
 
 def _retry_after(header: str | None, backoff: float) -> float:
@@ -468,6 +648,24 @@ def _with_digest(location: str, digest: str) -> str:
     return f"{location}{separator}digest={urllib.parse.quote(digest)}"
 
 
+def in_parallel(work: Callable[[T], R], items: list[T], limit: int) -> list[R]:
+    """`work` on each item, at most `limit` at once; results in the items' order. The first
+    failure is raised once the transfers already running have ended (they end by their own
+    timeouts); those not started are not started."""
+    if limit <= 1 or len(items) <= 1:
+        return [work(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(limit, len(items))) as pool:
+        futures = [pool.submit(work, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
 def push_layout(
     layout: Path,
     ref: Reference,
@@ -487,16 +685,26 @@ def push_layout(
     index = Index.from_json((layout / "index.json").read_bytes())
     manifest_bytes = (layout / blob_path(index.manifests[0].digest)).read_bytes()
     manifest = Manifest.from_json(manifest_bytes)
-    for descriptor in [*manifest.layers, manifest.config]:
+
+    def send(descriptor: Descriptor) -> None:
         digest, size = descriptor.digest, descriptor.size
         if client.has_blob(repository, digest, scope):
             reporter.note(f"{digest}: already in {client.registry}")
-            continue
+            return
         if mount_from and client.mount_blob(repository, digest, mount_from, scope=scope):
             reporter.note(f"{digest}: mounted from {mount_from}")
-            continue
-        client.upload_blob(repository, digest, size, path=layout / blob_path(digest), scope=scope)
+            return
+        client.upload_blob(
+            repository,
+            digest,
+            size,
+            path=layout / blob_path(digest),
+            scope=scope,
+            progress=lambda done: reporter.transfer(digest, done, size, action="push"),
+        )
         reporter.note(f"{digest}: pushed ({size} bytes)")
+
+    in_parallel(send, [*manifest.layers, manifest.config], client.connections.limits.parallel)
     if not oci_media_types:
         manifest = manifest.with_docker_media_types()
         manifest_bytes = manifest.to_json()
@@ -580,6 +788,7 @@ def pull_image(
                 platform=platform,
                 scratch=scratch,
                 store=store,
+                reporter=reporter,
             )
         except RegistryError as error:
             failures.append(str(error) if not endpoint.mirror else f"mirror {endpoint}: {error}")
@@ -605,52 +814,51 @@ def _pull_from(
     platform: Platform,
     scratch: Path,
     store: BlobStore,
+    reporter: Reporter,
 ) -> PulledImage:
-    """The pull itself, from one registry (a mirror, or the image's own)."""
-    reference_text = name
+    """The pull itself, from one registry (a mirror, or the image's own): the manifest (via
+    an index when the tag names one), then the config and layers in parallel."""
     scope = f"repository:{repository}:pull"
 
-    def fetch(path: str, digest: str | None, accept: str | None = None) -> bytes:
-        answer = client.request("GET", path, scope, headers={"Accept": accept} if accept else None)
-        data = answer.read(MANIFEST_LIMIT + 1)
-        if len(data) > MANIFEST_LIMIT:  # as containerd refuses them: no image needs more
-            raise RegistryError(f"{reference_text}: {path} is over {MANIFEST_LIMIT} bytes")
+    def manifest_bytes(reference: str, digest: str | None) -> bytes:
+        data = client.get_manifest(repository, reference, scope)
         if digest and sha256_digest(data) != digest:
-            raise RegistryError(f"{reference_text}: {path} does not hash to {digest}")
+            raise RegistryError(f"{name}: the manifest {reference} does not hash to {digest}")
         return data
 
-    data = fetch(f"/v2/{repository}/manifests/{pinned or tag}", pinned, MANIFEST_ACCEPT)
-    document = json_object(data, f"the manifest of {reference_text}")
+    data = manifest_bytes(pinned or tag, pinned)
+    document = json_object(data, f"the manifest of {name}")
     if Index.is_index(document):
-        chosen = Index.from_json(document).for_platform(platform, reference_text)
-        data = fetch(f"/v2/{repository}/manifests/{chosen.digest}", chosen.digest, MANIFEST_ACCEPT)
-        document = json_object(data, f"the manifest of {reference_text}")
+        chosen = Index.from_json(document).for_platform(platform, name)
+        data = manifest_bytes(chosen.digest, chosen.digest)
+        document = json_object(data, f"the manifest of {name}")
     manifest = Manifest.from_json(document)
     store.keep_bytes(data)  # the platform's manifest, for the next build's --pull=missing
 
-    def blob(digest: str, size: int) -> Path:
+    def blob(descriptor: Descriptor) -> Path:
+        digest, size = descriptor.digest, descriptor.size
         kept = store.verified_blob(digest)
         if kept is not None:
             return kept
 
-        def download(path: Path) -> None:
-            """Exactly `size` bytes: never more than the descriptor says, nor fewer."""
-            answer = client.request("GET", f"/v2/{repository}/{BLOBS}/{digest}", scope)
-            remaining = size
-            with open(path, "wb") as out:
-                while remaining and (chunk := answer.read(min(1 << 20, remaining))):
-                    out.write(chunk)
-                    remaining -= len(chunk)
-            if remaining or answer.read(1):
-                raise RegistryError(
-                    f"{reference_text}: blob {digest} is not the {size} bytes its descriptor says"
+        def download(path: Path) -> str:
+            with open(path, "wb") as into:
+                return client.download_blob(
+                    repository,
+                    digest,
+                    size,
+                    into=into,
+                    scope=scope,
+                    progress=lambda done: reporter.transfer(digest, done, size, action="pull"),
                 )
 
         try:
             return store.fetch_into(digest, download, scratch)
         except InvalidBlob as error:
-            raise RegistryError(f"{reference_text}: {error}") from None
+            raise RegistryError(f"{name}: {error}") from None
 
-    config = ImageConfig.from_json(blob(manifest.config.digest, manifest.config.size).read_bytes())
-    layers = tuple(blob(layer.digest, layer.size) for layer in manifest.layers)
-    return PulledImage(config, layers, sha256_digest(data))
+    limit = client.connections.limits.parallel
+    config, *layers = in_parallel(blob, [manifest.config, *manifest.layers], limit)
+    return PulledImage(
+        ImageConfig.from_json(config.read_bytes()), tuple(layers), sha256_digest(data)
+    )

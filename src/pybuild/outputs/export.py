@@ -5,7 +5,7 @@ access), and returns what it wrote."""
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from ..events import QUIET, Reporter
@@ -32,7 +32,7 @@ class Exporting:
     cache: BlobStore = NO_CACHE
     reporter: Reporter = QUIET
     stdout: BinaryIO | None = None  # where dest "-" goes
-    registry: RegistryAccess = RegistryAccess()
+    registry: RegistryAccess = field(default_factory=RegistryAccess)
 
 
 class Exporter(Protocol):
