@@ -441,6 +441,99 @@ def test_archives_podman_saves_are_bases(tmp_path, form):
     assert validate_archive(out).config["config"]["Cmd"] == ["saved"]
 
 
+@pytest.mark.parametrize("destination", ["docker-archive", "oci-archive", "oci"])
+def test_images_buildah_pushes_are_bases(tmp_path, destination):
+    """buildah push to each of its local forms gives a base pybuild builds on."""
+    buildah = require_tool("buildah")
+    source = tmp_path / "greet.tar"
+    api.build(
+        api.BuildOptions(
+            context=SAMPLES / "greet", tags=("greet:1",), output=parse_output(str(source))
+        )
+    )
+    name = "localhost/pybuild-buildah-base:1"
+    subprocess.run(
+        [buildah, "pull", "-q", f"docker-archive:{source}"], check=True, capture_output=True
+    )
+    subprocess.run([buildah, "tag", "greet:1", name], check=True, capture_output=True)
+    pushed = tmp_path / ("pushed" if destination == "oci" else "pushed.tar")
+    target = f"{destination}:{pushed}" + (":greet:1" if destination == "docker-archive" else "")
+    try:
+        subprocess.run([buildah, "push", "-q", name, target], check=True, capture_output=True)
+    finally:
+        subprocess.run([buildah, "rmi", "-f", name, "greet:1"], capture_output=True)
+    kind = {"oci": "oci-layout"}.get(destination, destination)
+    result, out = child(tmp_path, 'FROM base\nCMD ["pushed"]\n', (f"base={kind}:{pushed}",))
+    config = validate_archive(out).config["config"]
+    assert config["Entrypoint"] == ["/opt/greet/bin/greet"] and config["Cmd"] == ["pushed"]
+
+
+def docker25_save(layout: Path, tag: str, into: Path) -> None:
+    """An archive of the shape Docker 25 and later `docker save` writes (REFERENCE.md): an OCI
+    layout (index.json annotated with both image-name keys) plus a manifest.json and a
+    repositories file pointing into blobs/, every entry with mtime 0."""
+    import io
+    import tarfile
+
+    index = json.loads((layout / "index.json").read_text())
+    top = index["manifests"][0]
+    manifest = json.loads((layout / "blobs" / "sha256" / top["digest"][7:]).read_text())
+    repository, _, version = tag.rpartition(":")
+    top["annotations"] = {
+        "io.containerd.image.name": f"docker.io/library/{tag}",
+        "org.opencontainers.image.ref.name": version,
+    }
+    layers = [f"blobs/sha256/{layer['digest'][7:]}" for layer in manifest["layers"]]
+    members = {
+        "oci-layout": b'{"imageLayoutVersion": "1.0.0"}',
+        "index.json": json.dumps({"schemaVersion": 2, **index}).encode(),
+        "manifest.json": json.dumps(
+            [
+                {
+                    "Config": f"blobs/sha256/{manifest['config']['digest'][7:]}",
+                    "RepoTags": [tag],
+                    "Layers": layers,
+                    "LayerSources": {
+                        layer["digest"]: {
+                            key: layer[key] for key in ("mediaType", "size", "digest")
+                        }
+                        for layer in manifest["layers"]
+                    },
+                }
+            ]
+        ).encode(),
+        "repositories": json.dumps({repository: {version: layers[-1][13:]}}).encode(),
+    }
+    for blob in sorted((layout / "blobs" / "sha256").iterdir()):
+        members[f"blobs/sha256/{blob.name}"] = blob.read_bytes()
+    with tarfile.open(into, "w") as tar:
+        for directory in ("blobs/", "blobs/sha256/"):
+            info = tarfile.TarInfo(directory)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 0
+            tar.addfile(info)
+        for member, data in members.items():
+            info = tarfile.TarInfo(member)
+            info.size, info.mtime = len(data), 0
+            tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.parametrize("kind", ["docker-archive", "oci-archive"])
+def test_the_docker_25_save_layout_is_a_base(tmp_path, kind):
+    layout = tmp_path / "layout"
+    api.build(
+        api.BuildOptions(
+            context=SAMPLES / "greet",
+            tags=("greet:1",),
+            output=parse_output(f"type=oci-dir,dest={layout},compression=uncompressed"),
+        )
+    )
+    saved = tmp_path / "saved.tar"
+    docker25_save(layout, "greet:1", saved)
+    result, out = child(tmp_path, 'FROM base\nCMD ["saved"]\n', (f"base={kind}:{saved}",))
+    config = validate_archive(out).config["config"]
+    assert config["Entrypoint"] == ["/opt/greet/bin/greet"] and config["Cmd"] == ["saved"]
+
+
 def test_pull_missing_always_never(open_registry, tmp_path, registry_requests):
     """--pull=missing (the default) builds from a stored image without asking the registry;
     always asks for the tag and sees it moved; never works offline or says what is missing."""
