@@ -101,9 +101,10 @@ class BuildContext:
     """A directory whose files COPY/ADD may read; nothing outside it is ever opened. Paths that
     `.dockerignore` excludes are invisible, as if they had not been sent to a daemon."""
 
-    def __init__(self, root: Path, ignore: IgnoreRules | None = None):
+    def __init__(self, root: Path, ignore: IgnoreRules | None = None, *, name: str = ""):
         self.root = root.resolve()
         self.ignore = ignore
+        self.name = name  # a named context (--build-context NAME=DIR), for error messages
         self.excluded: list[str] = []  # paths .dockerignore hid from a COPY (for explain)
 
     def ignored(self, relative: str) -> bool:
@@ -155,9 +156,12 @@ class BuildContext:
             detail = (
                 f" (it resolves to {resolved} inside the context)" if resolved != relative else ""
             )
-            raise ContextError(
-                f"file not found in build context or excluded by .dockerignore: {source}{detail}"
-            ) from None
+            where = (
+                f"build context {self.name!r} ({self.root})"
+                if self.name
+                else "build context or excluded by .dockerignore"
+            )
+            raise ContextError(f"file not found in {where}: {source}{detail}") from None
         except OSError as error:
             raise ContextError(f"cannot read {source}: {error.strerror}") from None
         return resolved, info

@@ -343,7 +343,7 @@ def source_tree(build: Build, instruction: Copy) -> SourceTree:
         )
     named = build.named(name)
     if named is not None and named.kind == "directory":
-        return BuildContext(Path(named.location))  # a local directory's files, by its name
+        return BuildContext(Path(named.location), name=name)  # a local directory's files
     with located(flag_location(instruction, "from")):
         base = build.base_image(name, flag_location(instruction, "from"), build.stage.platform)
         return ImageFiles(name, base.files)
