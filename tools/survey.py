@@ -11,7 +11,11 @@ PATH, on this machine only, filling in what a release pipeline would have at han
   CA bundle, as distroless or alpine would give) through `--build-context NAME=oci-layout://`;
 - each file the build context lacks (a prebuilt binary, dist/*.tar.gz) becomes a small stub;
 - each stage that needs RUN gets `--build-context STAGE=DIR` with stubs for what is copied
-  from it, as the error message advises.
+  from it, as the error message advises (a stub /etc/passwd or /etc/group gains the users and
+  groups the build then asks for, as the stage's adduser would have made them).
+
+An optional `ARGS` file beside a Dockerfile holds extra pybuild arguments, one a line, for
+what its pipeline passes (`--target`, `--build-arg`).
 
 It repeats the build after each fill-in, as a person would after reading the error, and
 reports per Dockerfile: built or not, what it had to provide, and the last error. A
@@ -33,8 +37,10 @@ from pathlib import Path
 
 ATTEMPTS = 40
 MISSING_BASE = re.compile(r":\d+:\d+: (\S+): it is not an earlier stage or a --build-context")
+NO_USER = re.compile(r"no (user|group) named '([^']+)' in the image's /etc/(?:passwd|group)")
 NO_MATCH = re.compile(r"no source files were specified: (\S+) matches nothing")
-RUN_STAGE = re.compile(r"pass its result with --build-context (\S+?)=DIR")
+RUN_STAGE = re.compile(r"and pass its result with --build-context (\S+?)=DIR \(its files\)")
+MISSING_IN_IMAGE = re.compile(r"file not found in (\S+): (\S+)")
 MISSING_FILE = re.compile(
     r"file not found in build context(?: '([^']+)' \(.*?\)| or excluded by \.dockerignore): (\S+)"
 )
@@ -57,9 +63,11 @@ class Outcome:
     error: str = ""
 
 
-def make_base(work: Path) -> Path:
-    """A small image standing in for every base: busybox as /bin/sh, users and a CA bundle."""
-    root = work / "base-context"
+def make_base(work: Path, name: str = "base", extra: tuple[str, ...] = ()) -> Path:
+    """A small image standing in for every base: busybox as /bin/sh, users and a CA bundle,
+    plus stubs at `extra` paths (files a COPY --from=IMAGE takes from that image)."""
+    root = work / f"{name}-context"
+    shutil.rmtree(root, ignore_errors=True)
     for folder in ("bin", "etc/ssl/certs", "home/nonroot", "tmp"):
         (root / "rootfs" / folder).mkdir(parents=True, exist_ok=True)
     busybox = shutil.which("busybox") or "/bin/busybox"
@@ -68,8 +76,11 @@ def make_base(work: Path) -> Path:
     (root / "rootfs/etc/passwd").write_text(PASSWD)
     (root / "rootfs/etc/group").write_text(GROUP)
     (root / "rootfs/etc/ssl/certs/ca-certificates.crt").write_text("# stub CA bundle\n")
+    for path in extra:
+        stub(root / "rootfs", path)
     (root / "Dockerfile").write_text("FROM scratch\nCOPY rootfs/ /\n")
-    layout = work / "base-layout"
+    layout = work / f"{name}-layout"
+    shutil.rmtree(layout, ignore_errors=True)
     subprocess.run(
         ["pybuild", "-q", "--no-cache", "-t", "base:1", "-o", f"type=oci-dir,dest={layout}", root],
         check=True,
@@ -98,11 +109,15 @@ def survey_one(project: Path, work: Path, base: Path) -> Outcome:
     shutil.copytree(project, context)
     stages: dict[str, Path] = {}
     contexts: dict[str, str] = {}
+    image_files: dict[str, list[str]] = {}  # base stand-ins that need files of their own
     for _ in range(ATTEMPTS):
         command = ["pybuild", "--no-cache", "--progress", "quiet", "-t", "survey:1"]
         command += ["-o", str(work / project.name / "image.tar")]
         for name, value in contexts.items():
             command += ["--build-context", f"{name}={value}"]
+        arguments = project / "ARGS"
+        if arguments.is_file():
+            command += [line for line in arguments.read_text().splitlines() if line.strip()]
         command.append(str(context))
         env = {**os.environ, "PYBUILD_REGISTRY_TIMEOUT": "2"}
         result = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -122,6 +137,19 @@ def survey_one(project: Path, work: Path, base: Path) -> Outcome:
             contexts[name] = f"oci-layout://{base}"
             outcome.bases.append(name)
             continue
+        if found := NO_USER.search(said):
+            kind, name = found.groups()
+            files = [folder / "etc" / kind.replace("user", "passwd") for folder in stages.values()]
+            files = [path for path in files if path.is_file() and name not in path.read_text()]
+            if not files:
+                return outcome
+            entry = f"{name}:x:1000:1000::/home/{name}:/sbin/nologin\n"
+            for path in files:
+                path.write_text(
+                    path.read_text() + (entry if kind == "user" else f"{name}:x:1000:\n")
+                )
+            outcome.stubs.append(f"{kind} {name}")
+            continue
         if found := RUN_STAGE.search(said):
             name = found.group(1)
             if name in contexts:
@@ -130,6 +158,18 @@ def survey_one(project: Path, work: Path, base: Path) -> Outcome:
             stages[name].mkdir(parents=True)
             contexts[name] = str(stages[name])
             outcome.stages.append(name)
+            continue
+        found = MISSING_IN_IMAGE.search(said)
+        if found and found.group(1) in outcome.bases:
+            image, path = found.groups()
+            wanted = image_files.setdefault(image, [])
+            if path in wanted:
+                return outcome
+            wanted.append(path)
+            label = re.sub(r"[^A-Za-z0-9]+", "-", image)
+            layout = make_base(work / project.name, label, tuple(wanted))
+            contexts[image] = f"oci-layout://{layout}"
+            outcome.stubs.append(f"{image}:{path}")
             continue
         if found := MISSING_FILE.search(said) or NO_MATCH.search(said):
             named, source = found.groups() if found.re is MISSING_FILE else (None, found.group(1))

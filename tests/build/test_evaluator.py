@@ -404,6 +404,22 @@ def test_a_run_the_image_needs_is_an_error_at_the_run_before_any_pull(tmp_path):
     assert "--build-context builder=DIR" in error.message
 
 
+def test_a_run_in_an_unnamed_or_final_stage_says_how_to_go_on(tmp_path):
+    """An unnamed stage cannot be replaced by --build-context 0=DIR (only names can): the
+    message says to name it. A RUN in the last stage, with no --target, says --target exists
+    (real Dockerfiles often end with a dev stage that runs apk)."""
+    unnamed = "FROM scratch\nRUN make\nFROM scratch\nCOPY --from=0 /out /app\n"
+    with pytest.raises(InstructionError, match="stage 0, which has no name") as caught:
+        evaluated(parse(unnamed), BuildContext(tmp_path), PLATFORM)
+    assert "FROM ... AS builder" in caught.value.message
+    assert "--build-context 0=" not in caught.value.message
+    last = 'FROM scratch AS release\nCMD ["x"]\nFROM scratch AS dev\nRUN apk add x\n'
+    with pytest.raises(InstructionError, match="--target names another"):
+        evaluated(parse(last), BuildContext(tmp_path), PLATFORM)
+    image = evaluated(parse(last), BuildContext(tmp_path), PLATFORM, target="release")
+    assert image.evaluation.image.config.run.cmd == ("x",)
+
+
 def test_stages_named_through_args_are_pruned_before_they_are_evaluated(context):
     """FROM ${BASE} (a global ARG) and COPY --from=${SRC} (a stage ARG) name their stage before
     evaluation, so a stage with a RUN that neither names is never looked at."""

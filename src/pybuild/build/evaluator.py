@@ -826,10 +826,15 @@ def _replaced(build: Build, stage_name: str | None) -> bool:
 
 
 def refuse_run(
-    stages: list[list[Instruction]], needed: dict[int, Instruction | None], build: Build
+    stages: list[list[Instruction]],
+    needed: dict[int, Instruction | None],
+    build: Build,
+    *,
+    chosen: bool,
 ) -> None:
     """Before anything is evaluated or pulled: a RUN in a stage the image needs is an error at
-    the RUN, saying which line needs that stage and how to go on without running it."""
+    the RUN, saying which line needs that stage and how to go on without running it (`chosen`:
+    the target was named by --target)."""
     for index in sorted(needed):
         name = stage_from(stages[index]).stage_name
         if _replaced(build, name):
@@ -843,13 +848,22 @@ def refuse_run(
                 "it is in the stage the image is made of: build what it makes beforehand "
                 "and COPY that in instead"
             )
-        else:
-            label = name or str(index)
+            if not chosen and len(stages) > 1:
+                why += " (this is the last stage; --target names another)"
+        elif name:
             why = (
-                f"it is in stage {label}, which the image needs: `{by.text}` at line "
+                f"it is in stage {name}, which the image needs: `{by.text}` at line "
                 f"{by.location.line}. Build that stage elsewhere (e.g. docker build --target "
-                f"{label}) and pass its result with --build-context {label}=DIR (its files) "
-                f"or {label}=docker-archive:FILE, or COPY a prebuilt artifact instead"
+                f"{name}) and pass its result with --build-context {name}=DIR (its files) "
+                f"or {name}=docker-archive:FILE, or COPY a prebuilt artifact instead"
+            )
+        else:  # only a named stage can be built alone or replaced by a named context
+            why = (
+                f"it is in stage {index}, which has no name and which the image needs: "
+                f"`{by.text}` at line {by.location.line}. Name it (FROM ... AS builder, and "
+                "COPY --from=builder), build it elsewhere (docker build --target builder) and "
+                "pass its result with --build-context builder=DIR, or COPY a prebuilt "
+                "artifact instead"
             )
         raise InstructionError(
             f"RUN is not supported: pybuild never executes commands, and {why}", run.location
@@ -903,7 +917,7 @@ def evaluate(
         run_instruction(build, instruction)
     target_index = find_target(stages, target)
     needed = needed_stages(build, stages, target_index)
-    refuse_run(stages, needed, build)
+    refuse_run(stages, needed, build, chosen=target is not None)
     for index, stage in enumerate(stages[: target_index + 1]):
         if index not in needed or _replaced(build, stage_from(stage).stage_name):
             build.stages.append(None)  # not built: unused, or its --build-context stands in
