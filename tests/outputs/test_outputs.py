@@ -222,3 +222,75 @@ def test_load_streams_into_docker_and_leaves_no_file(engine, tmp_path):
     engine.images.add("pybuild-load:1")
     assert list(tmp_path.iterdir()) == []
     assert engine.inspect("pybuild-load:1")["Id"] == result.stdout.strip()
+
+
+def test_a_directory_output_is_swapped_in_one_step(tmp_path, monkeypatch):
+    """The new layout and the old swap places at once (renameat2 RENAME_EXCHANGE), and where
+    the kernel lacks it the old one is renamed aside first; either way nothing is left beside
+    the destination."""
+    from pybuild.outputs import files
+
+    dest = tmp_path / "layout"
+    build(tmp_path, f"type=oci-dir,dest={dest}")
+    swaps = []
+    real = files._exchange
+    monkeypatch.setattr(files, "_exchange", lambda a, b: swaps.append(real(a, b)) or swaps[-1])
+    build(tmp_path, f"type=oci-dir,dest={dest},compression=zstd")
+    assert swaps == [True]  # this kernel and file system have RENAME_EXCHANGE
+    monkeypatch.setattr(files, "_exchange", lambda a, b: False)
+    build(tmp_path, f"type=oci-dir,dest={dest},compression=gzip")
+    assert validate_archive(dest).oci_manifest["layers"][0]["mediaType"].endswith("+gzip")
+    assert [p.name for p in tmp_path.iterdir()] == ["layout"]
+
+
+def test_a_second_build_into_a_directory_being_written_fails_cleanly(tmp_path):
+    """Two builds into one destination: while one holds it, the other fails at once with one
+    line and touches nothing."""
+    import fcntl
+    import os
+
+    dest = tmp_path / "layout"
+    build(tmp_path, f"type=oci-dir,dest={dest}")
+    before = sorted(p.name for p in dest.iterdir())
+    held = os.open(tmp_path / ".layout.pybuild-lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(UsageError, match="being written by another pybuild"):
+            build(tmp_path, f"type=oci-dir,dest={dest},compression=zstd")
+    finally:
+        os.close(held)
+    assert sorted(p.name for p in dest.iterdir()) == before
+    build(tmp_path, f"type=oci-dir,dest={dest},compression=zstd")  # free again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["layout"]
+
+
+def test_a_build_killed_at_any_moment_leaves_the_old_or_the_new_output(tmp_path):
+    """SIGKILL at many moments of rebuilds into one layout: the destination always validates
+    as a complete image, the old or the new one, never a mixture or half-deleted."""
+    import random
+    import signal
+    import time
+
+    context = tmp_path / "ctx"
+    context.mkdir()
+    for index in range(200):
+        (context / f"f{index}.txt").write_text(f"{index}\n" * 200)
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY . /data/\n")
+    dest = tmp_path / "layout"
+    command = [sys.executable, "-m", "pybuild", "--no-cache", "-q", "-t", "k:1"]
+    subprocess.run([*command, "-o", f"type=oci-dir,dest={dest}", str(context)], check=True)
+    digests = {validate_archive(dest).oci_manifest["layers"][0]["digest"]}
+    randomly = random.Random(7)
+    for attempt in range(12):
+        compression = ("gzip", "zstd", "uncompressed")[attempt % 3]
+        process = subprocess.Popen(
+            [*command, "-o", f"type=oci-dir,dest={dest},compression={compression}", str(context)]
+        )
+        time.sleep(randomly.uniform(0.2, 1.2))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        layers = validate_archive(dest).oci_manifest["layers"]  # complete, whichever it is
+        digests.add(layers[0]["digest"])
+    assert len(digests) > 1  # some kills came after the swap: the new one stood complete
+    subprocess.run([*command, "-o", f"type=oci-dir,dest={dest}", str(context)], check=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ctx", "layout"]  # leftovers gone
