@@ -56,6 +56,7 @@ class BuildOptions:
     source_date_epoch: str | None = field(
         default_factory=lambda: os.environ.get("SOURCE_DATE_EPOCH")
     )
+    record_steps: bool = False  # keep what each instruction did (explain sets it)
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,10 @@ def key_values(items: tuple[str, ...], flag: str, from_environment: bool) -> dic
 
 
 def read_dockerfile(path: Path) -> str:
+    """The Dockerfile's text. A FIFO or device is opened without waiting for a writer (a named
+    pipe nobody writes to is an empty Dockerfile, not a hang); `-f <(...)` still works."""
     try:
-        data = path.read_bytes()
+        data = _read_without_waiting(path)
     except FileNotFoundError:
         raise UsageError(f"Dockerfile not found: {path}") from None
     except OSError as error:
@@ -110,6 +113,21 @@ def read_dockerfile(path: Path) -> str:
         raise DockerfileSyntaxError(
             f"the Dockerfile is not UTF-8 text (byte {error.start})", Location(str(path), 1, 1)
         ) from None
+
+
+def _read_without_waiting(path: Path) -> bytes:
+    import fcntl
+
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        flags = fcntl.fcntl(descriptor, fcntl.F_GETFL)
+        fcntl.fcntl(descriptor, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)  # a writer may be slow
+        if os.path.isdir(path):
+            raise IsADirectoryError(21, "Is a directory")
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            return handle.read()
+    finally:
+        os.close(descriptor)
 
 
 def parse(text: str, file: str = "Dockerfile") -> Dockerfile:
@@ -189,6 +207,7 @@ def build(
             registry=options.registry,
             reporter=reporter,
             store=store,
+            record_steps=options.record_steps,
         )
         using = Exporting(store, reporter, stdout, options.registry)
         written = export(evaluation.image, refs, output, using=using)
@@ -221,12 +240,13 @@ def explain(
     only when `options.output` asks for it (a dest, or --load)."""
     wanted = options.output.dest is not None or options.output.load
     run = (
-        options
+        replace(options, record_steps=True)
         if wanted
         else replace(
             options,
             output=replace(options.output, dest=STDOUT),
             tags=options.tags or ("explain:latest",),
+            record_steps=True,
         )
     )
     result = build(run, stdout=stdout if wanted else cast(BinaryIO, DiscardSink()))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import posixpath
 import re
 import signal
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections import ChainMap
+from collections.abc import Callable, Mapping
+from dataclasses import InitVar, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,12 +79,15 @@ NOT_YET = {
 
 @dataclass
 class Stage:
-    """The image being built by one FROM ... section."""
+    """The image being built by one FROM ... section.
+
+    ENV is kept live in dicts (and `run.env` built from them only when read), and `scope()` is
+    a view, not a copy: a Dockerfile of 100,000 ENV lines evaluates in linear time."""
 
     name: str | None
     index: int
     platform: Platform
-    run: RunConfig = field(default_factory=lambda: RunConfig(env=(SCRATCH_PATH,)))
+    start: InitVar[RunConfig | None] = None  # the config it starts from (a base's, or scratch's)
     layers: list[Layer] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     files: ImageFiles = field(default_factory=ImageFiles)
@@ -91,6 +95,41 @@ class Stage:
     args: dict[str, str] = field(default_factory=dict)  # ARGs declared in this stage, with values
     cmd_set: bool = False
     base: Stage | None = None  # the stage this one was built FROM, if any
+
+    def __post_init__(self, start: RunConfig | None) -> None:
+        self._run: RunConfig | None = None
+        self._env_changed = False
+        self.run = start if start is not None else RunConfig(env=(SCRATCH_PATH,))
+
+    @property
+    def run(self) -> RunConfig:
+        """The stage's config now; its env is rebuilt from the live ENV only after a change."""
+        assert self._run is not None
+        if self._env_changed:
+            self._run = replace(self._run, env=tuple(self._env_entries.values()))
+            self._env_changed = False
+        return self._run
+
+    @run.setter
+    def run(self, config: RunConfig) -> None:
+        current = self._run
+        if current is not None and not self._env_changed and config.env is current.env:
+            self._run = config  # another field changed: the live ENV stands
+            return
+        self._run = config
+        self._env_changed = False
+        self._env_values: dict[str, str] = {}
+        self._env_entries: dict[str, str] = {}  # name -> "NAME=value", in the config's order
+        for entry in config.env or ():
+            key, _, value = entry.partition("=")
+            self._env_values[key] = value
+            self._env_entries[key] = entry
+
+    def set_env(self, key: str, value: str) -> None:
+        """ENV: replace an earlier value in place (as Docker does) or append."""
+        self._env_values[key] = value
+        self._env_entries[key] = f"{key}={value}"
+        self._env_changed = True
 
     @staticmethod
     def from_image(base: BaseImage, name: str | None, index: int) -> Stage:
@@ -125,9 +164,10 @@ class Stage:
     def shell(self) -> list[str]:
         return list(self.run.shell or DEFAULT_SHELL)
 
-    def scope(self) -> dict[str, str]:
-        """What `$VAR` sees: the stage's ARGs, overridden by ENV of the same name."""
-        return {**self.args, **self.run.env_pairs()}
+    def scope(self) -> Mapping[str, str]:
+        """What `$VAR` sees: the stage's ARGs, overridden by ENV of the same name (a live
+        view: copy it to keep it)."""
+        return ChainMap(self._env_values, self.args)
 
     def record(self, instruction: Instruction, layer: Layer | None = None) -> None:
         if layer is not None:
@@ -178,6 +218,9 @@ class Build:
     stages: list[Stage | None] = field(default_factory=list)  # None: a stage not needed
     scratch_dir: Path | None = None  # where compressed ADD archives are decompressed
     steps: list[Step] = field(default_factory=list)  # what each instruction did (explain)
+    # Steps copy the config and variables at every instruction: only explain asks for them
+    # (a copy per instruction would make 100,000 ENV lines quadratic in time and memory).
+    record_steps: bool = True
     named_contexts: dict[str, NamedContext] = field(default_factory=dict)  # by context_key
     registry: RegistryAccess | None = None  # how to pull base images (None: pulling is off)
     images: dict[str, BaseImage] = field(default_factory=dict)  # base images loaded so far
@@ -247,11 +290,11 @@ class Build:
     def meta_scope(self) -> dict[str, str]:
         return {key: value for key, value in self.meta_args.items() if value is not None}
 
-    def expand(self, word: Word, scope: dict[str, str] | None = None) -> str:
+    def expand(self, word: Word, scope: Mapping[str, str] | None = None) -> str:
         with located(word.location):
             return self.expand_text(word.text, scope)
 
-    def expand_text(self, text: str, scope: dict[str, str] | None = None) -> str:
+    def expand_text(self, text: str, scope: Mapping[str, str] | None = None) -> str:
         return expand_word(text, self.stage.scope() if scope is None else scope, self.escape)
 
     def find_stage(self, reference: str, before: int) -> Stage | None:
@@ -471,7 +514,7 @@ def expanded_pairs(build: Build, pairs) -> list[tuple[str, str]]:
 
 def dispatch_env(build: Build, instruction: Env) -> None:
     for key, value in expanded_pairs(build, instruction.pairs):
-        build.stage.run = build.stage.run.with_env(key, value)
+        build.stage.set_env(key, value)
     build.stage.record(instruction)
 
 
@@ -893,9 +936,11 @@ def evaluate(
     registry: RegistryAccess | None = None,
     reporter: Reporter = QUIET,
     store: BlobStore = NO_CACHE,
+    record_steps: bool = True,
 ) -> Evaluation:
     """Evaluate the stages the target needs, in order; the target stage is the image.
-    `scratch` is a directory that lives until the image is written (decompressed archives)."""
+    `scratch` is a directory that lives until the image is written (decompressed archives).
+    Without `record_steps` the evaluation's steps are empty (what explain shows)."""
     build = Build(
         context,
         timestamps,
@@ -910,6 +955,7 @@ def evaluate(
         registry=registry,
         reporter=reporter,
         store=store,
+        record_steps=record_steps,
     )
     build.meta_args.update(automatic_args(platform))
     meta, stages = split_stages(dockerfile)
@@ -966,6 +1012,10 @@ def _ancestry(build: Build, target: int, stage: int) -> bool:
 
 def run_instruction(build: Build, instruction: Instruction) -> None:
     """Dispatch one instruction, add its location to any error, and record what it did."""
+    if not build.record_steps:
+        with located(instruction.location):
+            HANDLERS[type(instruction)](build, instruction)
+        return
     stage = build.stages[-1] if build.stages else None
     before = _snapshot(build, stage)
     excluded_before = len(build.context.excluded)
@@ -1005,4 +1055,5 @@ def _snapshot(build: Build, stage: Stage | None) -> _Snapshot:
     """The current stage's state; cheap, since its run config is immutable."""
     if stage is None:
         return _Snapshot(RunConfig(), "", build.meta_scope(), 0, 0)
-    return _Snapshot(stage.run, stage.author, stage.scope(), len(stage.layers), len(stage.history))
+    scope = dict(stage.scope())
+    return _Snapshot(stage.run, stage.author, scope, len(stage.layers), len(stage.history))

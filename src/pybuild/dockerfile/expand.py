@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 
 from ..errors import InstructionError
-from .globs import shell_regex
+from .globs import STAR, shell_glob
 
 SPECIAL_PARAMETERS = "@*#?-$!0"
 
@@ -22,34 +22,51 @@ class ExpansionError(InstructionError):
 
 
 class _Words:
-    """Collects characters into words, splitting on whitespace that was not quoted or escaped."""
+    """Collects text into words, splitting on whitespace that was not quoted or escaped. Pieces
+    are kept in lists and joined once: building a long word costs its length, not its square."""
+
+    SPACE = re.compile(r"\s+")
 
     def __init__(self) -> None:
         self.words: list[str] = []
-        self.word = ""
+        self.word: list[str] = []
         self.in_word = False
 
     def char(self, ch: str) -> None:
         if ch.isspace():
-            if self.in_word and self.word:
-                self.words.append(self.word)
-                self.word, self.in_word = "", False
+            self._end()
         else:
             self.raw(ch)
 
     def raw(self, text: str) -> None:
-        self.word += text
+        self.word.append(text)
         self.in_word = True
 
     def text(self, text: str) -> None:
-        for ch in text:
-            self.char(ch)
+        """Text that splits where it has whitespace (an unquoted variable's value)."""
+        pieces = self.SPACE.split(text)
+        for index, piece in enumerate(pieces):
+            if index:
+                self._end()
+            if piece:
+                self.raw(piece)
+
+    def _end(self) -> None:
+        joined = "".join(self.word)
+        if self.in_word and joined:
+            self.words.append(joined)
+            self.word, self.in_word = [], False
 
     def result(self) -> list[str]:
-        if self.word:
-            self.words.append(self.word)
-            self.word, self.in_word = "", False
+        joined = "".join(self.word)
+        if joined:
+            self.words.append(joined)
+            self.word, self.in_word = [], False
         return self.words
+
+
+MAX_DEPTH = 64  # ${a:-${b:-...}} nested deeper is refused (real Dockerfiles nest two or three)
+MAX_SIZE = 16 << 20  # characters one expansion may produce (ARG A=$A$A doubling stops here)
 
 
 class _Lexer:
@@ -68,6 +85,8 @@ class _Lexer:
         self.escape = escape
         self.quotes = quotes  # False: quote characters are ordinary text (heredoc bodies)
         self.raw_quotes = raw_quotes  # True: quotes group words but stay in the text
+        self.depth = 0  # how deep in ${...} the lexer is
+        self.size = 0  # characters produced by variables so far
 
     def peek(self) -> str:
         return self.source[self.pos] if self.pos < len(self.source) else ""
@@ -85,7 +104,15 @@ class _Lexer:
         handlers = {"'": self.single_quoted, '"': self.double_quoted, "$": self.dollar}
         if not self.quotes:
             handlers = {"$": self.dollar}
+        # Runs of characters with no meaning here are taken whole (a 10 MB value is one run).
+        ordinary = re.compile("[^\\s" + re.escape("".join(handlers) + self.escape + stop) + "]+")
         while self.peek():
+            run = ordinary.match(self.source, self.pos)
+            if run is not None:
+                words.raw(run.group())
+                result.append(run.group())
+                self.pos = run.end()
+                continue
             ch = self.peek()
             if stop and ch == stop:
                 self.next()
@@ -129,7 +156,12 @@ class _Lexer:
     def double_quoted(self) -> str:
         self.next()
         result: list[str] = []
+        ordinary = re.compile('[^"$' + re.escape(self.escape) + "]+")
         while True:
+            run = ordinary.match(self.source, self.pos)
+            if run is not None:
+                result.append(run.group())
+                self.pos = run.end()
             ch = self.peek()
             if not ch:
                 raise ExpansionError(
@@ -167,15 +199,32 @@ class _Lexer:
         return self.source[start : self.pos]
 
     def braced_word(self, stop: str = "}", raw_escapes: bool = False) -> str:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExpansionError(f"variables are nested more than {MAX_DEPTH} deep")
         try:
             word, _ = self.until(stop, raw_escapes)
         except ExpansionError:
             if not self.peek():
                 raise ExpansionError("syntax error: missing '}'") from None
             raise
+        finally:
+            self.depth -= 1
         return word
 
+    def produced(self, value: str) -> str:
+        """A variable's value, counted against MAX_SIZE."""
+        self.size += len(value)
+        if self.size > MAX_SIZE:
+            raise ExpansionError(
+                f"the expansion is over {MAX_SIZE >> 20} MiB (variables that double each line?)"
+            )
+        return value
+
     def dollar(self) -> str:
+        return self.produced(self._dollar())
+
+    def _dollar(self) -> str:
         self.next()
         if self.peek() != "{":
             name = self.name()
@@ -226,29 +275,53 @@ class _Lexer:
                 self.next()
             pattern = self.braced_word("/", raw_escapes=True)
             replacement = self.braced_word("}", raw_escapes=True)
-            regex = _pattern_regex(pattern)
-            return regex.sub(lambda _: replacement, value or "", count=0 if replace_all else 1)
+            return _replace(value or "", pattern, replacement, every=replace_all)
         if not operator:
             raise ExpansionError("syntax error: missing '}'")
         raise ExpansionError(f"unsupported modifier ({operator}) in substitution")
 
 
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    try:
-        return shell_regex(pattern)
-    except re.error as error:
-        raise ExpansionError(f"invalid pattern ({pattern}) in substitution: {error}") from None
-
-
 def _trim(value: str, pattern: str, prefix: bool, *, longest: bool) -> str:
-    """`${VAR#pat}`, `${VAR##pat}`, `${VAR%pat}`, `${VAR%%pat}`."""
-    regex = _pattern_regex(pattern)
-    lengths = range(len(value), -1, -1) if longest else range(0, len(value) + 1)
-    for length in lengths:
-        part = value[:length] if prefix else value[len(value) - length :]
-        if regex.fullmatch(part):
-            return value[length:] if prefix else value[: len(value) - length]
-    return value
+    """`${VAR#pat}`, `${VAR##pat}`, `${VAR%pat}`, `${VAR%%pat}`: one pass of the pattern's
+    automaton finds every prefix (or, reversed, suffix) it matches."""
+    glob = shell_glob(pattern)
+    if prefix:
+        matched = glob.prefixes(value)
+    else:
+        matched = glob.reversed().prefixes(value[::-1])
+    lengths = [length for length, ok in enumerate(matched) if ok]
+    if not lengths:
+        return value
+    length = lengths[-1] if longest else lengths[0]
+    return value[length:] if prefix else value[: len(value) - length]
+
+
+def _replace(value: str, pattern: str, replacement: str, *, every: bool) -> str:
+    """`${VAR/pat/rep}` and `${VAR//pat/rep}`: the longest match at the leftmost place (after
+    an empty match, the search goes on one character later)."""
+    glob = shell_glob(pattern)
+    leading_star = bool(glob.tokens) and glob.tokens[0][0] == STAR
+    out: list[str] = []
+    position = 0
+    while position <= len(value):
+        start, longest = position, -1
+        while start <= len(value):
+            matched = glob.prefixes(value[start:])
+            longest = max((length for length, ok in enumerate(matched) if ok), default=-1)
+            if longest >= 0 or leading_star:  # a leading * would have matched here if later
+                break
+            start += 1
+        if longest < 0:
+            break
+        out.append(value[position:start] + replacement)
+        position = start + longest
+        if longest == 0:
+            out.append(value[position : position + 1])
+            position += 1
+        if not every:
+            break
+    out.append(value[position:])
+    return "".join(out)
 
 
 def expand_word(word: str, env: Mapping[str, str], escape: str = "\\") -> str:

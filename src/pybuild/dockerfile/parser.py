@@ -7,6 +7,7 @@ exactly as BuildKit joins them, keeping for every character of the joined text w
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field, replace
 
@@ -26,16 +27,20 @@ HEREDOC_KEYWORDS = ("copy", "add", "run")
 
 @dataclass(frozen=True)
 class LogicalText:
-    """Text joined from physical lines, with the (line, column) each character came from."""
+    """Text joined from physical lines, with where each character came from: one segment
+    (offset in the text, line, column) per physical line, so a 10 MB line costs no more than
+    its text."""
 
     text: str
-    positions: tuple[tuple[int, int], ...]
+    segments: tuple[tuple[int, int, int], ...]
     end: tuple[int, int]
 
     def position(self, offset: int) -> tuple[int, int]:
-        if 0 <= offset < len(self.positions):
-            return self.positions[offset]
-        return self.end
+        if not 0 <= offset < len(self.text) or not self.segments:
+            return self.end
+        index = bisect.bisect_right(self.segments, (offset, float("inf"))) - 1
+        start, line, column = self.segments[index]
+        return line, column + offset - start
 
 
 @dataclass(frozen=True)
@@ -134,8 +139,9 @@ def join_args(token: lark.Token, escape: str) -> LogicalText:
     """Join the ARGS token's physical lines into the logical argument text, as BuildKit does:
     the escape character and trailing blanks are removed, nothing is inserted, continuation
     lines keep their indentation, and comment or blank lines inside a continuation are skipped."""
-    chars: list[str] = []
-    positions: list[tuple[int, int]] = []
+    pieces: list[str] = []
+    segments: list[tuple[int, int, int]] = []
+    length = 0
     physical = token.value.split("\n")
     line_no, first_col = start_of(token)
     end = (line_no, first_col)
@@ -149,13 +155,14 @@ def join_args(token: lark.Token, escape: str) -> LogicalText:
         continued = is_continued(line, escape)
         if continued:
             line = line.rstrip(" \t")[:-1]
-        for offset, char in enumerate(line):
-            chars.append(char)
-            positions.append((number, column0 + offset))
+        if line:
+            segments.append((length, number, column0))
+            pieces.append(line)
+            length += len(line)
         end = (number, column0 + len(line))
         if not continued:
             break
-    return LogicalText("".join(chars), tuple(positions), end)
+    return LogicalText("".join(pieces), tuple(segments), end)
 
 
 def heredoc_markers(args: str, escape: str) -> list[tuple[str, bool, bool]]:

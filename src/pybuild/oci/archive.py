@@ -10,7 +10,6 @@ nulls normalised; anything malformed is an ArchiveError naming the file, never a
 
 from __future__ import annotations
 
-import json
 import posixpath
 import tarfile
 from collections.abc import Iterator, Mapping
@@ -21,7 +20,15 @@ from typing import IO, Any
 
 from ..errors import PybuildError, first_line
 from .layout import blob_digest, blob_path
-from .model import ImageConfig, Index, InvalidDocument, Manifest, json_object, sha256_digest
+from .model import (
+    ImageConfig,
+    Index,
+    InvalidDocument,
+    Manifest,
+    json_object,
+    json_value,
+    sha256_digest,
+)
 from .platform import Platform
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -56,6 +63,8 @@ class ImageArchive:
         self.tar: tarfile.TarFile | None = None
         self.members: dict[str, tarfile.TarInfo] = {}  # by clean name: `./x` and `x` alike
         if not self.path.is_dir():
+            if not self.path.is_file():  # a FIFO or device: reading it could wait forever
+                raise ArchiveError(f"{self.path} is not a regular file or a directory")
             try:
                 self.tar = tarfile.open(self.path)
                 # Every header now: a cut-off archive fails here, clearly.
@@ -144,7 +153,7 @@ class ImageArchive:
             raise ArchiveError(f"{self.path}: cannot read the image: {first_line(error)}") from None
 
     def _docker_image(self, manifest_json: bytes) -> ArchivedImage:
-        entries = json.loads(manifest_json)
+        entries = json_value(manifest_json, f"{self.path} manifest.json")
         if not isinstance(entries, list) or not entries or not isinstance(entries[0], Mapping):
             raise ArchiveError(f"{self.path}: manifest.json lists no image")
         entry = entries[0]

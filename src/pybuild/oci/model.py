@@ -65,13 +65,21 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+def json_value(data: bytes | str, what: str) -> Any:
+    """Decoded JSON from a file or server pybuild does not control: malformed, or nested so
+    deep that the decoder would recurse out of stack, it is one InvalidDocument."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise InvalidDocument(f"{what} is JSON nested too deep to read") from None
+    except ValueError as error:
+        raise InvalidDocument(f"{what} is not JSON: {error}") from None
+
+
 def json_object(data: bytes | Mapping[str, Any], what: str) -> Mapping[str, Any]:
     """A JSON object from bytes (or an already decoded one); anything else is an error."""
     if isinstance(data, (bytes, bytearray)):
-        try:
-            data = json.loads(data)
-        except ValueError as error:
-            raise InvalidDocument(f"{what} is not JSON: {error}") from None
+        data = json_value(data, what)
     if not isinstance(data, Mapping):
         raise InvalidDocument(f"{what} is not a JSON object")
     return data

@@ -10,7 +10,8 @@ from ..errors import UsageError
 COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?|\[[0-9a-fA-F:]+\](?::[0-9]+)?)"
 REFERENCE = re.compile(
-    rf"^(?:(?P<domain>{DOMAIN})/)?(?P<path>{COMPONENT}(?:/{COMPONENT})*)(?::(?P<tag>[\w][\w.-]{{0,127}}))?$"
+    rf"^(?:(?P<domain>{DOMAIN})/)?(?P<path>{COMPONENT}(?:/{COMPONENT})*)(?::(?P<tag>[\w][\w.-]{{0,127}}))?\Z",
+    re.ASCII,  # as Go's \w: a tag is ASCII
 )
 DEFAULT_DOMAIN = "docker.io"
 
