@@ -93,3 +93,21 @@ def test_a_fifo_is_never_waited_on(tmp_path):
         timeout=60,
     )
     assert result.returncode == 1 and "no instructions" in result.stderr
+
+
+def test_values_docker_would_refuse_at_load_are_errors_at_their_line(tmp_path):
+    """Durations beyond int64 nanoseconds and ids beyond 2^32-1 build today and fail when the
+    image is run or loaded: they are errors where they are written."""
+    cases = {
+        "HEALTHCHECK --interval=999999999h CMD true\n": "longer than about 292 years",
+        "USER 4294967296\n": "beyond the largest id",
+        "USER app:4294967296\n": "beyond the largest id",
+        "COPY --chown=4294967296 a /a\n": "beyond the largest id",
+    }
+    (tmp_path / "a").write_text("a")
+    for text, message in cases.items():
+        with pytest.raises(InstructionError, match=message) as caught:
+            evaluated(parse("FROM scratch\n" + text), BuildContext(tmp_path), PLATFORM)
+        assert caught.value.location is not None and caught.value.location.line == 2
+    spec = evaluated(parse("FROM scratch\nUSER 4294967295:0\n"), BuildContext(tmp_path), PLATFORM)
+    assert spec.config["User"] == "4294967295:0"

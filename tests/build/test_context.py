@@ -9,7 +9,7 @@ import pytest
 from pybuild.build.context import BuildContext, clean_source, glob_match
 from pybuild.build.copying import resolve_sources
 from pybuild.dockerfile.instructions import Word
-from pybuild.errors import ContextError, Location
+from pybuild.errors import ContextError, Location, PybuildError
 
 
 @pytest.mark.parametrize(
@@ -76,3 +76,53 @@ def test_glob_without_match_is_an_error_only_when_no_source_is_left(tmp_path):
         resolve_sources(context, [Word("*.nothing", location)])
     found = resolve_sources(context, [Word("a", location), Word("*.nothing", location)])
     assert [source.path for source in found] == ["a"]
+
+
+def test_unreadable_files_and_directories_are_errors_naming_them(tmp_path):
+    """Root reads everything, so the build runs without the capabilities that let it
+    (setpriv drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH): an unreadable directory was
+    copied as if empty; it and an unreadable file are errors that name them."""
+    import subprocess
+    import sys
+
+    from conftest import require_tool
+
+    setpriv = require_tool("setpriv")
+    context = tmp_path / "ctx"
+    (context / "locked").mkdir(parents=True)
+    (context / "locked" / "inside.txt").write_text("x")
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY . /all/\n")
+    command = [setpriv, "--bounding-set=-dac_override,-dac_read_search", sys.executable]
+    command += ["-m", "pybuild", "--no-cache", "-q", "-t", "u:1", "-o", str(tmp_path / "u.tar")]
+    (context / "locked").chmod(0)
+    try:
+        result = subprocess.run([*command, str(context)], capture_output=True, text=True)
+    finally:
+        (context / "locked").chmod(0o755)
+    assert result.returncode == 1 and "cannot read" in result.stderr, result.stderr
+    assert "locked" in result.stderr and not (tmp_path / "u.tar").exists()
+    (context / "secret").write_text("s")
+    (context / "secret").chmod(0)
+    result = subprocess.run([*command, str(context)], capture_output=True, text=True)
+    assert result.returncode == 1 and "cannot read ./secret" in result.stderr, result.stderr
+
+
+def test_an_excluded_directory_with_kept_descendants_can_be_named(tmp_path):
+    """`.dockerignore` excludes `dir` but brings back `dir/keep.txt`: `COPY dir /d/` copies
+    what was brought back, as BuildKit does (the directory was sent for it)."""
+    from evaluation import evaluated
+    from pybuild.api import parse
+    from pybuild.build.context import BuildContext
+    from pybuild.build.ignore import IgnoreRules
+    from pybuild.oci.platform import Platform
+
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "keep.txt").write_text("kept")
+    (tmp_path / "dir" / "drop.txt").write_text("dropped")
+    context = BuildContext(tmp_path, IgnoreRules(["dir", "!dir/keep.txt"]))
+    spec = evaluated(parse("FROM scratch\nCOPY dir /d/\n"), context, Platform("linux", "amd64"))
+    paths = [entry.path for entry in spec.layers[0].entries]
+    assert "d/keep.txt" in paths and "d/drop.txt" not in paths
+    bare = BuildContext(tmp_path, IgnoreRules(["dir"]))
+    with pytest.raises(PybuildError, match="excluded by .dockerignore: dir"):
+        evaluated(parse("FROM scratch\nCOPY dir /d/\n"), bare, Platform("linux", "amd64"))

@@ -94,6 +94,15 @@ def test_glob_counts_as_several_sources(context):
     assert {"g/a.txt", "g/b.txt"} <= set(entries(spec.layers[0]))
 
 
+def test_an_absolute_workdir_is_kept_as_written_and_a_relative_one_cleaned(context):
+    """As BuildKit: `WORKDIR /tmp/` is `/tmp/` in the config (the classic builder cleans it);
+    a relative WORKDIR is joined to the current one and cleaned; files land in the same place."""
+    assert build(context, "WORKDIR /tmp/\n").config["WorkingDir"] == "/tmp/"
+    spec = build(context, "WORKDIR /a/./b/\nCOPY a.txt .\nWORKDIR ../c/\n")
+    assert spec.config["WorkingDir"] == "/a/c"
+    assert "a/b/a.txt" in entries(spec.layers[1])
+
+
 def test_relative_destination_uses_workdir(context):
     spec = build(context, "WORKDIR /app\nWORKDIR sub\nCOPY a.txt .\nCOPY b.txt rel/\n")
     assert spec.config["WorkingDir"] == "/app/sub"

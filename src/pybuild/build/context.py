@@ -139,7 +139,7 @@ class BuildContext:
         return kept
 
     def _all_paths(self) -> Iterator[str]:
-        for directory, dirnames, filenames in os.walk(self.root):
+        for directory, dirnames, filenames in os.walk(self.root, onerror=_unreadable):
             dirnames.sort()
             base = os.path.relpath(directory, self.root)
             for name in sorted(dirnames + filenames):
@@ -150,9 +150,11 @@ class BuildContext:
         resolved = self.resolve_in_scope(relative)
         path = self.root / resolved
         try:
-            if self.ignored(relative) or self.ignored(resolved):
-                raise FileNotFoundError
             info = path.lstat()
+            if self.ignored(relative) or self.ignored(resolved):
+                # A directory .dockerignore excludes still holds what a `!` rule brings back.
+                if not (stat.S_ISDIR(info.st_mode) and self._keeps_below(resolved)):
+                    raise FileNotFoundError
         except FileNotFoundError:
             detail = (
                 f" (it resolves to {resolved} inside the context)" if resolved != relative else ""
@@ -167,6 +169,16 @@ class BuildContext:
             raise ContextError(f"cannot read {source}: {error.strerror}") from None
         return resolved, info
 
+    def _keeps_below(self, resolved: str) -> bool:
+        """Whether anything below the excluded directory `resolved` is brought back."""
+        if self.ignore is None or not self.ignore.has_exclusions:
+            return False
+        for directory, dirnames, filenames in os.walk(self.root / resolved):
+            base = os.path.relpath(directory, self.root)
+            if any(not self.ignored(f"{base}/{name}") for name in dirnames + filenames):
+                return True
+        return False
+
     def walk(self, resolved: str) -> Iterator[SourceFile]:
         """The source and, for a directory, everything below it, in sorted order; symlinks inside
         a directory are kept as links."""
@@ -175,7 +187,7 @@ class BuildContext:
         yield described
         if described.kind != "dir":
             return
-        for directory, dirnames, filenames in os.walk(top):
+        for directory, dirnames, filenames in os.walk(top, onerror=_unreadable):
             base = os.path.relpath(directory, top)
             names = sorted(dirnames + filenames)
             kept = []
@@ -192,6 +204,12 @@ class BuildContext:
                 path = Path(directory, name)
                 yield _describe(path, relative, path.lstat())
             dirnames[:] = sorted(name for name in dirnames if name in kept)
+
+
+def _unreadable(error: OSError) -> None:
+    """A directory of the context that cannot be listed is an error, as Docker's is: never
+    copied as if it were empty."""
+    raise ContextError(f"cannot read {error.filename}: {error.strerror}")
 
 
 def _describe(path: Path, relative: str, info: os.stat_result) -> SourceFile:

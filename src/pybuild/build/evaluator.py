@@ -58,7 +58,7 @@ from .copying import CopyOptions, ResolvedSource, SourceTree, plan_copy, resolve
 from .download import is_git, is_url
 from .filesystem import ImageFiles, image_path
 from .ignore import IgnoreRules
-from .permissions import parse_chmod, parse_chown
+from .permissions import MAX_ID, parse_chmod, parse_chown
 from .timestamps import Timestamps
 
 if TYPE_CHECKING:
@@ -544,7 +544,11 @@ def dispatch_arg(build: Build, instruction: Arg) -> None:
 
 
 def dispatch_user(build: Build, instruction: User) -> None:
-    build.stage.run = replace(build.stage.run, user=build.expand(instruction.user))
+    user = build.expand(instruction.user)
+    for part in user.split(":", 1):
+        if part.isdigit() and int(part) > MAX_ID:  # names are looked up when the image runs
+            raise InstructionError(f"USER {user}: {part} is beyond the largest id, {MAX_ID}")
+    build.stage.run = replace(build.stage.run, user=user)
     build.stage.record(instruction)
 
 
@@ -606,7 +610,12 @@ def parse_duration(text: str) -> int:
         position = match.end()
     if position != len(text):
         raise InstructionError(f"invalid duration {text!r} (e.g. 30s, 1m30s, 500ms)")
+    if total > MAX_DURATION:  # Docker keeps durations as int64 nanoseconds
+        raise InstructionError(f"invalid duration {text!r}: longer than about 292 years")
     return int(total)
+
+
+MAX_DURATION = 2**63 - 1
 
 
 def dispatch_healthcheck(build: Build, instruction: Healthcheck) -> None:
@@ -715,9 +724,14 @@ def dispatch_workdir(build: Build, instruction: Workdir) -> None:
     stage = build.stage
     requested = build.expand(instruction.path)
     current = stage.run.working_dir or "/"
-    workdir = posixpath.normpath(posixpath.join("/", current, requested))
+    # As BuildKit: an absolute path is kept as written (`/tmp/` stays `/tmp/`); a relative one
+    # is joined to the current directory and cleaned.
+    if requested.startswith("/"):
+        workdir = requested
+    else:
+        workdir = posixpath.normpath(posixpath.join("/", current, requested))
     stage.run = replace(stage.run, working_dir=workdir)
-    path = image_path(workdir)
+    path = image_path(posixpath.normpath(workdir))
     if stage.files.is_dir(path):
         stage.record(instruction)
         return

@@ -33,9 +33,20 @@ def _lookup(table: str | None, name: str, what: str, *, file: str) -> list[str]:
     raise InstructionError(f"--chown: no {what} named {name!r} in the image's {file}")
 
 
+MAX_ID = 2**32 - 1  # uid_t and gid_t: Docker and the kernel refuse larger ids
+
+
 def parse_chown(value: str, passwd: str | None = None, group: str | None = None) -> Owner:
     """`USER[:GROUP]`, each a number or a name. A lone numeric UID also sets the GID; a lone
     user name takes its primary group from /etc/passwd."""
+    owner = _parse_chown(value, passwd, group)
+    for number in (owner.uid, owner.gid):
+        if number > MAX_ID:
+            raise InstructionError(f"--chown={value}: {number} is beyond the largest id, {MAX_ID}")
+    return owner
+
+
+def _parse_chown(value: str, passwd: str | None, group: str | None) -> Owner:
     user, sep, group_name = value.partition(":")
     if not user or (sep and not group_name):
         raise InstructionError(f"--chown={value}: expected USER[:GROUP]")
