@@ -16,7 +16,7 @@ from pybuild.api import parse, read_dockerfile
 from pybuild.build.context import BuildContext, glob_match
 from pybuild.build.ignore import IgnoreRules
 from pybuild.dockerfile.expand import ExpansionError, expand_word
-from pybuild.errors import InstructionError
+from pybuild.errors import InstructionError, PybuildError
 from pybuild.oci.archive import ArchiveError, ImageArchive
 from pybuild.oci.model import InvalidDocument, json_object
 from pybuild.oci.platform import Platform
@@ -111,3 +111,29 @@ def test_values_docker_would_refuse_at_load_are_errors_at_their_line(tmp_path):
         assert caught.value.location is not None and caught.value.location.line == 2
     spec = evaluated(parse("FROM scratch\nUSER 4294967295:0\n"), BuildContext(tmp_path), PLATFORM)
     assert spec.config["User"] == "4294967295:0"
+
+
+@pytest.mark.parametrize("form", ["gnu", "posix", "oldgnu"])
+def test_sparse_archive_members_are_refused_not_written_as_their_map(tmp_path, form):
+    """tar --sparse stores a map of holes; copying those bytes as the file's gave a wrong
+    file (or a confusing 'changed while read'). Refused clearly until expanded."""
+    import shutil
+
+    if shutil.which("tar") is None:
+        pytest.skip("GNU tar is needed to make sparse members")
+    work = tmp_path / "w"
+    work.mkdir()
+    with open(work / "f", "wb") as sparse:
+        sparse.truncate(4 << 20)
+        sparse.seek(0, 2)
+        sparse.write(b"x\n")
+    (tmp_path / "c").mkdir()
+    subprocess.run(
+        ["tar", f"--format={form}", "--sparse", "-cf", str(tmp_path / "c" / "s.tar"), "f"],
+        cwd=work,
+        check=True,
+    )
+    context = BuildContext(tmp_path / "c")
+    with pytest.raises(PybuildError, match="stored sparse") as caught:
+        evaluated(parse("FROM scratch\nADD s.tar /x/\n"), context, PLATFORM, scratch=tmp_path)
+    assert "s.tar" in str(caught.value)

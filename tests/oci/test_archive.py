@@ -83,7 +83,20 @@ CASES = {
     "config-missing": (docker_archive(GOOD_LAYER, config_name="gone.json"), "lacks gone.json"),
     "config-outside": (docker_archive(GOOD_LAYER, config_name="../config.json"), "points outside"),
     "index-not-objects": (oci_layout([1, "two"]), "not a JSON object"),
-    "index-bad-digest": (oci_layout([{"digest": "sha256:../../x", "size": 1}]), "sha256 digest"),
+    "index-bad-digest": (oci_layout([{"digest": "sha256:../../x", "size": 1}]), "malformed digest"),
+    "index-upper-case": (oci_layout([{"digest": "sha256:" + "A" * 64, "size": 1}]), "lower-case"),
+    "index-sha512-short": (
+        oci_layout([{"digest": "sha512:" + "a" * 64, "size": 1}]),
+        "sha512 is 128 lower-case hex",
+    ),
+    "index-sha512": (
+        oci_layout([{"digest": "sha512:" + "a" * 128, "size": 1}]),
+        "verifies sha256 digests only",
+    ),
+    "config-dotdot-inside": (
+        docker_archive(GOOD_LAYER, config_name="blobs/../config.json"),
+        "points outside",
+    ),
     "nested-index-empty": (empty_nested_index(), "lists no manifest"),
 }
 

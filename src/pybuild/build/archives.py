@@ -114,6 +114,11 @@ def archive_members(tar_path: Path, shown_name: str) -> list[Member]:
                         f"{shown_name}: {info.name} is a device or FIFO, "
                         "which pybuild cannot put in an image yet"
                     )
+                if info.issparse():  # its stored bytes are a map of holes, not the file
+                    raise ContextError(
+                        f"{shown_name}: {info.name} is stored sparse (tar --sparse), which "
+                        "pybuild cannot expand yet; pack the archive without --sparse"
+                    )
                 members[path] = Member(
                     path,
                     kind,

@@ -88,7 +88,7 @@ class ImageArchive:
     def _clean(self, name: str) -> str:
         """A member name, refused when it would lead outside the archive or directory."""
         cleaned = posixpath.normpath(name)
-        if cleaned.startswith("/") or cleaned == ".." or cleaned.startswith("../"):
+        if name.startswith("/") or ".." in name.split("/"):  # even a `..` that comes back
             raise ArchiveError(f"{self.path}: the name {name!r} points outside the image")
         return cleaned
 

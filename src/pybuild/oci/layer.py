@@ -220,6 +220,11 @@ def tar_entries(tar: tarfile.TarFile, source: Path | None, origin: str) -> Itera
                     linkname=target,
                     origin=where,
                 )
+        elif member.isreg() and member.issparse():  # stored bytes are a map of holes
+            raise InvalidLayer(
+                f"{origin}: {member.name!r} is stored sparse (tar --sparse), which pybuild "
+                "cannot expand yet"
+            )
         elif member.isreg():
             yield LayerEntry(
                 path,

@@ -52,6 +52,21 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+DIGEST_FORMS = {"sha256": 64, "sha512": 128}  # the OCI spec's registered algorithms
+
+
+def _bad_digest(digest: object, item: Mapping[str, Any]) -> str:
+    """Why a descriptor's digest is refused: malformed for its algorithm, or an algorithm
+    (sha512) that pybuild does not verify, so cannot trust."""
+    algorithm, _, encoded = str(digest).partition(":")
+    length = DIGEST_FORMS.get(algorithm)
+    if length and re.fullmatch(f"[0-9a-f]{{{length}}}", encoded):
+        return f"digest {digest}: pybuild verifies sha256 digests only, not {algorithm}"
+    if length:
+        return f"malformed digest {str(digest)[:80]!r}: {algorithm} is {length} lower-case hex"
+    return f"a descriptor without a sha256 digest: {dict(item)}"[:300]
+
+
 def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -130,7 +145,7 @@ class Descriptor:
         item = json_object(value, "a descriptor")
         digest, size = item.get("digest"), item.get("size")
         if not isinstance(digest, str) or not SHA256.fullmatch(digest):
-            raise InvalidDocument(f"a descriptor without a sha256 digest: {dict(item)}")
+            raise InvalidDocument(_bad_digest(digest, item))
         if not isinstance(size, int) or size < 0:
             raise InvalidDocument(f"descriptor {digest} has no valid size")
         platform = item.get("platform")
