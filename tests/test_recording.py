@@ -354,3 +354,54 @@ def test_a_working_directory_that_is_gone_is_a_miss_not_a_traceback(tmp_path, mo
     monkeypatch.chdir(gone)
     gone.rmdir()
     assert recording.replay(["-t", "x", "."]) is False
+
+
+def test_a_change_behind_a_symlinked_input_builds_again(run, context, tmp_path):
+    """`.dockerignore` a link to a file outside: editing what it points at (same size) must
+    not be answered from the record made before."""
+    target = tmp_path / "ignore-rules"
+    target.write_text("sub/a.txt\n")
+    (context / ".dockerignore").symlink_to(target)
+    out = tmp_path / "out.tar"
+    first = run(*args(context, out))
+    target.write_text("sub/b.txt\n")  # a.txt is back in the image
+    again = run(*args(context, out))
+    assert again[2] and again[1].splitlines()[-1] != first[1].splitlines()[-1]
+
+
+def test_pybuild_changed_in_content_alone_is_another_version(tmp_path, monkeypatch):
+    """A reinstalled pybuild can keep every file's size and time: its record key must still
+    change (the contents are hashed, the grammar included)."""
+    copy = tmp_path / "pybuild"
+    shutil.copytree(recording.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(recording, "PACKAGE_DIR", str(copy))
+    before = recording.code_version()
+    module = copy / "dockerfile" / "expand.py"
+    times = os.stat(module)
+    text = module.read_text()
+    module.write_text(text.replace("MAX_DEPTH = 64", "MAX_DEPTH = 46"))
+    os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert os.stat(module).st_size == times.st_size
+    assert recording.code_version() != before
+
+
+def test_an_output_replaced_before_the_record_is_written_is_not_answered(
+    run, context, tmp_path, monkeypatch
+):
+    """Another writer replaces the output between pybuild's rename and its record: the record
+    must not claim that other file holds this image."""
+    out = tmp_path / "out.tar"
+    real_finish = recording.Recording.finish
+
+    def racing(self, dest, *rest, **named):
+        other = tmp_path / "other.tar"
+        other.write_bytes(b"not this image")
+        os.replace(other, dest)
+        return real_finish(self, dest, *rest, **named)
+
+    monkeypatch.setattr(recording.Recording, "finish", racing)
+    run(*args(context, out))
+    monkeypatch.setattr(recording.Recording, "finish", real_finish)
+    again = run(*args(context, out))
+    assert again[2]  # built again, not 'already holds this image'
+    validate_archive(out)

@@ -332,7 +332,7 @@ def finish_recording(
     consulted = ["SOURCE_DATE_EPOCH"] + [item for item in options.build_args if "=" not in item]
     env = {name: os.environ.get(name) for name in consulted}
     try:
-        watch.finish(result.dest, env, lines)
+        watch.finish(result.dest, env, lines, identity=result.written.dest_identity)
     except OSError:
         pass
 

@@ -168,7 +168,10 @@ class JsonProgress(Reporter):
         )
 
 
-def make_progress(mode: str, out: TextIO = sys.stderr) -> Reporter:
+def make_progress(mode: str, out: TextIO | None = None) -> Reporter:
+    """The renderer for `mode`, writing to `out` (the stderr of the moment when not given: a
+    default bound at import would outlive a replaced sys.stderr)."""
+    out = out if out is not None else sys.stderr
     if mode == "auto":
         mode = "tty" if out.isatty() else "plain"
     renderers: dict[str, type[Reporter]] = {

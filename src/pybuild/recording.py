@@ -64,22 +64,21 @@ def cache_dir_from_argv(argv: list[str]) -> str | None:
     return os.path.abspath(chosen) if chosen else default_cache_dir()
 
 
-def code_version() -> list:
-    """The stat of pybuild's own source files: a changed or upgraded pybuild misses every record.
+def code_version() -> str:
+    """A digest of the contents of pybuild's own source files and its grammar: a changed or
+    upgraded pybuild misses every record, even one whose files kept their sizes and times.
     (Compiled files are left out: Python writes them as modules are first imported.)"""
-    files = []
-    for directory, folders, names in os.walk(PACKAGE_DIR):
-        folders[:] = sorted(name for name in folders if name != "__pycache__")
-        for name in sorted(names):
-            info = os.stat(os.path.join(directory, name))
-            files.append(
-                [
-                    os.path.relpath(os.path.join(directory, name), PACKAGE_DIR),
-                    info.st_size,
-                    info.st_mtime_ns,
-                ]
-            )
-    return files
+    grammar = os.path.join(os.path.dirname(os.path.dirname(PACKAGE_DIR)), "grammar")
+    digest = hashlib.sha256()
+    for root in (PACKAGE_DIR, grammar):
+        for directory, folders, names in os.walk(root):
+            folders[:] = sorted(name for name in folders if name != "__pycache__")
+            for name in sorted(names):
+                path = os.path.join(directory, name)
+                digest.update(os.path.relpath(path, root).encode() + b"\0")
+                with open(path, "rb") as handle:
+                    digest.update(handle.read())
+    return digest.hexdigest()
 
 
 def record_path(cache_dir: str, argv: list[str], cwd: str) -> str:
@@ -120,6 +119,13 @@ def snapshot(roots: list[str], directory_times: bool, prune=None) -> Snapshot:
             for entry in entries:
                 info = entry.stat(follow_symlinks=False)
                 found[entry.path] = _identity(info, directory_times)
+                if entry.is_symlink():  # what it points at counts too (a .dockerignore link)
+                    try:
+                        target = os.stat(entry.path)
+                    except OSError:
+                        found[entry.path + " ->"] = None
+                    else:
+                        found[entry.path + " ->"] = _identity(target, directory_times)
                 if entry.is_dir(follow_symlinks=False) and not (prune and prune(entry.path)):
                     walk(entry.path)
 
@@ -213,13 +219,21 @@ class Recording:
             for identity in found.values()
         )
 
-    def finish(self, dest: str, env: dict[str, str | None], lines: list[tuple[str, str]]) -> bool:
+    def finish(
+        self,
+        dest: str,
+        env: dict[str, str | None],
+        lines: list[tuple[str, str]],
+        *,
+        identity: list[int] | None,
+    ) -> bool:
         """Write the record for this build's output file; False when it would not be sound.
         The record holds the inputs as they were before the build: one changed while it ran has
         a newer stat now (it was not racy before), so the next run misses and builds. So does
         the run after a build that wrote its output inside the context; the one after that,
-        which wrote nothing, is answered."""
-        if self.racy(self.before):
+        which wrote nothing, is answered. `identity` is the file the build wrote at `dest` (or
+        found there): when `dest` is another file by now, nothing is recorded."""
+        if self.racy(self.before) or identity is None or file_stat(dest) != identity:
             return False
         inputs = digest(self.before)
         cwd = os.getcwd()
@@ -233,7 +247,7 @@ class Recording:
             "pruned": self.pruned,
             "inputs": inputs,
             "dest": dest,
-            "dest_stat": file_stat(dest),
+            "dest_stat": identity,
             "lines": [list(line) for line in lines],
         }
         path = record_path(self.cache_dir, self.argv, cwd)

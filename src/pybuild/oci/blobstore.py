@@ -255,15 +255,14 @@ class BlobStore:
             record.get("manifest") == manifest_digest and record.get("stat") == file_stat(dest)
         )
 
-    def remember_output(self, dest: Path, manifest_digest: str) -> None:
+    def remember_output(self, dest: Path, manifest_digest: str, identity: list[int] | None) -> None:
+        """Remember that `dest` holds this image: `identity` is the file pybuild wrote there.
+        When `dest` is another file by now (a concurrent writer), nothing is remembered."""
         record_path = self._output_record(dest)
-        if record_path is not None:
-            record = {
-                "manifest": manifest_digest,
-                "stat": file_stat(dest),
-                "path": str(dest.resolve()),
-            }
-            _atomic_write(record_path, json.dumps(record).encode())
+        if record_path is None or identity is None or file_stat(dest) != identity:
+            return
+        record = {"manifest": manifest_digest, "stat": identity, "path": str(dest.resolve())}
+        _atomic_write(record_path, json.dumps(record).encode())
 
 
 NO_CACHE = BlobStore(None)

@@ -502,3 +502,4 @@ class WrittenImage:
     layers: tuple[LayerBlob, ...]
     config: bytes
     up_to_date: bool = False  # the destination already held this image; nothing was written
+    dest_identity: list[int] | None = None  # filestat of the file written (or found) at dest

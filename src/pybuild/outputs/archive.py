@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
+from ..filestat import file_stat
 from ..oci.layout import TarLayout, documents, known_blobs, write_image
 from ..oci.model import Image, WrittenImage
 from ..oci.reference import Reference
@@ -45,17 +47,18 @@ def write_archive(
     path = Path(spec.dest)
     written_before = _unchanged(image, refs, spec, path=path, using=using, docker=docker)
     if written_before is None:
-        with file_in_place(path) as out:
+        with file_in_place(path) as placed:
             written = write_image(
                 image,
                 refs,
-                TarLayout(out),
+                TarLayout(placed.stream),
                 compression=spec.compression,
                 docker=docker,
                 cache=using.cache,
                 reporter=using.reporter,
             )
-        using.cache.remember_output(path, written.manifest_digest)
+        written = replace(written, dest_identity=placed.identity)
+        using.cache.remember_output(path, written.manifest_digest, placed.identity)
     else:
         written = written_before
     if spec.load:
@@ -80,4 +83,4 @@ def _unchanged(
     docs = documents(image, refs, layers, compression=spec.compression, docker=docker)
     if not using.cache.output_holds(path, docs.manifest_digest):
         return None
-    return docs.written(layers, up_to_date=True)
+    return replace(docs.written(layers, up_to_date=True), dest_identity=file_stat(path))

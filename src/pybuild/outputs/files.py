@@ -17,10 +17,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import UsageError
+from ..filestat import stat_identity
 
 MARKER = ".pybuild-output"  # in every directory pybuild writes: what kind of output it is
 
@@ -38,19 +40,32 @@ def _parent(path: Path) -> Path:
     return parent
 
 
+@dataclass
+class PlacedFile:
+    """A file being written beside its destination: `stream` to write, and once in place the
+    identity (filestat) of the very file pybuild wrote, taken from its open descriptor after
+    the rename, so a writer that replaces it a moment later is never mistaken for pybuild."""
+
+    stream: BinaryIO
+    identity: list[int] | None = None
+
+
 @contextmanager
-def file_in_place(path: Path) -> Iterator[BinaryIO]:
+def file_in_place(path: Path) -> Iterator[PlacedFile]:
     """A temporary file beside `path` to write; when the block succeeds it becomes `path`."""
     if path.is_dir():
         raise UsageError(f"{path} is a directory; give the archive a file name")
     handle = tempfile.NamedTemporaryFile(
         dir=_parent(path), prefix=f".{path.name}.", suffix=".partial", delete=False
     )
+    placed = PlacedFile(handle)  # type: ignore[arg-type]
     try:
         with handle:
-            yield handle  # type: ignore[misc]
-        os.chmod(handle.name, 0o644 & ~current_umask())
-        os.replace(handle.name, path)
+            yield placed
+            handle.flush()
+            os.chmod(handle.name, 0o644 & ~current_umask())
+            os.replace(handle.name, path)
+            placed.identity = stat_identity(os.fstat(handle.fileno()))
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
