@@ -443,3 +443,23 @@ def test_stages_named_through_args_are_pruned_before_they_are_evaluated(context)
     assert [entry.path for entry in image.layers[0].entries] == ["copied"]
     with pytest.raises(InstructionError, match="RUN is not supported"):  # chosen by --build-arg
         evaluated(parse(text), BuildContext(context), PLATFORM, build_args={"PICK": "unused"})
+
+
+def test_onbuild_triggers_run_at_the_childs_from_and_are_not_inherited(context):
+    """As BuildKit: the base's ONBUILD COPY and ENV run at FROM base (a layer and a variable);
+    the child's config has no OnBuild, so a grandchild runs nothing again. A RUN trigger is
+    the usual clear error, at the child's FROM."""
+    text = (
+        "FROM scratch AS base\nONBUILD COPY a.txt /a.txt\nONBUILD ENV X=1\n"
+        "FROM base AS child\nENV Y=$X\n"
+        "FROM child\nENV Z=3\n"
+    )
+    spec = evaluated(parse(text), BuildContext(context), PLATFORM)
+    assert spec.config["Env"][1:] == ["X=1", "Y=1", "Z=3"]
+    assert "OnBuild" not in spec.config or not spec.config["OnBuild"]
+    assert [list(entries(layer)) for layer in spec.layers] == [["a.txt"]]  # copied once
+    with pytest.raises(InstructionError, match="ONBUILD RUN make .*not supported") as caught:
+        evaluated(
+            parse("FROM scratch AS b\nONBUILD RUN make\nFROM b\n"), BuildContext(context), PLATFORM
+        )
+    assert caught.value.location.line == 3

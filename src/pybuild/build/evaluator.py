@@ -43,6 +43,8 @@ from ..dockerfile.instructions import (
     Word,
     Workdir,
 )
+from ..dockerfile.lower import lower
+from ..dockerfile.parser import parse_dockerfile
 from ..errors import InstructionError, Location, PybuildError, UsageError, located
 from ..events import QUIET, Reporter
 from ..oci.blobstore import NO_CACHE, BlobStore
@@ -363,6 +365,30 @@ def dispatch_from(build: Build, instruction: From) -> None:
         with located(instruction.image.location):
             pulled = build.base_image(image, instruction.image.location, platform)
         build.stages.append(Stage.from_image(pulled, instruction.stage_name, index))
+    run_triggers(build, instruction, image)
+
+
+def run_triggers(build: Build, instruction: From, image: str) -> None:
+    """The base's ONBUILD triggers run here, at the FROM, in order, as BuildKit runs them;
+    the new stage does not inherit them (its own ONBUILD lines start a new list)."""
+    stage = build.stage
+    triggers = stage.run.on_build or ()
+    if not triggers:
+        return
+    stage.run = replace(stage.run, on_build=None)
+    for trigger in triggers:
+        shown = f"ONBUILD {trigger} (a trigger of {image})"
+        try:
+            steps = lower(parse_dockerfile(trigger + "\n", shown)).instructions
+            for step in steps:
+                if isinstance(step, Unsupported):
+                    raise InstructionError(
+                        f"{step.keyword} is not supported: pybuild never executes commands"
+                    )
+                HANDLERS[type(step)](build, step)
+        except PybuildError as error:
+            message = error.message if isinstance(error, InstructionError) else str(error)
+            raise InstructionError(f"{shown}: {message}", instruction.location) from None
 
 
 def source_tree(build: Build, instruction: Copy) -> SourceTree:
