@@ -463,3 +463,25 @@ def test_onbuild_triggers_run_at_the_childs_from_and_are_not_inherited(context):
             parse("FROM scratch AS b\nONBUILD RUN make\nFROM b\n"), BuildContext(context), PLATFORM
         )
     assert caught.value.location.line == 3
+
+
+def test_destinations_through_symlinks_in_the_image_land_where_they_point(tmp_path):
+    """As Docker and BuildKit: `COPY a /link/` with /link -> /target writes /target/a; a
+    dangling link is written through (its directories made); `..` in a link never climbs out
+    of the image root; WORKDIR follows links the same way."""
+    (tmp_path / "tree" / "target").mkdir(parents=True)
+    (tmp_path / "tree" / "link").symlink_to("/target")
+    (tmp_path / "tree" / "dangle").symlink_to("/nowhere/deeper")
+    (tmp_path / "tree" / "up").symlink_to("../..")
+    (tmp_path / "a").write_text("a")
+    text = (
+        "FROM scratch\nCOPY tree/ /\nCOPY a /link/\nCOPY a /dangle/\nCOPY a /up/escaped\n"
+        "WORKDIR /link\nCOPY a here\n"
+    )
+    spec = evaluated(parse(text), BuildContext(tmp_path), PLATFORM)
+    written = [list(entries(layer)) for layer in spec.layers[1:]]
+    assert "target/a" in written[0]
+    assert "nowhere/deeper/a" in written[1] and "nowhere" in written[1]
+    assert "escaped" in written[2]
+    assert "target/here" in written[-1]
+    assert spec.config["WorkingDir"] == "/link"

@@ -104,6 +104,15 @@ def plan_copy(
             dest.location,
         )
     target = image_path(posixpath.join(workdir, dest.text))
+    # Through symlinks already in the image, inside its root: `/link/` is where the link
+    # points; a last component that is a link to a directory is that directory.
+    whole = files.resolve(target)
+    if as_directory or files.is_dir(whole):
+        target = whole
+    elif target:
+        target = posixpath.join(
+            files.resolve(posixpath.dirname(target)), posixpath.basename(target)
+        )
     into_directory = as_directory or files.is_dir(target) or options.parents
     created = options.owner or ROOT
     mtime = timestamps.file_mtime(None)

@@ -757,7 +757,7 @@ def dispatch_workdir(build: Build, instruction: Workdir) -> None:
     else:
         workdir = posixpath.normpath(posixpath.join("/", current, requested))
     stage.run = replace(stage.run, working_dir=workdir)
-    path = image_path(posixpath.normpath(workdir))
+    path = stage.files.resolve(image_path(posixpath.normpath(workdir)))  # through symlinks
     if stage.files.is_dir(path):
         stage.record(instruction)
         return

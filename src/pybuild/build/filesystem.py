@@ -49,14 +49,19 @@ class ImageFiles:
             return [path]
         return [p for p in sorted(self.entries, key=path_key) if glob_match(path, p)]
 
+    def _read_link(self, candidate: str) -> str | None:
+        entry = self.entries.get(candidate)
+        return entry.linkname if entry is not None and entry.kind == "symlink" else None
+
+    def resolve(self, path: str) -> str:
+        """`path` with every symlink in it followed inside the image: an absolute target starts
+        again at the image root, and `..` never climbs above it (as Docker and BuildKit write
+        through `/link/` to where the link points, a dangling one included)."""
+        return follow_symlinks(path, self._read_link)
+
     def stat_source(self, path: str, source: str) -> tuple[str, LayerEntry | None]:
         """Follow symlinks (absolute targets mean the image root) and find the entry."""
-
-        def read_link(candidate: str) -> str | None:
-            entry = self.entries.get(candidate)
-            return entry.linkname if entry is not None and entry.kind == "symlink" else None
-
-        resolved = follow_symlinks(path, read_link)
+        resolved = self.resolve(path)
         if not self.exists(resolved):
             raise ContextError(f"file not found in {self.name}: {source}")
         return resolved, self.entries.get(resolved)
