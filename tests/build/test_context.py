@@ -126,3 +126,34 @@ def test_an_excluded_directory_with_kept_descendants_can_be_named(tmp_path):
     bare = BuildContext(tmp_path, IgnoreRules(["dir"]))
     with pytest.raises(PybuildError, match="excluded by .dockerignore: dir"):
         evaluated(parse("FROM scratch\nCOPY dir /d/\n"), bare, Platform("linux", "amd64"))
+
+
+@pytest.mark.parametrize("swap", ["directory", "file"])
+def test_a_context_path_swapped_for_a_symlink_mid_build_is_never_read(tmp_path, swap):
+    """Checked, then opened by path, a context file could be read through a symlink planted in
+    between (TOCTOU). Files are opened component by component beneath the context root without
+    following links, and must be the inode that was walked."""
+    import io
+
+    from evaluation import evaluated
+    from pybuild.api import parse
+    from pybuild.oci.platform import Platform
+    from pybuild.oci.sinks import HashingWriter
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "f").write_text("host secret")
+    context = tmp_path / "ctx"
+    (context / "d").mkdir(parents=True)
+    (context / "d" / "f").write_text("context file")
+    spec = evaluated(
+        parse("FROM scratch\nCOPY d /d\n"), BuildContext(context), Platform("linux", "amd64")
+    )
+    if swap == "directory":
+        (context / "d").rename(context / "d-old")
+        (context / "d").symlink_to(outside)
+    else:
+        (context / "d" / "f").unlink()
+        (context / "d" / "f").symlink_to(outside / "f")
+    with pytest.raises(ContextError, match="replaced by a symlink during the build"):
+        spec.layers[0].write_tar(HashingWriter(io.BytesIO()))

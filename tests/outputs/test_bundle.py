@@ -115,6 +115,23 @@ def test_runtime_config_runs_entrypoint_and_cmd_as_the_image_user(tmp_path):
         runtime_config(RunConfig(), tmp_path)
 
 
+def test_the_users_table_is_read_inside_the_rootfs_never_the_hosts(tmp_path):
+    """An image whose /etc/passwd is a link to /etc/passwd (absolute, as images have them)
+    points at its own file, inside rootfs; the host's table is never read for USER."""
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "etc").mkdir(parents=True)
+    (rootfs / "usr" / "share").mkdir(parents=True)
+    (rootfs / "usr" / "share" / "passwd").write_text("app:x:1234:1234::/:/bin/sh\n")
+    (rootfs / "etc" / "passwd").symlink_to("/usr/share/passwd")
+    config = runtime_config(RunConfig(cmd=("x",), user="app"), rootfs)
+    assert config["process"]["user"] == {"uid": 1234, "gid": 1234}
+    (rootfs / "etc" / "passwd").unlink()
+    # The host's /etc/group has a 'daemon' line; the image has no /etc/group: not found.
+    (rootfs / "etc" / "passwd").symlink_to("/etc/group")
+    with pytest.raises(UsageError, match="no 'daemon'"):
+        runtime_config(RunConfig(cmd=("x",), user="daemon"), rootfs)
+
+
 def runc() -> str:
     found = shutil.which("runc")
     if found is None or os.geteuid() != 0:

@@ -13,19 +13,19 @@ import os
 import posixpath
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..dockerfile.globs import BadPattern, Glob, go_path_glob
 from ..errors import ContextError
+from ..oci.rootfs import follow_symlinks
 
 if TYPE_CHECKING:
     from .ignore import IgnoreRules
 
 GLOB_CHARS = re.compile(r"[*?\[]")
-MAX_LINK_DEPTH = 255
 
 
 @dataclass(frozen=True)
@@ -44,36 +44,8 @@ class SourceFile:
     link_group: str = ""  # the same for files that are hard links of one another
     data: bytes | None = None  # an inline file's bytes (a heredoc), instead of `path`
     offset: int = 0  # where the bytes start in `path` (a member of an uncompressed tar)
-
-
-def follow_symlinks(
-    path: str, read_link: Callable[[str], str | None], above_root: Callable[[], None] | None = None
-) -> str:
-    """Resolve every symlink in `path` with a root of its own: absolute targets start again at
-    the root, and `..` at the root calls `above_root` (or stays at the root, as in a real file
-    system, when that is None). `read_link(p)` gives the target of p, or None for no link."""
-    done: list[str] = []
-    pending = [part for part in path.split("/") if part not in ("", ".")]
-    links = 0
-    while pending:
-        part = pending.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            elif above_root is not None:
-                above_root()
-            continue
-        target = read_link("/".join(done + [part]))
-        if target is None:
-            done.append(part)
-            continue
-        links += 1
-        if links > MAX_LINK_DEPTH:
-            raise ContextError(f"too many levels of symbolic links in {path}")
-        if target.startswith("/"):
-            done = []
-        pending = [p for p in target.split("/") if p not in ("", ".")] + pending
-    return "/".join(done)
+    beneath: Path | None = None  # a context file is opened beneath this root, links refused
+    identity: tuple[int, int] | None = None  # (device, inode) as walked: what must be read
 
 
 @functools.lru_cache(maxsize=256)
@@ -183,7 +155,7 @@ class BuildContext:
         """The source and, for a directory, everything below it, in sorted order; symlinks inside
         a directory are kept as links."""
         top = self.root / resolved
-        described = _describe(top, "", top.lstat())
+        described = _describe(top, "", top.lstat(), beneath=self.root)
         yield described
         if described.kind != "dir":
             return
@@ -202,7 +174,7 @@ class BuildContext:
                     continue
                 kept.append(name)
                 path = Path(directory, name)
-                yield _describe(path, relative, path.lstat())
+                yield _describe(path, relative, path.lstat(), beneath=self.root)
             dirnames[:] = sorted(name for name in dirnames if name in kept)
 
 
@@ -212,12 +184,22 @@ def _unreadable(error: OSError) -> None:
     raise ContextError(f"cannot read {error.filename}: {error.strerror}")
 
 
-def _describe(path: Path, relative: str, info: os.stat_result) -> SourceFile:
+def _describe(path: Path, relative: str, info: os.stat_result, *, beneath: Path) -> SourceFile:
     mode = stat.S_IMODE(info.st_mode)
     mtime = int(info.st_mtime)
     if stat.S_ISREG(info.st_mode):
         group = f"inode:{info.st_dev}:{info.st_ino}" if info.st_nlink > 1 else ""
-        return SourceFile(relative, path, "file", mode, info.st_size, mtime, link_group=group)
+        return SourceFile(
+            relative,
+            path,
+            "file",
+            mode,
+            info.st_size,
+            mtime,
+            link_group=group,
+            beneath=beneath,
+            identity=(info.st_dev, info.st_ino),
+        )
     if stat.S_ISDIR(info.st_mode):
         return SourceFile(relative, path, "dir", mode, 0, mtime)
     if stat.S_ISLNK(info.st_mode):

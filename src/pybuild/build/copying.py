@@ -219,5 +219,7 @@ def _entry(
         link_group=item.link_group,
         data=item.data,
         offset=item.offset,
+        beneath=item.beneath,
+        identity=item.identity,
     )
     return _with_chmod(entry, options)

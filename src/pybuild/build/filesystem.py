@@ -10,8 +10,8 @@ from collections.abc import Iterable, Iterator
 
 from ..errors import ContextError, InstructionError
 from ..oci.layer import LayerEntry, path_key
-from ..oci.rootfs import RootFS
-from .context import GLOB_CHARS, SourceFile, follow_symlinks, glob_match
+from ..oci.rootfs import RootFS, follow_symlinks
+from .context import GLOB_CHARS, SourceFile, glob_match
 
 NEW_DIRECTORY_MODE = 0o755
 

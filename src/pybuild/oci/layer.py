@@ -13,8 +13,10 @@ place that stacks them.
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
+import stat
 import struct
 import tarfile
 from collections.abc import Iterator
@@ -64,6 +66,11 @@ class LayerEntry:
     # the first in order is written as the file and the others as links to it.
     link_group: str = ""
     data: bytes | None = None  # the bytes themselves, for small inline files (heredocs)
+    # A build-context file: opened component by component beneath this root without following
+    # links, and checked to be the (device, inode) that was walked; a file or directory swapped
+    # for a symlink during the build is an error, never a read outside the context.
+    beneath: Path | None = None
+    identity: tuple[int, int] | None = None
 
     def tarinfo(self) -> tarfile.TarInfo:
         info = tarfile.TarInfo(self.path)
@@ -350,6 +357,35 @@ class BuiltLayer:
         gathered.flush()
 
 
+def _open_source(entry: LayerEntry) -> int:
+    """A descriptor for the entry's bytes; for a context file, the very file that was walked."""
+    assert entry.source is not None
+    if entry.beneath is None:
+        return os.open(entry.source, os.O_RDONLY)
+    shown = entry.origin or str(entry.source)
+    parts = Path(entry.source).relative_to(entry.beneath).parts
+    directory = os.open(entry.beneath, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=directory)
+            os.close(directory)
+            directory = inner
+        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=directory)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise ContextError(
+                f"{shown} was replaced by a symlink during the build; not read"
+            ) from None
+        raise
+    finally:
+        os.close(directory)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != entry.identity:
+        os.close(fd)
+        raise ContextError(f"{shown} was replaced during the build; not read")
+    return fd
+
+
 def _copy_file(entry: LayerEntry, header: bytes, out: Sink) -> None:
     """The header, the file's bytes and the padding after them. A small file goes out in one
     write with its header; a larger one streams in chunks. Either way a file whose size is not
@@ -358,7 +394,7 @@ def _copy_file(entry: LayerEntry, header: bytes, out: Sink) -> None:
     pieces = [header]  # what is read but not yet written
     remaining = entry.size
     try:
-        fd = os.open(entry.source, os.O_RDONLY)
+        fd = _open_source(entry)
         try:
             if entry.offset:
                 os.lseek(fd, entry.offset, os.SEEK_SET)

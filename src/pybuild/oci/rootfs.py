@@ -17,9 +17,10 @@ Rules (OCI image spec, "Applying changesets", as Docker applies them):
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
+from ..errors import ContextError
 from .layer import InvalidLayer, LayerEntry, path_key
 
 
@@ -109,3 +110,36 @@ def union(layers: Iterable[Iterable[LayerEntry]]) -> RootFS:
     for layer in layers:
         rootfs.apply(layer)
     return rootfs
+
+
+MAX_LINK_DEPTH = 255  # links followed in one path before it is refused as a loop
+
+
+def follow_symlinks(
+    path: str, read_link: Callable[[str], str | None], above_root: Callable[[], None] | None = None
+) -> str:
+    """Resolve every symlink in `path` with a root of its own: absolute targets start again at
+    the root, and `..` at the root calls `above_root` (or stays at the root, as in a real file
+    system, when that is None). `read_link(p)` gives the target of p, or None for no link."""
+    done: list[str] = []
+    pending = [part for part in path.split("/") if part not in ("", ".")]
+    links = 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            elif above_root is not None:
+                above_root()
+            continue
+        target = read_link("/".join(done + [part]))
+        if target is None:
+            done.append(part)
+            continue
+        links += 1
+        if links > MAX_LINK_DEPTH:
+            raise ContextError(f"too many levels of symbolic links in {path}")
+        if target.startswith("/"):
+            done = []
+        pending = [p for p in target.split("/") if p not in ("", ".")] + pending
+    return "/".join(done)

@@ -23,7 +23,7 @@ from ..oci.layer import LayerEntry, tar_digests
 from ..oci.layout import documents
 from ..oci.model import Image, RunConfig, WrittenImage
 from ..oci.reference import Reference
-from ..oci.rootfs import RootFS, union
+from ..oci.rootfs import RootFS, follow_symlinks, union
 from .export import Exporting
 from .files import directory_in_place
 from .spec import OutputSpec
@@ -98,10 +98,15 @@ def _user(config: RunConfig, rootfs: Path) -> dict[str, int]:
     """The image's User as numbers, looked up in rootfs /etc/passwd and /etc/group if named."""
     user, _, group = (config.user or "0").partition(":")
 
+    def read_link(candidate: str) -> str | None:
+        path = rootfs / candidate
+        return os.readlink(path) if path.is_symlink() else None
+
     def lookup(name: str, table: str, field: int) -> int:
         if name.isdigit():
             return int(name)
-        path = rootfs / "etc" / table
+        # The image's /etc/passwd may be a link: followed inside rootfs, never to the host's.
+        path = rootfs / follow_symlinks(f"etc/{table}", read_link)
         for line in path.read_text().splitlines() if path.is_file() else []:
             fields = line.split(":")
             if len(fields) > field and fields[0] == name:
