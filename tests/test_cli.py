@@ -194,3 +194,28 @@ def test_checks_warn_and_check_error_stops_the_build(tmp_path):
         result.stderr.decode().startswith("error: ")
         and "Dockerfile:3:1: JSONArgsRecommended" in result.stderr.decode()
     )
+
+
+def test_an_interrupt_after_the_output_is_in_place_says_it_is_complete(
+    tmp_path, monkeypatch, capsys
+):
+    """SIGTERM or Ctrl-C after the archive was renamed into place (while recording, loading or
+    pushing) must not say 'no output written': the output is there, complete."""
+    from pybuild import api, entry
+    from pybuild.outputs import files
+
+    monkeypatch.setattr(files, "PLACED", [])
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "finish_recording", interrupted)
+    out = tmp_path / "hello.tar"
+    monkeypatch.setattr(
+        sys, "argv", ["pybuild", "-t", "h:1", "-o", str(out), str(SAMPLES / "hello")]
+    )
+    with pytest.raises(SystemExit) as exited:
+        entry.main()
+    assert exited.value.code == 130
+    assert f"interrupted; {out} was already written complete" in capsys.readouterr().err
+    assert out.stat().st_size > 0

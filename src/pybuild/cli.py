@@ -192,9 +192,8 @@ def build(
     for stream, text in outcome_lines(result, quiet, result.written.up_to_date):
         click.echo(text, err=stream == "err")
     if recording is not None:  # what an unchanged rebuild of this command will print
-        api.finish_recording(
-            recording, options, result, lines=outcome_lines(result, quiet, up_to_date=True)
-        )
+        lines = outcome_lines(result, quiet, up_to_date=True)
+        run(lambda: api.finish_recording(recording, options, result, lines=lines))
 
 
 def outcome_lines(result: api.BuildResult, quiet: bool, up_to_date: bool) -> list[tuple[str, str]]:
@@ -372,6 +371,12 @@ def run(action):
         where = f" {error.filename}:" if error.filename else ""
         click.echo(f"error:{where} {error.strerror or error}", err=True)
     except KeyboardInterrupt:
-        click.echo("interrupted; no output written", err=True)
+        from .outputs.files import PLACED
+
+        if PLACED:
+            done = ", ".join(str(path) for path in PLACED)
+            click.echo(f"interrupted; {done} was already written complete", err=True)
+        else:
+            click.echo("interrupted; no output written", err=True)
         sys.exit(130)
     sys.exit(1)

@@ -135,12 +135,16 @@ def test_a_users_directory_is_never_replaced(tmp_path):
     (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(UsageError, match="not a directory pybuild wrote"):
         build(tmp_path, f"type=oci-dir,dest={tmp_path / 'link'}")
+    bundle = tmp_path / "bundle"
+    build(tmp_path, f"type=bundle,dest={bundle}", sample="hello")
+    with pytest.raises(UsageError, match="it is pybuild's bundle output"):
+        build(tmp_path, f"type=oci-dir,dest={bundle}")
     with pytest.raises(UsageError, match="dest= is empty"):
         build(tmp_path, "type=docker,dest=")
     with pytest.raises(UsageError, match="is a directory"):
         build(tmp_path, str(project))
     assert sorted(p.name for p in project.iterdir()) == ["config.json", "important.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign", "link", "project"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "foreign", "link", "project"]
 
 
 def test_skopeo_copies_the_oci_archive(tmp_path):

@@ -26,6 +26,10 @@ from ..filestat import stat_identity
 
 MARKER = ".pybuild-output"  # in every directory pybuild writes: what kind of output it is
 
+# Outputs put in place by this process, in order: an interrupt that comes after (while loading
+# or recording, say) must not be reported as "no output written".
+PLACED: list[Path] = []
+
 
 def current_umask() -> int:
     current = os.umask(0)
@@ -65,6 +69,7 @@ def file_in_place(path: Path) -> Iterator[PlacedFile]:
             handle.flush()
             os.chmod(handle.name, 0o644 & ~current_umask())
             os.replace(handle.name, path)
+            PLACED.append(path)
             placed.identity = stat_identity(os.fstat(handle.fileno()))
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
@@ -80,10 +85,11 @@ def directory_in_place(path: Path, kind: str) -> Iterator[Path]:
         raise UsageError(f"{path} is not a directory pybuild wrote; choose another dest")
     parent = _parent(path)
     with _only_writer(path):
-        if path.exists() and any(path.iterdir()) and _marker(path) != kind:
+        found = _marker(path) if path.exists() else None
+        if path.exists() and any(path.iterdir()) and found != kind:
+            why = f"it is pybuild's {found} output" if found else f"no {MARKER} in it"
             raise UsageError(
-                f"{path} exists and is not pybuild's {kind} output (no {MARKER} in it); "
-                "choose another dest"
+                f"{path} exists and is not pybuild's {kind} output ({why}); choose another dest"
             )
         building = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.", suffix=".partial"))
         try:
@@ -102,6 +108,7 @@ def _replace_directory(new: Path, path: Path) -> None:
     old one is renamed aside first: a crash between the two renames leaves it complete beside
     `path` (as .NAME.*.old), never half deleted."""
     if path.exists() and _exchange(new, path):
+        PLACED.append(path)
         shutil.rmtree(new, ignore_errors=True)
         return
     aside = None
@@ -116,6 +123,7 @@ def _replace_directory(new: Path, path: Path) -> None:
             aside.rmdir()
         shutil.rmtree(new, ignore_errors=True)
         raise
+    PLACED.append(path)
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
 
