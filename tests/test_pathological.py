@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from pybuild.api import parse, read_dockerfile
 from pybuild.build.context import BuildContext, glob_match
 from pybuild.build.ignore import IgnoreRules
 from pybuild.dockerfile.expand import ExpansionError, expand_word
-from pybuild.errors import InstructionError, PybuildError
+from pybuild.errors import InstructionError, PybuildError, UsageError
 from pybuild.oci.archive import ArchiveError, ImageArchive
 from pybuild.oci.model import InvalidDocument, json_object
 from pybuild.oci.platform import Platform
@@ -93,6 +94,8 @@ def test_a_fifo_is_never_waited_on(tmp_path):
         timeout=60,
     )
     assert result.returncode == 1 and "no instructions" in result.stderr
+    with pytest.raises(UsageError, match="is a device"):
+        read_dockerfile(Path("/dev/zero"))
 
 
 def test_values_docker_would_refuse_at_load_are_errors_at_their_line(tmp_path):

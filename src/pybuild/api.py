@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from contextlib import closing
@@ -122,8 +123,11 @@ def _read_without_waiting(path: Path) -> bytes:
     try:
         flags = fcntl.fcntl(descriptor, fcntl.F_GETFL)
         fcntl.fcntl(descriptor, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)  # a writer may be slow
-        if os.path.isdir(path):
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
             raise IsADirectoryError(21, "Is a directory")
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):  # /dev/zero would never end
+            raise UsageError(f"the Dockerfile {path} is a device, not a file")
         with os.fdopen(descriptor, "rb", closefd=False) as handle:
             return handle.read()
     finally:

@@ -386,6 +386,24 @@ def test_two_archives_added_at_once_keep_their_own_bytes(tmp_path):
     assert files["dst/b.txt"].read() == b"BBBB"
 
 
+def test_a_hard_link_in_one_archive_never_reaches_a_member_of_another(tmp_path):
+    """ADD a1.tar a2.tar: a2's hard link to `secret` (a member of a1 only) is refused, not
+    linked across archives."""
+    import tarfile
+
+    context = tmp_path / "ctx"
+    context.mkdir()
+    make_tar(context / "a1.tar", [("secret", b"from a1")])
+    make_tar(context / "a2.tar", [("link", (tarfile.LNKTYPE, "secret"))])
+    with pytest.raises(InstructionError, match="a2.tar: hard link link points at secret"):
+        evaluated(
+            parse("FROM scratch\nADD a1.tar a2.tar /d/\n"),
+            BuildContext(context),
+            PLATFORM,
+            scratch=tmp_path,
+        )
+
+
 def test_several_platforms_at_once_are_refused_clearly(tmp_path):
     """`--platform linux/amd64,linux/arm64` used to record the architecture `amd64,linux`."""
     from pybuild.errors import UsageError
