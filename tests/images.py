@@ -8,18 +8,37 @@ import json
 import tarfile
 
 
+def tar_bytes(members) -> bytes:
+    """An uncompressed tar of (name, bytes) regular files, in order."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def push_sample(ref: str, access, sample: str = "hello") -> None:
+    """Build a sample and push it to `ref` with `access` (a RegistryAccess)."""
+    from conftest import SAMPLES
+    from pybuild import api
+    from pybuild.outputs.spec import parse_output
+
+    api.build(
+        api.BuildOptions(
+            context=SAMPLES / sample,
+            tags=(ref,),
+            cache_dir=None,
+            output=parse_output("type=registry"),
+            registry=access,
+        )
+    )
+
+
 def synthetic_archive(path):
     """A docker-archive whose second layer deletes a file and replaces a directory."""
-
-    def layer(members):
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            for name, data in members:
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-        return buffer.getvalue()
-
+    layer = tar_bytes
     layers = [
         layer([("etc/old.conf", b"old"), ("var/cache/a", b"a"), ("bin/tool", b"v1")]),
         layer([("etc/.wh.old.conf", b""), ("var/cache/.wh..wh..opq", b""), ("bin/tool", b"v2")]),

@@ -6,9 +6,7 @@ as @example regression cases."""
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 
 import pytest
 
@@ -16,6 +14,7 @@ hypothesis = pytest.importorskip("hypothesis")  # in the test extra; CI installs
 from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from images import tar_bytes  # noqa: E402
 from pybuild.api import parse  # noqa: E402
 from pybuild.dockerfile.expand import expand_word, expand_words  # noqa: E402
 from pybuild.errors import InstructionError, PybuildError  # noqa: E402
@@ -150,16 +149,6 @@ def test_any_word_expands_or_fails_clearly(word, env):
             pass
 
 
-def tar_of(members: list[tuple[str, bytes]]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=10),
     lambda inner: (
@@ -218,7 +207,7 @@ member_names = st.sampled_from(
 )
 def test_any_archive_is_read_or_refused_clearly(tmp_path_factory, members):
     path = tmp_path_factory.mktemp("fuzz") / "image.tar"
-    path.write_bytes(tar_of(members))
+    path.write_bytes(tar_bytes(members))
     try:
         with ImageArchive(path) as archive:
             archive.image()

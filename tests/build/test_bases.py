@@ -391,16 +391,22 @@ def test_blobs_redirected_to_a_storage_host_arrive_without_the_registry_login(
     assert validate_archive(tmp_path / "r.tar").config["config"]["Cmd"] == ["redirected"]
 
 
-@pytest.mark.parametrize("transport", ["docker-archive", "oci-archive", "oci"])
-def test_archives_skopeo_writes_are_bases(tmp_path, transport):
-    """skopeo copy to each of its local forms gives a base pybuild builds on."""
-    skopeo = require_tool("skopeo")
+def greet_archive(tmp_path: Path) -> Path:
+    """The greet sample as a docker-archive, greet:1, for other tools to copy."""
     source = tmp_path / "greet.tar"
     api.build(
         api.BuildOptions(
             context=SAMPLES / "greet", tags=("greet:1",), output=parse_output(str(source))
         )
     )
+    return source
+
+
+@pytest.mark.parametrize("transport", ["docker-archive", "oci-archive", "oci"])
+def test_archives_skopeo_writes_are_bases(tmp_path, transport):
+    """skopeo copy to each of its local forms gives a base pybuild builds on."""
+    skopeo = require_tool("skopeo")
+    source = greet_archive(tmp_path)
     copied = tmp_path / ("copied" if transport == "oci" else "copied.tar")
     target = f"{transport}:{copied}" + (":greet:1" if transport == "docker-archive" else ":1")
     subprocess.run(
@@ -445,12 +451,7 @@ def test_archives_podman_saves_are_bases(tmp_path, form):
 def test_images_buildah_pushes_are_bases(tmp_path, destination):
     """buildah push to each of its local forms gives a base pybuild builds on."""
     buildah = require_tool("buildah")
-    source = tmp_path / "greet.tar"
-    api.build(
-        api.BuildOptions(
-            context=SAMPLES / "greet", tags=("greet:1",), output=parse_output(str(source))
-        )
-    )
+    source = greet_archive(tmp_path)
     name = "localhost/pybuild-buildah-base:1"
     subprocess.run(
         [buildah, "pull", "-q", f"docker-archive:{source}"], check=True, capture_output=True

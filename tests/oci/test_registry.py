@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SAMPLES
+from images import push_sample
 from pybuild import api
 from pybuild.oci import registry
 from pybuild.oci.reference import parse_reference
@@ -640,15 +641,6 @@ def test_an_insecure_registry_is_tried_over_https_without_verification(tls_regis
     through only that way."""
     address, _ = tls_registry
     ref = f"{address}/demo/insecure:1"
-    access = RegistryAccess(insecure=True)
-    api.build(
-        api.BuildOptions(
-            context=SAMPLES / "hello",
-            tags=(ref,),
-            cache_dir=None,
-            output=parse_output("type=registry"),
-            registry=access,
-        )
-    )
+    push_sample(ref, RegistryAccess(insecure=True))
     _, document = manifest(address, "demo/insecure", "1", scheme="https")
     assert document["schemaVersion"] == 2

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from conftest import SAMPLES
+from images import push_sample
 from pybuild import api
 from pybuild.errors import PybuildError
 from pybuild.oci.credentials import Credentials
@@ -33,15 +33,7 @@ def build_from(base: str, tmp_path, name: str) -> api.BuildResult:
 
 
 def push_hello(ref: str, creds: str) -> None:
-    api.build(
-        api.BuildOptions(
-            context=SAMPLES / "hello",
-            tags=(ref,),
-            cache_dir=None,
-            output=parse_output("type=registry"),
-            registry=RegistryAccess(creds=creds),
-        )
-    )
+    push_sample(ref, RegistryAccess(creds=creds))
 
 
 def test_a_push_asks_for_one_token_and_reuses_it(token_registry):
