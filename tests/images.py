@@ -94,9 +94,10 @@ DOCKER_NULL_CONFIG = {
 }
 
 
-def docker_archive_with_nulls(path):
+def docker_archive_with_nulls(path, **run_config):
     """A docker-archive of one layer whose config holds the nulls Docker 20.10 writes for unset
-    fields (Env, Cmd, Volumes, Labels, OnBuild, ExposedPorts) and fields OCI does not know."""
+    fields (Env, Cmd, Volumes, Labels, OnBuild, ExposedPorts) and fields OCI does not know;
+    `run_config` replaces fields of its `config` (OnBuild=[...], say)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         info = tarfile.TarInfo("etc/motd")
@@ -105,6 +106,7 @@ def docker_archive_with_nulls(path):
     data = buffer.getvalue()
     config = {
         **DOCKER_NULL_CONFIG,
+        "config": {**DOCKER_NULL_CONFIG["config"], **run_config},
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(data).hexdigest()]},
         "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "ADD motd"}],
     }

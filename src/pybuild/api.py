@@ -34,6 +34,7 @@ from .oci.reference import parse_reference
 from .oci.registry import RegistryAccess
 from .oci.sinks import DiscardSink
 from .outputs.export import Exporting, export
+from .outputs.files import PLACED
 from .outputs.spec import STDOUT, OutputSpec
 
 
@@ -170,6 +171,7 @@ def build(
     library touches no terminal)."""
     if options.output.to_stdout and stdout is None:
         raise UsageError("the image goes to - (stdout), but no stdout was given to write it to")
+    PLACED.clear()  # what this build puts in place, for an interrupt's message
     context_dir = Path(options.context)
     if not context_dir.is_dir():
         raise UsageError(f"build context is not a directory: {context_dir}")

@@ -597,3 +597,18 @@ def test_pull_missing_always_never(open_registry, tmp_path, registry_requests):
     assert asked == []
     with pytest.raises(InstructionError, match="was never pulled, and --pull=never forbids asking"):
         build("never", cache_dir=tmp_path / "empty-cache")
+
+
+def test_a_bases_triggers_are_checked_as_onbuild_lines_are(tmp_path):
+    """Triggers stored by another tool are checked when they run: FROM or two instructions in
+    one trigger are errors at the child's FROM, never a recursion or a silent extra stage."""
+    from images import docker_archive_with_nulls
+
+    for triggers, message in (
+        (["FROM scratch"], "FROM isn't allowed as an ONBUILD trigger"),
+        (["ENV A=1\nENV B=2"], "exactly one instruction"),
+    ):
+        base = tmp_path / "base.tar"
+        docker_archive_with_nulls(base, OnBuild=triggers)
+        with pytest.raises(InstructionError, match=message):
+            child(tmp_path, "FROM base\nLABEL c=d\n", (f"base=docker-archive:{base}",))

@@ -60,3 +60,10 @@ def test_dockerignore_file_lines(conformance):
 )
 def test_readable_cases(patterns, path, ignored):
     assert IgnoreRules(patterns).ignored(path) is ignored
+
+
+def test_a_character_class_may_match_a_slash_as_dockers_regex_does():
+    """Docker's patternmatcher hands `[...]` to a regex as written, where `[^x]` matches `/`
+    (only `*` and `?` stop at it)."""
+    rules = IgnoreRules(["a[^x]b", "c?d"])
+    assert rules.ignored("a/b") and not rules.ignored("c/d")

@@ -644,3 +644,44 @@ def test_an_insecure_registry_is_tried_over_https_without_verification(tls_regis
     push_sample(ref, RegistryAccess(insecure=True))
     _, document = manifest(address, "demo/insecure", "1", scheme="https")
     assert document["schemaVersion"] == 2
+
+
+def test_a_malformed_location_or_a_cut_body_is_a_registry_error_not_a_traceback():
+    """Redirects to other schemes, unparsable Locations and error bodies cut short end as one
+    RegistryError naming the registry."""
+    routes = {
+        "/v2/x/blobs/ftp": (307, {"Location": "ftp://storage.test/blob"}, b""),
+        "/v2/x/blobs/broken": (307, {"Location": "http://[::1/y"}, b""),
+    }
+    registry = FakeRegistry(routes)
+    client = RegistryClient(registry.address, sleep=lambda seconds: None)
+    try:
+        for path in ("/v2/x/blobs/ftp", "/v2/x/blobs/broken"):
+            with pytest.raises(RegistryError) as failed:
+                client.request("GET", path, "repository:x:pull")
+            assert registry.address in str(failed.value)
+    finally:
+        client.connections.close()
+        registry.close()
+
+
+def test_a_failed_transfer_stops_the_others_at_their_next_piece():
+    import threading
+
+    from pybuild.oci.registry import check, in_parallel
+
+    stop = threading.Event()
+    pieces: list[int] = []
+
+    def work(item: int) -> int:
+        if item == 0:
+            raise RegistryError("first blob failed")
+        for piece in range(1000):  # a long transfer, reporting each piece
+            check(stop)
+            pieces.append(piece)
+            time.sleep(0.01)
+        return item
+
+    with pytest.raises(RegistryError, match="first blob failed"):
+        in_parallel(work, [0, 1, 2], 3, stop=stop)
+    assert stop.is_set() and len(pieces) < 200  # the others did not run to their end

@@ -43,7 +43,7 @@ from ..dockerfile.instructions import (
     Word,
     Workdir,
 )
-from ..dockerfile.lower import lower
+from ..dockerfile.lower import lower, trigger_problem
 from ..dockerfile.parser import parse_dockerfile
 from ..errors import InstructionError, Location, PybuildError, UsageError, located
 from ..events import QUIET, Reporter
@@ -379,7 +379,12 @@ def run_triggers(build: Build, instruction: From, image: str) -> None:
     for trigger in triggers:
         shown = f"ONBUILD {trigger} (a trigger of {image})"
         try:
+            problem = trigger_problem(trigger.strip())
+            if problem:
+                raise InstructionError(problem)
             steps = lower(parse_dockerfile(trigger + "\n", shown)).instructions
+            if len(steps) != 1:
+                raise InstructionError("a trigger must be exactly one instruction")
             for step in steps:
                 if isinstance(step, Unsupported):
                     raise InstructionError(

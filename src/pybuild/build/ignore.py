@@ -91,7 +91,7 @@ def _rule_glob(pattern: str) -> Glob:
         else:
             tokens.append((LITERAL, ch))
         i += 1
-    return Glob(tokens, "[^/]")
+    return Glob(tokens, "[^/]", classes_cross_slash=True)
 
 
 class IgnoreRules:
@@ -144,8 +144,12 @@ class IgnoreRules:
         for rule in self.rules:
             if rule.exclusion != matched:
                 continue  # an inclusion once matched, or an exclusion before anything matched
-            hit = rule.glob.fullmatch(path) or any(
-                rule.glob.fullmatch(prefix) for prefix in prefixes_for(rule)
+            matched_at = rule.glob.prefixes(path)  # one pass answers the path and its parents
+            hit = matched_at[-1] or any(
+                matched_at[len(prefix)]
+                if path.startswith(prefix + "/")
+                else rule.glob.fullmatch(prefix)
+                for prefix in prefixes_for(rule)
             )
             if hit:
                 matched = not rule.exclusion

@@ -56,20 +56,32 @@ class Glob:
     len(text) x len(pattern) whatever the stars. (Python's backtracking regex takes exponential
     time on `a*a*a*a*b` against a long run of `a`; Go's matchers do not, and neither may we.)"""
 
-    def __init__(self, tokens: list[tuple[int, str | re.Pattern[str]]], anything: str):
+    def __init__(
+        self,
+        tokens: list[tuple[int, str | re.Pattern[str]]],
+        anything: str,
+        *,
+        classes_cross_slash: bool = False,
+    ):
         self.tokens = tokens
+        self.anything = anything
         self.slash_ends_wildcards = anything == "[^/]"  # Go's filepath.Match dialect
+        # Docker's patternmatcher passes `[...]` to a regex as it is: there a class may match
+        # `/`, while `*` and `?` may not.
+        self.classes_cross_slash = classes_cross_slash
+        self._steps: dict[tuple[frozenset[int], str], frozenset[int]] = {}  # a lazy DFA
+        self._start = frozenset(self._closure({0}))
 
     def _matches(self, index: int, ch: str) -> bool:
         kind, value = self.tokens[index]
         if kind == LITERAL:
             return ch == value
-        if self.slash_ends_wildcards and ch == "/":
-            return False
         if kind == CLASS:
             assert isinstance(value, re.Pattern)
+            if ch == "/" and self.slash_ends_wildcards and not self.classes_cross_slash:
+                return False
             return value.fullmatch(ch) is not None
-        return True  # ANY or STAR
+        return not (self.slash_ends_wildcards and ch == "/")  # ANY or STAR
 
     def _closure(self, states: set[int]) -> set[int]:
         """Add the positions reached without a character: past a star (which matches the empty
@@ -91,24 +103,37 @@ class Glob:
                     pending.append(following)
         return states
 
+    def _step(self, states: frozenset[int], ch: str) -> frozenset[int]:
+        """The positions after reading `ch`, remembered: a set of states met once costs a dict
+        lookup afterwards, so long texts match at about a regex's speed."""
+        key = (states, ch)
+        found = self._steps.get(key)
+        if found is not None:
+            return found
+        end = len(self.tokens)
+        following: set[int] = set()
+        for index in states:
+            if index == end:
+                continue
+            kind = self.tokens[index][0]
+            if kind in (DEEP, LOOP):
+                following.add(index)
+                if kind == LOOP and ch == "/":
+                    following.add(index + 1)
+            elif kind != OPT and self._matches(index, ch):
+                following.add(index if kind == STAR else index + 1)
+        found = frozenset(self._closure(following))
+        if len(self._steps) < 100_000:  # bounded: a hostile pattern cannot grow it forever
+            self._steps[key] = found
+        return found
+
     def prefixes(self, text: str) -> list[bool]:
         """For each length n from 0 to len(text): whether text[:n] matches the whole pattern."""
         end = len(self.tokens)
-        states = self._closure({0})
+        states = self._start
         accepted = [end in states]
         for ch in text:
-            following: set[int] = set()
-            for index in states:
-                if index == end:
-                    continue
-                kind = self.tokens[index][0]
-                if kind in (DEEP, LOOP):
-                    following.add(index)
-                    if kind == LOOP and ch == "/":
-                        following.add(index + 1)
-                elif kind != OPT and self._matches(index, ch):
-                    following.add(index if kind == STAR else index + 1)
-            states = self._closure(following)
+            states = self._step(states, ch)
             accepted.append(end in states)
             if not states:
                 accepted += [False] * (len(text) + 1 - len(accepted))
@@ -121,7 +146,7 @@ class Glob:
     def reversed(self) -> Glob:
         """The pattern read backwards: its prefixes of a reversed text are suffixes."""
         assert all(kind not in (OPT, LOOP) for kind, _ in self.tokens)
-        return Glob(self.tokens[::-1], "[^/]" if self.slash_ends_wildcards else ".")
+        return Glob(self.tokens[::-1], self.anything, classes_cross_slash=self.classes_cross_slash)
 
 
 def compile_glob(pattern: str, *, any_char: str, negations: str, strict: bool) -> Glob:

@@ -99,6 +99,21 @@ def extract_flags(text: str) -> tuple[list[tuple[str, int]], int]:
             flags.append((flag, start))
 
 
+def trigger_problem(trigger: str) -> str:
+    """Why `trigger` cannot be an ONBUILD trigger ("" when it can): checked when ONBUILD is
+    written, and again when a base image's stored triggers run (another tool wrote those)."""
+    if not trigger:
+        return "ONBUILD requires at least one argument"
+    keyword = trigger.split(None, 1)[0].upper()
+    if keyword == "ONBUILD":
+        return "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"
+    if keyword in ("FROM", "MAINTAINER"):
+        return f"{keyword} isn't allowed as an ONBUILD trigger"
+    if keyword.lower() not in KNOWN_KEYWORDS:
+        return f"unknown instruction in ONBUILD: {keyword}"
+    return ""
+
+
 STAGE_NAME = re.compile(r"[a-z][a-z0-9_.-]*", re.ASCII)
 
 
@@ -384,15 +399,9 @@ class _Lowering:
 
     def onbuild(self) -> Onbuild:
         trigger = self.rest.strip()
-        if not trigger:
-            raise self.fail("ONBUILD requires at least one argument")
-        keyword = trigger.split(None, 1)[0].upper()
-        if keyword == "ONBUILD":
-            raise self.fail("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
-        if keyword in ("FROM", "MAINTAINER"):
-            raise self.fail(f"{keyword} isn't allowed as an ONBUILD trigger")
-        if keyword.lower() not in KNOWN_KEYWORDS:
-            raise self.fail(f"unknown instruction in ONBUILD: {keyword}")
+        problem = trigger_problem(trigger)
+        if problem:
+            raise self.fail(problem)
         return Onbuild(**self.common(), trigger=trigger)
 
     def expose(self) -> Expose:

@@ -188,10 +188,10 @@ class RegistryClient:
         except Unreachable as error:
             # (another thread may have found plain HTTP meanwhile: then this one follows)
             probing = own and self._scheme != "https" and url.startswith("https://")
-            if not (error.kind == "tls" and probing and self.may_skip_verification):
+            # As Docker: an insecure registry that fails over HTTPS in any way (no TLS there,
+            # nothing listening on 443) is tried over plain HTTP.
+            if not (probing and self.may_skip_verification and error.kind != "url"):
                 raise
-            with self._lock:
-                self._scheme = "http"
             url = "http://" + url.removeprefix("https://")
             response = self.connections.send(method, url, headers=headers, content=content)
         if own and not self._scheme:
@@ -221,6 +221,9 @@ class RegistryClient:
                 headers.pop("Authorization", None)  # the storage host must never see it
             response = self._send(method, url, headers)
             self.requests.append((method, url, response.status_code))
+        if response.status_code not in REDIRECTS:
+            return response
+        response.close()
         raise RegistryError(
             f"registry {self.registry}: {method} {_shown(url)} was "
             f"redirected more than {MAX_REDIRECTS} times"
@@ -314,7 +317,10 @@ class RegistryClient:
 
     def _refusal(self, response: httpx.Response, method: str, target: str) -> str:
         """What a registry's unexpected answer says, in one line."""
-        detail = _read_at_most(response, 300).decode(errors="replace")
+        try:
+            detail = _read_at_most(response, 300).decode(errors="replace")
+        except Unreachable:  # a body cut short: the status says enough
+            detail = ""
         detail = " ".join(detail.split())[:300]
         hint = (
             " (check --creds, PYBUILD_REGISTRY_CREDS or docker login)"
@@ -648,10 +654,12 @@ def _with_digest(location: str, digest: str) -> str:
     return f"{location}{separator}digest={urllib.parse.quote(digest)}"
 
 
-def in_parallel(work: Callable[[T], R], items: list[T], limit: int) -> list[R]:
-    """`work` on each item, at most `limit` at once; results in the items' order. The first
-    failure is raised once the transfers already running have ended (they end by their own
-    timeouts); those not started are not started."""
+def in_parallel(
+    work: Callable[[T], R], items: list[T], limit: int, *, stop: threading.Event
+) -> list[R]:
+    """`work` on each item, at most `limit` at once; results in the items' order. On the first
+    failure (or Ctrl-C) `stop` is set: transfers under way end at their next piece (their
+    progress callbacks call `check(stop)`), and those not started never start."""
     if limit <= 1 or len(items) <= 1:
         return [work(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor
@@ -661,9 +669,36 @@ def in_parallel(work: Callable[[T], R], items: list[T], limit: int) -> list[R]:
         try:
             return [future.result() for future in futures]
         except BaseException:
+            stop.set()
             for future in futures:
                 future.cancel()
             raise
+
+
+def check(stop: threading.Event) -> None:
+    """Raise when the transfers this one belongs to were stopped."""
+    if stop.is_set():
+        raise RegistryError("stopped: another transfer failed or the build was interrupted")
+
+
+def _progress(
+    descriptor: Descriptor, stop: threading.Event, *, reporter: Reporter, action: str
+) -> Callable[[int], None]:
+    """A transfer's progress callback: it reports, and ends the transfer once `stop` is set."""
+
+    def progress(done: int) -> None:
+        check(stop)
+        reporter.transfer(descriptor.digest, done, descriptor.size, action=action)
+
+    return progress
+
+
+def _unique(descriptors: list[Descriptor]) -> list[Descriptor]:
+    """Each blob once: an image may list identical layers more than once."""
+    seen: dict[str, Descriptor] = {}
+    for descriptor in descriptors:
+        seen.setdefault(descriptor.digest, descriptor)
+    return list(seen.values())
 
 
 def push_layout(
@@ -700,11 +735,13 @@ def push_layout(
             size,
             path=layout / blob_path(digest),
             scope=scope,
-            progress=lambda done: reporter.transfer(digest, done, size, action="push"),
+            progress=_progress(descriptor, stop, reporter=reporter, action="push"),
         )
         reporter.note(f"{digest}: pushed ({size} bytes)")
 
-    in_parallel(send, [*manifest.layers, manifest.config], client.connections.limits.parallel)
+    stop = threading.Event()
+    blobs = _unique([*manifest.layers, manifest.config])
+    in_parallel(send, blobs, client.connections.limits.parallel, stop=stop)
     if not oci_media_types:
         manifest = manifest.with_docker_media_types()
         manifest_bytes = manifest.to_json()
@@ -849,7 +886,7 @@ def _pull_from(
                     size,
                     into=into,
                     scope=scope,
-                    progress=lambda done: reporter.transfer(digest, done, size, action="pull"),
+                    progress=_progress(descriptor, stop, reporter=reporter, action="pull"),
                 )
 
         try:
@@ -857,8 +894,11 @@ def _pull_from(
         except InvalidBlob as error:
             raise RegistryError(f"{name}: {error}") from None
 
-    limit = client.connections.limits.parallel
-    config, *layers = in_parallel(blob, [manifest.config, *manifest.layers], limit)
+    stop = threading.Event()
+    wanted = _unique([manifest.config, *manifest.layers])
+    paths = in_parallel(blob, wanted, client.connections.limits.parallel, stop=stop)
+    found = {descriptor.digest: path for descriptor, path in zip(wanted, paths, strict=True)}
+    config, layers = found[manifest.config.digest], [found[item.digest] for item in manifest.layers]
     return PulledImage(
         ImageConfig.from_json(config.read_bytes()), tuple(layers), sha256_digest(data)
     )

@@ -10,6 +10,7 @@ never pay for them."""
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -39,7 +40,8 @@ class TransportError(PybuildError):
 
 class Unreachable(Exception):
     """A request that did not get through. `kind` says why: "timeout", "slow", "dns",
-    "untrusted" (certificate verification), "tls" (no TLS spoken there) or "network"."""
+    "untrusted" (certificate verification), "tls" (no TLS spoken there), "url" (a malformed
+    URL, often a server's Location) or "network"."""
 
     def __init__(self, why: str, kind: str):
         super().__init__(why)
@@ -48,7 +50,7 @@ class Unreachable(Exception):
     @property
     def final(self) -> bool:
         """Whether asking again cannot help."""
-        return self.kind in ("dns", "untrusted", "tls")
+        return self.kind in ("dns", "untrusted", "tls", "url")
 
 
 def _seconds(variable: str, default: float, *, zero: bool = False) -> float:
@@ -216,6 +218,7 @@ def _failure(error: BaseException, host: str, limits: Limits) -> Unreachable:
     return Unreachable(first_line(error) or type(error).__name__, "network")
 
 
+@functools.cache
 def _transport_class() -> type:
     """An httpx transport over an httpcore pool with the throttled backend (httpx's own
     transport takes no network backend). Built on first use so httpx loads lazily."""
@@ -341,10 +344,19 @@ class Connections:
     ) -> httpx.Response:
         """Send one request to `url` (no redirects followed) and return the response with its
         body still to be read; the caller closes it."""
+        import httpcore
+        import httpx
+
         parts = urllib.parse.urlsplit(url)
-        client = self.client(parts.scheme, parts.netloc, verify=verify)
-        request = client.build_request(method, url, headers=headers, content=content)
-        return client.send(request, stream=True)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise Unreachable(f"{url[:200]!r} is not an http(s) URL", "url")
+        try:
+            client = self.client(parts.scheme, parts.netloc, verify=verify)
+            request = client.build_request(method, url, headers=headers, content=content)
+            return client.send(request, stream=True)
+        except (httpx.HTTPError, httpx.InvalidURL, httpcore.UnsupportedProtocol) as error:
+            # a malformed URL or Location from the server: asking again cannot help
+            raise Unreachable(first_line(error) or type(error).__name__, "url") from None
 
     def close(self) -> None:
         with self._lock:

@@ -190,8 +190,12 @@ def _remove_leftovers(path: Path) -> None:
 
     pattern = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}\.(partial|old)")
     for sibling in path.parent.iterdir():
-        if pattern.fullmatch(sibling.name) and sibling.is_dir() and not sibling.is_symlink():
-            shutil.rmtree(sibling, ignore_errors=True)
+        if not pattern.fullmatch(sibling.name) or sibling.is_symlink() or not sibling.is_dir():
+            continue
+        old = sibling / path.name
+        if sibling.name.endswith(".old") and old.is_dir() and not path.exists():
+            os.replace(old, path)  # killed between the two renames: the old output comes back
+        shutil.rmtree(sibling, ignore_errors=True)
 
 
 def _marker(path: Path) -> str | None:
