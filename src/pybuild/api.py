@@ -29,11 +29,11 @@ from .errors import DockerfileSyntaxError, Location, PybuildError, UsageError
 from .events import QUIET, Reporter
 from .oci.blobstore import BlobStore, default_cache_path
 from .oci.model import MEDIA_OCI_LAYER, WrittenImage
-from .oci.platform import Platform, host_platform, parse_platform
+from .oci.platform import host_platform, parse_platforms
 from .oci.reference import parse_reference
 from .oci.registry import RegistryAccess
 from .oci.sinks import DiscardSink
-from .outputs.export import Exporting, export
+from .outputs.export import Exporting, export, export_index
 from .outputs.files import PLACED
 from .outputs.spec import STDOUT, OutputSpec
 
@@ -179,7 +179,7 @@ def build(
     build_args = key_values(options.build_args, "--build-arg", from_environment=True)
     labels = key_values(options.labels, "--label", from_environment=False)
     refs = [parse_reference(tag) for tag in options.tags]
-    platform: Platform = parse_platform(options.platform) if options.platform else host_platform()
+    platforms = parse_platforms(options.platform) if options.platform else (host_platform(),)
     timestamps = Timestamps.from_environment(options.source_date_epoch, options.timestamp)
     output = options.output.with_default_dest(refs)
 
@@ -198,25 +198,33 @@ def build(
     # Decompressed ADD archives and base layers live here until the image is written, then go;
     # the build's registry connections are closed then too.
     with tempfile.TemporaryDirectory(prefix="pybuild-") as scratch, closing(options.registry):
-        evaluation = evaluate(
-            parsed,
-            context,
-            platform=platform,
-            timestamps=timestamps,
-            build_args=build_args,
-            target=options.target,
-            labels=labels,
-            scratch=Path(scratch),
-            build_contexts=key_values(
-                options.build_contexts, "--build-context", from_environment=False
-            ),
-            registry=options.registry,
-            reporter=reporter,
-            store=store,
-            record_steps=options.record_steps,
-        )
+        evaluations = [
+            evaluate(
+                parsed,
+                context,
+                platform=platform,
+                timestamps=timestamps,
+                build_args=build_args,
+                target=options.target,
+                labels=labels,
+                scratch=Path(scratch),
+                build_contexts=key_values(
+                    options.build_contexts, "--build-context", from_environment=False
+                ),
+                registry=options.registry,
+                reporter=reporter,
+                store=store,
+                record_steps=options.record_steps,
+            )
+            for platform in platforms
+        ]
+        evaluation = evaluations[0]
         using = Exporting(store, reporter, stdout, options.registry)
-        written = export(evaluation.image, refs, output, using=using)
+        if len(evaluations) == 1:
+            written = export(evaluation.image, refs, output, using=using)
+        else:  # one image per platform, written as one image index
+            images = [item.image for item in evaluations]
+            written = export_index(images, refs, output, using=using)
     warnings = tuple(str(warning) for warning in lint) + evaluation.warnings
     names = tuple(ref.full for ref in [parse_reference(name) for name in output.names] or refs)
     return BuildResult(evaluation, written, output, warnings, names)
@@ -375,6 +383,19 @@ def login(server: str | None, username: str, password: str, *, insecure: bool = 
     finally:
         client.connections.close()
     return store_credentials(host, Credentials(username, password))
+
+
+def create_index(
+    target: str, sources: tuple[str, ...], *, access: RegistryAccess, reporter: Reporter = QUIET
+) -> str:
+    """`pybuild index create -t TARGET SOURCE...`: join pushed images (each one platform, or an
+    index) into one image index; returns its digest."""
+    from .oci.registry import create_index as join
+
+    if not sources:
+        raise UsageError("index create needs at least one source image")
+    with closing(access):
+        return join(parse_reference(target), list(sources), access=access, reporter=reporter)
 
 
 def logout(server: str | None) -> tuple[str, bool]:

@@ -332,6 +332,24 @@ def login(
     click.echo(f"Login Succeeded (kept in {where})")
 
 
+@main.group()
+def index() -> None:
+    """Image indexes (several platforms under one name)."""
+
+
+@index.command("create")
+@click.option("-t", "--tag", "target", required=True, help="Where the index goes: REG/REPO:TAG.")
+@click.option("--insecure", is_flag=True, help="Plain HTTP to a registry off loopback.")
+@click.argument("sources", nargs=-1, required=True)
+def index_create(target: str, sources: tuple[str, ...], *, insecure: bool) -> None:
+    """Join images already pushed (one per platform, or indexes) into one image index at
+    TARGET, as `docker buildx imagetools create` does; blobs are mounted or copied there."""
+    access = RegistryAccess(insecure=insecure)
+    reporter = make_progress("plain")
+    digest = run(lambda: api.create_index(target, sources, access=access, reporter=reporter))
+    click.echo(f"{target}@{digest}")
+
+
 @main.command()
 @click.argument("server", required=False)
 def logout(server: str | None) -> None:

@@ -404,14 +404,19 @@ def test_a_hard_link_in_one_archive_never_reaches_a_member_of_another(tmp_path):
         )
 
 
-def test_several_platforms_at_once_are_refused_clearly(tmp_path):
-    """`--platform linux/amd64,linux/arm64` used to record the architecture `amd64,linux`."""
+def test_a_platform_list_is_several_platforms_and_one_where_one_is_meant(tmp_path):
+    """`--platform linux/amd64,linux/arm64` is two platforms (each once); where one platform is
+    meant (FROM --platform) a list is refused, never read as the architecture `amd64,linux`."""
     from pybuild.errors import UsageError
-    from pybuild.oci.platform import parse_platform
+    from pybuild.oci.platform import Platform, parse_platform, parse_platforms
 
-    with pytest.raises(UsageError, match="several platforms at once"):
+    assert parse_platforms("linux/amd64,linux/arm64,linux/amd64") == (
+        Platform("linux", "amd64"),
+        Platform("linux", "arm64"),
+    )
+    with pytest.raises(UsageError, match="one platform is expected"):
         parse_platform("linux/amd64,linux/arm64")
-    with pytest.raises(InstructionError, match="several platforms") as caught:
+    with pytest.raises(InstructionError, match="one platform is expected") as caught:
         build(tmp_path, "FROM --platform=linux/amd64,linux/arm64 scratch\n")
     assert caught.value.location.column == 6
 

@@ -26,10 +26,12 @@ from ..events import QUIET, Reporter
 from .compression import Compression
 from .model import (
     MEDIA_OCI_CONFIG,
+    MEDIA_OCI_INDEX,
     MEDIA_OCI_LAYER,
     MEDIA_OCI_MANIFEST,
     Descriptor,
     Image,
+    Index,
     LayerBlob,
     Manifest,
     WrittenImage,
@@ -222,6 +224,62 @@ def write_image(
     reporter: Reporter = QUIET,
 ) -> WrittenImage:
     """Write every layer blob, then the config, the manifest and the layout's files."""
+    layers = _write_layers(image, layout, compression=compression, cache=cache, reporter=reporter)
+    docs = documents(image, refs, layers, compression=compression, docker=docker)
+    layout.blob(docs.config)
+    layout.blob(docs.manifest)
+    for name, data in docs.files.items():
+        layout.file(name, data)
+    layout.close()
+    return docs.written(layers)
+
+
+def write_index(
+    images: list[Image],
+    refs: list[Reference],
+    layout: LayoutWriter,
+    *,
+    compression: Compression,
+    cache: BlobStore,
+    reporter: Reporter = QUIET,
+) -> WrittenImage:
+    """Several platforms' images as BuildKit writes them: each image's blobs and manifest (a
+    layer the same for several platforms is stored once: the layouts keep one blob per digest),
+    an image index listing each manifest with its platform, and index.json naming that index
+    once per tag. Its digest stands for the image: what is pushed, printed and tagged."""
+    manifests, every_layer = [], []
+    for image in images:
+        layers = _write_layers(
+            image, layout, compression=compression, cache=cache, reporter=reporter
+        )
+        docs = documents(image, [], layers, compression=compression, docker=False)
+        layout.blob(docs.config)
+        layout.blob(docs.manifest)
+        manifests.append(
+            Descriptor(
+                MEDIA_OCI_MANIFEST,
+                docs.manifest_digest,
+                len(docs.manifest),
+                platform=image.config.platform,
+            )
+        )
+        every_layer += layers
+    index = Index(tuple(manifests)).to_json()
+    index_descriptor = Descriptor(MEDIA_OCI_INDEX, layout.blob(index), len(index))
+    layout.file("index.json", tagged_index(index_descriptor, refs).to_json())
+    layout.file("oci-layout", OCI_LAYOUT)
+    layout.close()
+    return WrittenImage(index_descriptor.digest, index_descriptor.digest, tuple(every_layer), index)
+
+
+def _write_layers(
+    image: Image,
+    layout: LayoutWriter,
+    *,
+    compression: Compression,
+    cache: BlobStore,
+    reporter: Reporter,
+) -> list[LayerBlob]:
     layers = []
     for number, layer in enumerate(image.layers, start=1):
         files = [
@@ -239,10 +297,4 @@ def write_image(
                 partial(layer.write_blob, compression=compression, cache=cache, reporter=reporter)
             )
         )
-    docs = documents(image, refs, layers, compression=compression, docker=docker)
-    layout.blob(docs.config)
-    layout.blob(docs.manifest)
-    for name, data in docs.files.items():
-        layout.file(name, data)
-    layout.close()
-    return docs.written(layers)
+    return layers

@@ -64,13 +64,20 @@ def host_platform() -> Platform:
     return Platform("linux", arch, variant)
 
 
+def parse_platforms(text: str) -> tuple[Platform, ...]:
+    """`--platform linux/amd64,linux/arm64`: each once, in the order given."""
+    found: list[Platform] = []
+    for item in text.split(","):
+        platform = parse_platform(item)
+        if platform not in found:
+            found.append(platform)
+    return tuple(found)
+
+
 def parse_platform(text: str) -> Platform:
     """`os/arch[/variant]`, e.g. linux/amd64 or linux/arm/v7."""
     if "," in text:
-        raise UsageError(
-            f"--platform {text}: building several platforms at once is not supported yet; "
-            "build one platform at a time"
-        )
+        raise UsageError(f"--platform {text}: one platform is expected here")
     parts = text.strip().lower().split("/")
     if len(parts) not in (2, 3) or not all(re.fullmatch(r"[a-z0-9_.-]+", part) for part in parts):
         raise UsageError(f"invalid platform {text!r}: expected os/arch[/variant], e.g. linux/amd64")

@@ -34,6 +34,7 @@ from .mirrors import Endpoint, endpoints, read_rules
 from .model import (
     INDEX_TYPES,
     MANIFEST_TYPES,
+    MEDIA_OCI_INDEX,
     Descriptor,
     ImageConfig,
     Index,
@@ -718,8 +719,8 @@ def push_layout(
     if mount_from:
         scope += f" repository:{mount_from}:pull"
     index = Index.from_json((layout / "index.json").read_bytes())
-    manifest_bytes = (layout / blob_path(index.manifests[0].digest)).read_bytes()
-    manifest = Manifest.from_json(manifest_bytes)
+    top_bytes = (layout / blob_path(index.manifests[0].digest)).read_bytes()
+    top = json_object(top_bytes, f"{layout} index.json's image")
 
     def send(descriptor: Descriptor) -> None:
         digest, size = descriptor.digest, descriptor.size
@@ -740,15 +741,32 @@ def push_layout(
         reporter.note(f"{digest}: pushed ({size} bytes)")
 
     stop = threading.Event()
-    blobs = _unique([*manifest.layers, manifest.config])
+    if not Index.is_index(top):  # one image: its blobs, then its manifest under the tag
+        manifest = Manifest.from_json(top)
+        blobs = _unique([*manifest.layers, manifest.config])
+        in_parallel(send, blobs, client.connections.limits.parallel, stop=stop)
+        if not oci_media_types:
+            manifest = manifest.with_docker_media_types()
+            top_bytes = manifest.to_json()
+        client.put_manifest(
+            repository, ref.tag, top_bytes, media_type=manifest.media_type, scope=scope
+        )
+        return sha256_digest(top_bytes)
+    # An index of platforms: every blob once, each manifest by its digest, the index last.
+    entries = Index.from_json(top).manifests
+    manifests = [
+        (entry, Manifest.from_json((layout / blob_path(entry.digest)).read_bytes()))
+        for entry in entries
+    ]
+    blobs = _unique([item for _, m in manifests for item in (*m.layers, m.config)])
     in_parallel(send, blobs, client.connections.limits.parallel, stop=stop)
-    if not oci_media_types:
-        manifest = manifest.with_docker_media_types()
-        manifest_bytes = manifest.to_json()
-    client.put_manifest(
-        repository, ref.tag, manifest_bytes, media_type=manifest.media_type, scope=scope
-    )
-    return sha256_digest(manifest_bytes)
+    for entry, manifest in manifests:
+        data = (layout / blob_path(entry.digest)).read_bytes()
+        client.put_manifest(
+            repository, entry.digest, data, media_type=manifest.media_type, scope=scope
+        )
+    client.put_manifest(repository, ref.tag, top_bytes, media_type=MEDIA_OCI_INDEX, scope=scope)
+    return sha256_digest(top_bytes)
 
 
 @dataclass(frozen=True)
@@ -902,3 +920,92 @@ def _pull_from(
     return PulledImage(
         ImageConfig.from_json(config.read_bytes()), tuple(layers), sha256_digest(data)
     )
+
+
+def create_index(
+    target: Reference, sources: list[str], *, access: RegistryAccess, reporter: Reporter = QUIET
+) -> str:
+    """Join images already pushed (each a manifest, or an index whose platforms are taken
+    whole) into one image index at `target`, as `docker buildx imagetools create` does: every
+    blob is mounted (same registry) or copied into the target repository, each manifest put
+    by its digest, then the index under the target's tag. Returns the index digest."""
+    pusher = access.client(target.domain, pushing=True)
+    push_scope = f"repository:{target.path}:pull,push"
+    entries: list[Descriptor] = []
+    for text in sources:
+        name, _, pinned = text.partition("@")
+        source = parse_reference(name)
+        client = pusher if source.domain == target.domain else access.client(source.domain)
+        scope = f"repository:{source.path}:pull"
+        if client is pusher:
+            scope = f"{push_scope} {scope}"
+        data = client.get_manifest(source.path, pinned or source.tag, scope)
+        document = json_object(data, f"the manifest of {text}")
+        if Index.is_index(document):
+            found = [
+                (entry, client.get_manifest(source.path, entry.digest, scope))
+                for entry in Index.from_json(document).manifests
+            ]
+        else:
+            manifest = Manifest.from_json(document)
+            config = _fetch_blob(client, source.path, manifest.config, scope=scope)
+            platform = ImageConfig.from_json(config).platform
+            entry = Descriptor(
+                manifest.media_type, sha256_digest(data), len(data), platform=platform
+            )
+            found = [(entry, data)]
+        for entry, manifest_bytes in found:
+            manifest = Manifest.from_json(manifest_bytes)
+            for blob in _unique([manifest.config, *manifest.layers]):
+                _copy_blob(client, pusher, blob, source=source.path, target=target.path)
+            pusher.put_manifest(
+                target.path,
+                entry.digest,
+                manifest_bytes,
+                media_type=manifest.media_type,
+                scope=push_scope,
+            )
+            entries.append(entry)
+            reporter.note(f"{text}: {entry.digest} ({entry.platform})")
+    index = Index(tuple(entries)).to_json()
+    pusher.put_manifest(
+        target.path, target.tag, index, media_type=MEDIA_OCI_INDEX, scope=push_scope
+    )
+    return sha256_digest(index)
+
+
+def _fetch_blob(client: RegistryClient, repository: str, blob: Descriptor, *, scope: str) -> bytes:
+    """A small blob (a config) in memory, checked against its digest."""
+    import io
+
+    buffer = io.BytesIO()
+    if client.download_blob(repository, blob.digest, blob.size, into=buffer, scope=scope) != (
+        blob.digest
+    ):
+        raise RegistryError(f"registry {client.registry}: blob {blob.digest} arrived changed")
+    return buffer.getvalue()
+
+
+def _copy_blob(
+    client: RegistryClient, pusher: RegistryClient, blob: Descriptor, *, source: str, target: str
+) -> None:
+    """Make `blob` of repository `source` (at `client`'s registry) present in `target` at the
+    pusher's registry: already there, mounted across repositories, or downloaded and sent."""
+    scope = f"repository:{target}:pull,push repository:{source}:pull"
+    if pusher.has_blob(target, blob.digest, scope):
+        return
+    if client.registry == pusher.registry and pusher.mount_blob(
+        target, blob.digest, source, scope=scope
+    ):
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pybuild-blob-") as directory:
+        held = Path(directory) / "blob"
+        with open(held, "wb") as into:
+            got = client.download_blob(
+                source, blob.digest, blob.size, into=into, scope=f"repository:{source}:pull"
+            )
+        if got != blob.digest:
+            raise RegistryError(f"registry {client.registry}: blob {blob.digest} arrived changed")
+        pusher.upload_blob(target, blob.digest, blob.size, path=held, scope=scope)

@@ -8,6 +8,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
+from ..errors import UsageError
 from ..events import QUIET, Reporter
 from ..oci.blobstore import NO_CACHE, BlobStore
 from ..oci.model import Image, WrittenImage
@@ -48,3 +49,20 @@ def export(
     module = importlib.import_module(f"{__package__}.{EXPORTERS[spec.type]}")
     exporter: Exporter = module.export
     return exporter(image, refs, spec, using=using)
+
+
+def export_index(
+    images: list[Image], refs: list[Reference], spec: OutputSpec, *, using: Exporting
+) -> WrittenImage:
+    """Write the images of several platforms as one image index, where `spec.type` can hold
+    one (oci, oci-dir, registry); other types say so."""
+    module = importlib.import_module(f"{__package__}.{EXPORTERS[spec.type]}")
+    exporter = getattr(module, "export_index", None)
+    if exporter is None or spec.load:
+        what = "--load" if spec.load else f"-o type={spec.type}"
+        raise UsageError(
+            f"{what} holds one platform's image: for several platforms use -o type=oci, "
+            "-o type=oci-dir or --push (or build one --platform at a time)"
+        )
+    written: WrittenImage = exporter(images, refs, spec, using=using)
+    return written

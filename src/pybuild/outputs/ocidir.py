@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..oci.layout import DirLayout, write_image
+from ..oci.layout import DirLayout, write_image, write_index
 from ..oci.model import Image, WrittenImage
 from ..oci.reference import Reference
 from .export import Exporting
@@ -24,6 +24,22 @@ def export(
             DirLayout(building),
             compression=spec.compression,
             docker=False,
+            cache=using.cache,
+            reporter=using.reporter,
+        )
+
+
+def export_index(
+    images: list[Image], refs: list[Reference], spec: OutputSpec, *, using: Exporting
+) -> WrittenImage:
+    """Several platforms in one layout: an image index, as BuildKit writes it."""
+    assert spec.dest is not None
+    with directory_in_place(Path(spec.dest), "oci-dir") as building:
+        return write_index(
+            images,
+            refs,
+            DirLayout(building),
+            compression=spec.compression,
             cache=using.cache,
             reporter=using.reporter,
         )

@@ -5,10 +5,11 @@ same registry mounts the blobs the first received instead of receiving them agai
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import UsageError
-from ..oci.layout import DirLayout, write_image
+from ..oci.layout import DirLayout, write_image, write_index
 from ..oci.model import Image, WrittenImage
 from ..oci.reference import Reference, parse_reference
 from ..oci.registry import push_layout
@@ -19,12 +20,8 @@ from .spec import OutputSpec
 def export(
     image: Image, refs: list[Reference], spec: OutputSpec, *, using: Exporting
 ) -> WrittenImage:
-    targets = [parse_reference(name) for name in spec.names] or refs
-    if not targets:
-        raise UsageError("pushing needs a name: -t REGISTRY/REPO:TAG or -o type=registry,name=...")
-    with tempfile.TemporaryDirectory(prefix="pybuild-push-") as directory:
-        layout = Path(directory)
-        written = write_image(
+    def write(layout: Path, targets: list[Reference]) -> WrittenImage:
+        return write_image(
             image,
             targets,
             DirLayout(layout),
@@ -33,6 +30,42 @@ def export(
             cache=using.cache,
             reporter=using.reporter,
         )
+
+    return _push(write, refs, spec, using=using)
+
+
+def export_index(
+    images: list[Image], refs: list[Reference], spec: OutputSpec, *, using: Exporting
+) -> WrittenImage:
+    """Several platforms: their manifests pushed by digest, then the index under each tag."""
+
+    def write(layout: Path, targets: list[Reference]) -> WrittenImage:
+        return write_index(
+            images,
+            targets,
+            DirLayout(layout),
+            compression=spec.compression,
+            cache=using.cache,
+            reporter=using.reporter,
+        )
+
+    return _push(write, refs, spec, using=using)
+
+
+def _push(
+    write: Callable[[Path, list[Reference]], WrittenImage],
+    refs: list[Reference],
+    spec: OutputSpec,
+    *,
+    using: Exporting,
+) -> WrittenImage:
+    """Write the layout in a temporary directory with `write`, then push it to every name."""
+    targets = [parse_reference(name) for name in spec.names] or refs
+    if not targets:
+        raise UsageError("pushing needs a name: -t REGISTRY/REPO:TAG or -o type=registry,name=...")
+    with tempfile.TemporaryDirectory(prefix="pybuild-push-") as directory:
+        layout = Path(directory)
+        written = write(layout, targets)
         digest = written.manifest_digest
         pushed: dict[str, str] = {}  # registry -> a repository there that has every blob now
         for ref in targets:

@@ -1,0 +1,129 @@
+"""Several platforms from one Dockerfile: an image index (OCI archive, layout, registry), the
+shared layer stored once, a child FROM the index taking its platform, and `index create`
+joining single-platform pushes. Output types that hold one image say so."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from conftest import require_tool
+from pybuild import api
+from pybuild.errors import UsageError
+from pybuild.oci.registry import RegistryAccess
+from pybuild.outputs.spec import parse_output
+
+PLATFORMS = "linux/amd64,linux/arm64"
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    context = tmp_path / "ctx"
+    for arch in ("amd64", "arm64"):
+        (context / "dist" / f"linux_{arch}").mkdir(parents=True)
+        (context / "dist" / f"linux_{arch}" / "app").write_text(f"{arch} build of app\n")
+    (context / "shared.bin").write_bytes(bytes(range(256)) * 1000)
+    (context / "Dockerfile").write_text(
+        "FROM scratch\nCOPY shared.bin /shared.bin\nARG TARGETOS\nARG TARGETARCH\n"
+        'COPY dist/${TARGETOS}_${TARGETARCH}/app /app\nCMD ["/app"]\n'
+    )
+    return context
+
+
+def build(context: Path, output: str, **options) -> api.BuildResult:
+    return api.build(
+        api.BuildOptions(
+            context=context,
+            tags=("pb/multi:1",),
+            platform=PLATFORMS,
+            cache_dir=None,
+            output=parse_output(output),
+            **options,
+        )
+    )
+
+
+def test_an_oci_archive_holds_one_index_of_both_platforms_and_each_blob_once(context, tmp_path):
+    out = tmp_path / "multi.tar"
+    build(context, f"type=oci,dest={out}")
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+        read = lambda name: tar.extractfile(name).read()  # noqa: E731
+        top = json.loads(read("index.json"))
+        assert [entry["mediaType"] for entry in top["manifests"]] == [
+            "application/vnd.oci.image.index.v1+json"
+        ]
+        index = json.loads(read("blobs/sha256/" + top["manifests"][0]["digest"][7:]))
+        platforms = [entry["platform"]["architecture"] for entry in index["manifests"]]
+        layers = [
+            layer["digest"]
+            for entry in index["manifests"]
+            for layer in json.loads(read("blobs/sha256/" + entry["digest"][7:]))["layers"]
+        ]
+    assert platforms == ["amd64", "arm64"]
+    assert len(names) == len(set(names))  # no member twice
+    assert len(layers) == 4 and len(set(layers)) == 3  # the shared layer once
+    skopeo = require_tool("skopeo")
+    raw = subprocess.run(
+        [skopeo, "inspect", "--raw", f"oci-archive:{out}"], capture_output=True, text=True
+    )
+    assert raw.returncode == 0, raw.stderr
+    assert len(json.loads(raw.stdout)["manifests"]) == 2
+
+
+def test_types_that_hold_one_image_say_so(context, tmp_path):
+    with pytest.raises(UsageError, match="holds one platform's image"):
+        build(context, f"type=docker,dest={tmp_path / 'd.tar'}")
+    assert not (tmp_path / "d.tar").exists()
+
+
+def test_push_a_child_from_the_index_and_index_create(context, tmp_path, open_registry):
+    ref = f"{open_registry}/pb/multi:1"
+    api.build(
+        api.BuildOptions(
+            context=context,
+            tags=(ref,),
+            platform=PLATFORMS,
+            cache_dir=None,
+            output=parse_output("type=registry"),
+        )
+    )
+    child = tmp_path / "child"
+    child.mkdir()
+    (child / "Dockerfile").write_text(f"FROM {ref}\n")
+    out = tmp_path / "child.tar"
+    api.build(
+        api.BuildOptions(
+            context=child,
+            tags=("c:1",),
+            platform="linux/arm64",
+            cache_dir=None,
+            output=parse_output(str(out)),
+        )
+    )
+    with tarfile.open(out) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())[0]
+        config = json.loads(tar.extractfile(manifest["Config"]).read())
+    assert config["architecture"] == "arm64"
+    for arch in ("amd64", "arm64"):
+        api.build(
+            api.BuildOptions(
+                context=context,
+                tags=(f"{open_registry}/pb/one:{arch}",),
+                platform=f"linux/{arch}",
+                cache_dir=None,
+                output=parse_output("type=registry"),
+            )
+        )
+    joined = f"{open_registry}/pb/joined:1"
+    digest = api.create_index(
+        joined,
+        (f"{open_registry}/pb/one:amd64", f"{open_registry}/pb/one:arm64"),
+        access=RegistryAccess(),
+    )
+    pushed = api.create_index(joined, (ref,), access=RegistryAccess())
+    assert pushed == digest  # the same two manifests, in the same order: the same index
