@@ -75,10 +75,23 @@ def test_an_oci_archive_holds_one_index_of_both_platforms_and_each_blob_once(con
     assert len(json.loads(raw.stdout)["manifests"]) == 2
 
 
-def test_types_that_hold_one_image_say_so(context, tmp_path):
+def test_the_docker_type_holds_the_index_and_names_this_machines_image(context, tmp_path):
+    """docker load of any version reads manifest.json: it names the host's platform's image
+    (amd64 here), while the OCI part holds the whole index. A bundle holds one image: it says so."""
+    from pybuild.oci.platform import host_platform
+
+    out = tmp_path / "d.tar"
+    build(context, f"type=docker,dest={out}")
+    with tarfile.open(out) as tar:
+        (entry,) = json.loads(tar.extractfile("manifest.json").read())
+        config = json.loads(tar.extractfile(entry["Config"]).read())
+        top = json.loads(tar.extractfile("index.json").read())
+    assert config["architecture"] == host_platform().architecture
+    assert entry["RepoTags"] == ["pb/multi:1"]
+    assert top["manifests"][0]["mediaType"] == "application/vnd.oci.image.index.v1+json"
     with pytest.raises(UsageError, match="holds one platform's image"):
-        build(context, f"type=docker,dest={tmp_path / 'd.tar'}")
-    assert not (tmp_path / "d.tar").exists()
+        build(context, f"type=bundle,dest={tmp_path / 'b'}")
+    assert not (tmp_path / "b").exists()
 
 
 def test_push_a_child_from_the_index_and_index_create(context, tmp_path, open_registry):

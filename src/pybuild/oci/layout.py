@@ -242,17 +242,22 @@ def write_index(
     compression: Compression,
     cache: BlobStore,
     reporter: Reporter = QUIET,
+    docker: Image | None = None,
 ) -> WrittenImage:
     """Several platforms' images as BuildKit writes them: each image's blobs and manifest (a
     layer the same for several platforms is stored once: the layouts keep one blob per digest),
     an image index listing each manifest with its platform, and index.json naming that index
-    once per tag. Its digest stands for the image: what is pushed, printed and tagged."""
+    once per tag. Its digest stands for the image: what is pushed, printed and tagged. With
+    `docker` (one of `images`), manifest.json names that image under the tags, so that
+    `docker load` of any version loads and tags it."""
     manifests, every_layer = [], []
     for image in images:
         layers = _write_layers(
             image, layout, compression=compression, cache=cache, reporter=reporter
         )
-        docs = documents(image, [], layers, compression=compression, docker=False)
+        docs = documents(image, refs, layers, compression=compression, docker=image is docker)
+        if "manifest.json" in docs.files:
+            layout.file("manifest.json", docs.files["manifest.json"])
         layout.blob(docs.config)
         layout.blob(docs.manifest)
         manifests.append(

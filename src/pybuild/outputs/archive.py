@@ -9,9 +9,10 @@ import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
 from ..filestat import file_stat
-from ..oci.layout import TarLayout, documents, known_blobs, write_image
+from ..oci.layout import TarLayout, documents, known_blobs, write_image, write_index
 from ..oci.model import Image, WrittenImage
 from ..oci.reference import Reference
 from .export import Exporting
@@ -84,3 +85,43 @@ def _unchanged(
     if not using.cache.output_holds(path, docs.manifest_digest):
         return None
     return replace(docs.written(layers, up_to_date=True), dest_identity=file_stat(path))
+
+
+def write_index_archive(
+    images: list[Image],
+    refs: list[Reference],
+    spec: OutputSpec,
+    *,
+    using: Exporting,
+    docker: Image | None,
+) -> WrittenImage:
+    """Several platforms as one tar (an image index) at `spec.dest`, or stdout, or loaded;
+    with `docker`, manifest.json names that platform's image for `docker load`."""
+
+    def write(out: BinaryIO) -> WrittenImage:
+        return write_index(
+            images,
+            refs,
+            TarLayout(out),
+            compression=spec.compression,
+            cache=using.cache,
+            reporter=using.reporter,
+            docker=docker,
+        )
+
+    if spec.dest is None or spec.to_stdout or spec.load:
+        with tempfile.TemporaryFile() as scratch:
+            written = write(scratch)
+            if spec.load:
+                scratch.seek(0)
+                load_archive(scratch, using.reporter)
+            if spec.to_stdout:
+                assert using.stdout is not None, "dest - needs a stdout to write to"
+                scratch.seek(0)
+                shutil.copyfileobj(scratch, using.stdout, 1 << 20)
+                using.stdout.flush()
+            if spec.dest is None or spec.to_stdout:
+                return written
+    with file_in_place(Path(spec.dest)) as placed:
+        written = write(placed.stream)
+    return replace(written, dest_identity=placed.identity)

@@ -55,14 +55,13 @@ def export_index(
     images: list[Image], refs: list[Reference], spec: OutputSpec, *, using: Exporting
 ) -> WrittenImage:
     """Write the images of several platforms as one image index, where `spec.type` can hold
-    one (oci, oci-dir, registry); other types say so."""
+    one (docker, oci, oci-dir, registry); a bundle says so."""
     module = importlib.import_module(f"{__package__}.{EXPORTERS[spec.type]}")
     exporter = getattr(module, "export_index", None)
-    if exporter is None or spec.load:
-        what = "--load" if spec.load else f"-o type={spec.type}"
+    if exporter is None:
         raise UsageError(
-            f"{what} holds one platform's image: for several platforms use -o type=oci, "
-            "-o type=oci-dir or --push (or build one --platform at a time)"
+            f"-o type={spec.type} holds one platform's image: for several platforms use "
+            "-o type=docker, oci or oci-dir, or --push (or build one --platform at a time)"
         )
     written: WrittenImage = exporter(images, refs, spec, using=using)
     return written
