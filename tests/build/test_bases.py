@@ -612,3 +612,22 @@ def test_a_bases_triggers_are_checked_as_onbuild_lines_are(tmp_path):
         docker_archive_with_nulls(base, OnBuild=triggers)
         with pytest.raises(InstructionError, match=message):
             child(tmp_path, "FROM base\nLABEL c=d\n", (f"base=docker-archive:{base}",))
+
+
+def test_platform_variants_match_as_containerds_do():
+    """arm64 is arm64/v8; a bare arm is arm/v7, which runs v6 and v5 images but not v8; an
+    index lacking the platform is an error naming what it offers."""
+    from pybuild.oci.model import Descriptor, Index, InvalidDocument
+    from pybuild.oci.platform import Platform, parse_platform
+
+    assert parse_platform("linux/arm64/v8").normalized() == Platform("linux", "arm64")
+    assert parse_platform("linux/arm").normalized() == Platform("linux", "arm", "v7")
+    arm = parse_platform("linux/arm")
+    assert arm.matches(Platform("linux", "arm", "v6")) and arm.matches(Platform("linux", "arm"))
+    assert not arm.matches(Platform("linux", "arm", "v8"))
+    assert Platform("linux", "arm64").matches(Platform("linux", "arm64", "v8"))
+    index = Index((Descriptor("m", "sha256:" + "a" * 64, 1, platform=Platform("linux", "amd64")),))
+    with pytest.raises(
+        InvalidDocument, match="has no image for linux/arm64 .it offers linux/amd64"
+    ):
+        index.for_platform(parse_platform("linux/arm64"), "base")

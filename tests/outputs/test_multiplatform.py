@@ -140,3 +140,28 @@ def test_push_a_child_from_the_index_and_index_create(context, tmp_path, open_re
     )
     pushed = api.create_index(joined, (ref,), access=RegistryAccess())
     assert pushed == digest  # the same two manifests, in the same order: the same index
+
+
+def test_a_layer_the_same_for_every_platform_is_built_once(context, tmp_path):
+    from pybuild.events import Reporter
+
+    class Counting(Reporter):
+        def __init__(self):
+            self.finished: list[bool] = []
+
+        def layer_finished(self, diff_id, digest, stored, *, cached):
+            self.finished.append(cached)
+
+    counting = Counting()
+    api.build(
+        api.BuildOptions(
+            context=context,
+            tags=("pb/multi:1",),
+            platform=PLATFORMS,
+            cache_dir=None,
+            output=parse_output(f"type=oci,dest={tmp_path / 'm.tar'}"),
+        ),
+        reporter=counting,
+    )
+    # amd64: both layers built; arm64: the shared one reused, its own app built
+    assert counting.finished == [False, False, True, False]

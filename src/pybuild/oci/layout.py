@@ -251,9 +251,10 @@ def write_index(
     `docker` (one of `images`), manifest.json names that image under the tags, so that
     `docker load` of any version loads and tags it."""
     manifests, every_layer = [], []
+    made: dict[object, LayerBlob] = {}
     for image in images:
         layers = _write_layers(
-            image, layout, compression=compression, cache=cache, reporter=reporter
+            image, layout, compression=compression, cache=cache, reporter=reporter, made=made
         )
         docs = documents(image, refs, layers, compression=compression, docker=image is docker)
         if "manifest.json" in docs.files:
@@ -284,9 +285,19 @@ def _write_layers(
     compression: Compression,
     cache: BlobStore,
     reporter: Reporter,
+    made: dict[object, LayerBlob] | None = None,
 ) -> list[LayerBlob]:
+    """Each layer's blob into `layout`. `made` (several platforms) remembers layers by their
+    entries: a layer another platform already wrote (the same COPY of the same files) is not
+    built, compressed or written again."""
     layers = []
     for number, layer in enumerate(image.layers, start=1):
+        key = (type(layer), layer.entries) if made is not None else None
+        if made is not None and key in made:
+            blob = made[key]
+            reporter.layer_finished(blob.diff_id, blob.digest, blob.size, cached=True)
+            layers.append(blob)
+            continue
         files = [
             entry for entry in layer.entries if entry.kind not in ("dir", "whiteout", "opaque")
         ]
@@ -297,9 +308,10 @@ def _write_layers(
             files=len(files),
             size=sum(entry.size for entry in files),
         )
-        layers.append(
-            layout.streamed_blob(
-                partial(layer.write_blob, compression=compression, cache=cache, reporter=reporter)
-            )
+        blob = layout.streamed_blob(
+            partial(layer.write_blob, compression=compression, cache=cache, reporter=reporter)
         )
+        if made is not None:
+            made[key] = blob
+        layers.append(blob)
     return layers

@@ -49,14 +49,33 @@ class Platform:
             str(value.get("variant") or ""),
         )
 
+    def normalized(self) -> Platform:
+        """As containerd normalizes: `arm64/v8` is `arm64`, a bare `arm` is `arm/v7`, and
+        `armhf`/`armel`/`aarch64` are named as Go names them."""
+        arch, variant = self.architecture, self.variant
+        if arch in ("aarch64", "arm64"):
+            arch, variant = "arm64", "" if variant in ("8", "v8", "v8.0") else variant
+        elif arch == "armhf":
+            arch, variant = "arm", "v7"
+        elif arch == "armel":
+            arch, variant = "arm", "v6"
+        elif arch == "arm":
+            variant = "v7" if variant in ("", "7") else variant
+            variant = f"v{variant}" if variant.isdigit() else variant
+        elif arch in ("x86_64", "x86-64"):
+            arch = "amd64"
+        return Platform(self.os, arch, variant)
+
     def matches(self, offered: Platform) -> bool:
-        """Whether an image for `offered` serves this platform: same os and architecture, and
-        the variant, when this one names it, equal or left open by the offer."""
-        return (
-            offered.os == self.os
-            and offered.architecture == self.architecture
-            and (not self.variant or offered.variant in ("", self.variant))
-        )
+        """Whether an image for `offered` serves this platform, by containerd's rules: both
+        normalized, the same os and architecture; for arm an older variant serves a newer one
+        (v7 runs v6 and v5); else the variant, when this one names it, equal or left open."""
+        wanted, given = self.normalized(), offered.normalized()
+        if (given.os, given.architecture) != (wanted.os, wanted.architecture):
+            return False
+        if wanted.architecture == "arm":
+            return given.variant <= wanted.variant  # "v5" < "v6" < "v7" < "v8"
+        return not wanted.variant or given.variant in ("", wanted.variant)
 
 
 def host_platform() -> Platform:
@@ -81,4 +100,4 @@ def parse_platform(text: str) -> Platform:
     parts = text.strip().lower().split("/")
     if len(parts) not in (2, 3) or not all(re.fullmatch(r"[a-z0-9_.-]+", part) for part in parts):
         raise UsageError(f"invalid platform {text!r}: expected os/arch[/variant], e.g. linux/amd64")
-    return Platform(*parts)
+    return Platform(*parts)  # as given: recorded so; normalized only to match (matches)
