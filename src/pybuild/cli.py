@@ -297,13 +297,17 @@ def explain(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.option("--layer", type=int, help="Show only this layer (1 is the lowest).")
-def inspect(archive: Path, fmt: str, layer: int | None) -> None:
+@click.option("--platform", help="Of an archive of several platforms, the image to show.")
+def inspect(archive: Path, fmt: str, layer: int | None, *, platform: str | None) -> None:
     """Show what an image archive holds (docker-archive, OCI archive or OCI layout directory):
-    layers with their files, whiteouts, config and history. No daemon needed."""
+    layers with their files, whiteouts, config and history; for several platforms, the index
+    too. No daemon needed."""
+    from .oci.platform import parse_platform
     from .reports.inspect import read_image
     from .reports.inspect import render_text as render
 
-    document = run(lambda: read_image(archive))
+    chosen = run(lambda: parse_platform(platform)) if platform else None
+    document = run(lambda: read_image(archive, chosen))
     if fmt == "json":
         if layer is not None:
             document["layers"] = [item for item in document["layers"] if item["number"] == layer]

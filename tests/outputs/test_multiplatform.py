@@ -165,3 +165,18 @@ def test_a_layer_the_same_for_every_platform_is_built_once(context, tmp_path):
     )
     # amd64: both layers built; arm64: the shared one reused, its own app built
     assert counting.finished == [False, False, True, False]
+
+
+def test_inspect_shows_the_index_and_any_platforms_image(context, tmp_path):
+    from pybuild.oci.platform import Platform
+    from pybuild.reports.inspect import read_image, render_text
+
+    out = tmp_path / "d.tar"
+    build(context, f"type=docker,dest={out}")
+    shown = read_image(out, Platform("linux", "arm64"))
+    assert [item["platform"] for item in shown["index"]] == ["linux/amd64", "linux/arm64"]
+    assert shown["architecture"] == "arm64"
+    assert "index of 2 platforms" in render_text(shown)
+    from pybuild.oci.platform import host_platform
+
+    assert read_image(out)["architecture"] == host_platform().architecture  # docker load's

@@ -21,6 +21,8 @@ from typing import IO, Any
 from ..errors import PybuildError, first_line
 from .layout import blob_digest, blob_path
 from .model import (
+    INDEX_TYPES,
+    Descriptor,
     ImageConfig,
     Index,
     InvalidDocument,
@@ -138,6 +140,20 @@ class ImageArchive:
             raise ArchiveError(f"{self.path}: blob {digest} does not hash to its name")
         return data
 
+    def platforms(self) -> list[Descriptor]:
+        """The per-platform manifests when index.json leads to an image index (several
+        platforms), else nothing."""
+        try:
+            index_json = self.read("index.json")
+            if index_json is None:
+                return []
+            entries = list(Index.from_json(index_json).manifests)
+            while len(entries) == 1 and entries[0].media_type in INDEX_TYPES:
+                entries = list(Index.from_json(self.blob(entries[0].digest)).manifests)
+        except (InvalidDocument, ValueError, KeyError, TypeError) as error:
+            raise ArchiveError(f"{self.path}: cannot read the index: {first_line(error)}") from None
+        return [entry for entry in entries if entry.platform is not None]
+
     def image(
         self, platform: Platform | None = None, *, tag: str | None = None, digest: str | None = None
     ) -> ArchivedImage:
@@ -146,7 +162,9 @@ class ImageArchive:
         `tag` or `digest` choose among the images of an index.json."""
         try:
             manifest_json = self.read("manifest.json")
-            if manifest_json is not None and tag is None and digest is None:
+            chosen = tag is not None or digest is not None
+            several = platform is not None and bool(self.platforms())  # choose in the index
+            if manifest_json is not None and not chosen and not several:
                 return self._docker_image(manifest_json)
             return self._oci_image(platform, tag, digest)
         except (InvalidDocument, ValueError, KeyError, TypeError) as error:

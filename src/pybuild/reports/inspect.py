@@ -16,6 +16,7 @@ from ..errors import PybuildError
 from ..oci.archive import ArchiveError, ImageArchive
 from ..oci.compression import decompressed
 from ..oci.layer import stream_entries
+from ..oci.platform import Platform
 from ..oci.rootfs import RootFS
 from .filesystem import entry_line, entry_row, file_list, filesystem_lines
 
@@ -37,12 +38,18 @@ class LayerView:
     overrides: list[str] = field(default_factory=list)  # files it replaces from lower layers
 
 
-def read_image(path: Path) -> dict[str, Any]:
-    """The inspect document: image facts, config, history, every layer's files, and the union."""
+def read_image(path: Path, platform: Platform | None = None) -> dict[str, Any]:
+    """The inspect document: image facts, config, history, every layer's files, and the union;
+    for an archive of several platforms, the index too, and the image of `platform` (else the
+    one `docker load` would take: manifest.json's, or the first)."""
     path = Path(path)
     try:
         with ImageArchive(path) as archive:
-            found = archive.image()
+            index = [
+                {"platform": str(entry.platform), "digest": entry.digest}
+                for entry in archive.platforms()
+            ]
+            found = archive.image(platform)
             config = found.config
             made_by = config.layer_history()
             rootfs = RootFS()
@@ -86,6 +93,7 @@ def read_image(path: Path) -> dict[str, Any]:
         "history": [entry.to_json(config.created) for entry in config.history],
         "layers": [asdict(layer) for layer in layers],
         "filesystem": file_list(rootfs),
+        "index": index,  # the platforms of an image index; empty for one image
     }
 
 
@@ -95,6 +103,13 @@ def render_text(document: dict[str, Any], only_layer: int | None = None) -> str:
         f"{len(document['layers'])} layers"
         + (f", tags {', '.join(document['tags'])}" if document["tags"] else "")
     ]
+    if document.get("index"):
+        offered = ", ".join(
+            f"{item['platform']} {item['digest'][:19]}" for item in document["index"]
+        )
+        lines.append(
+            f"index of {len(document['index'])} platforms: {offered} (--platform shows another)"
+        )
     if only_layer is None:
         lines.append("config:")
         for key, value in document["config"].items():
