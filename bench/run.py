@@ -10,8 +10,9 @@ Contexts (generated once under --work, default /tmp/pybuild-bench):
 For each context and for uncompressed and gzip output it measures, wall time and peak RSS:
   floor    tar -cf - CONTEXT | tee out.tar | sha256sum   (read once, write once, hash once)
   pybuild  cold (empty cache), warm (the same command again: answered from the stat of its
-           inputs; median of 5 runs) and cached (the layer cache alone: another output file,
-           so the build runs)
+           inputs; median of 5 runs), cached (the layer cache alone: another output file,
+           so the build runs) and 4 platforms (cold, an OCI index of four platforms whose
+           layer is the same: its `cold` ratio is what a multi-platform build costs more)
   python   `python -c pass` (median of 5): the interpreter's own start, which no warm run beats
   buildah  buildah bud + buildah push docker-archive: (uncompressed) / oci-archive: (gzip)
   docker   DOCKER_BUILDKIT=0 docker build + docker save (uncompressed only; needs DOCKER_HOST)
@@ -133,6 +134,16 @@ def run(contexts: list[str], work: Path, skip: set[str]) -> list[dict]:
             other_output = f"type=oci,dest={other}" if compression == "gzip" else str(other)
             results["pybuild cached"] = measure(
                 f"rm -f {other} && {pybuild} -q --cache-dir {cache} -t bench:1 -o {other_output} {context}"
+            )
+            other.unlink(missing_ok=True)
+            # Four platforms of the same files: the layer is built once and shared, so this
+            # should cost little more than one platform (its ratio in the `cold` column).
+            shutil.rmtree(cache, ignore_errors=True)
+            drop_caches()
+            results["pybuild 4 platforms"] = measure(
+                f"{pybuild} -q --cache-dir {cache} -t bench:1 --platform "
+                f"linux/amd64,linux/arm64,linux/arm/v7,linux/ppc64le "
+                f"-o type=oci,dest={other},compression={compression} {context}"
             )
             other.unlink(missing_ok=True)
             results["python"] = measure(f"{sys.executable} -c pass", repeat=WARM_RUNS)

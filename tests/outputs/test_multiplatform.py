@@ -180,3 +180,15 @@ def test_inspect_shows_the_index_and_any_platforms_image(context, tmp_path):
     from pybuild.oci.platform import host_platform
 
     assert read_image(out)["architecture"] == host_platform().architecture  # docker load's
+
+
+def test_the_docker_type_can_name_another_platforms_image(context, tmp_path):
+    out = tmp_path / "arm.tar"
+    build(context, f"type=docker,dest={out},platform=linux/arm64")
+    with tarfile.open(out) as tar:
+        (entry,) = json.loads(tar.extractfile("manifest.json").read())
+        assert json.loads(tar.extractfile(entry["Config"]).read())["architecture"] == "arm64"
+    with pytest.raises(UsageError, match="not built here .built: linux/amd64, linux/arm64"):
+        build(context, f"type=docker,dest={tmp_path / 'x.tar'},platform=linux/s390x")
+    with pytest.raises(UsageError, match="type=docker only"):
+        parse_output(f"type=oci,dest={tmp_path / 'y.tar'},platform=linux/arm64")

@@ -9,6 +9,7 @@ from typing import Literal
 
 from ..errors import UsageError
 from ..oci.compression import Compression
+from ..oci.platform import Platform, parse_platform
 from ..oci.reference import Reference
 
 STDOUT = "-"
@@ -34,6 +35,8 @@ class OutputSpec:
     load: bool = False  # also (or only) `docker load` / `podman load` it
     names: tuple[str, ...] = ()  # type=registry: where to push (else the -t tags)
     oci_media_types: bool = True  # type=registry: False pushes Docker schema 2 media types
+    # type=docker of several platforms: whose image manifest.json names (default: this machine's)
+    platform: Platform | None = None
 
     @property
     def to_stdout(self) -> bool:
@@ -83,10 +86,14 @@ def parse_output(text: str | None, load: bool = False, push: bool = False) -> Ou
     )
     names = tuple(filter(None, fields.pop("name", "").split(";")))
     oci_media_types = fields.pop("oci-mediatypes", "true").lower() != "false"
+    platform = fields.pop("platform", None)
+    if platform is not None and kind != "docker":
+        raise UsageError("-o platform= chooses the image docker load takes: type=docker only")
     if fields:
         raise UsageError(f"-o: unknown option(s) {', '.join(sorted(fields))}")
     if load and kind != "docker":
         raise UsageError(
             f"--load needs type=docker output (docker load reads manifest.json), not type={kind}"
         )
-    return OutputSpec(kind, dest, compression, load, names, oci_media_types)
+    chosen = parse_platform(platform) if platform is not None else None
+    return OutputSpec(kind, dest, compression, load, names, oci_media_types, chosen)
