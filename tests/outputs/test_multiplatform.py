@@ -47,7 +47,9 @@ def build(context: Path, output: str, **options) -> api.BuildResult:
     )
 
 
-def test_an_oci_archive_holds_one_index_of_both_platforms_and_each_blob_once(context, tmp_path):
+def test_an_oci_archive_holds_one_index_of_both_platforms_and_each_blob_once(
+    context, tmp_path, open_registry
+):
     out = tmp_path / "multi.tar"
     build(context, f"type=oci,dest={out}")
     with tarfile.open(out) as tar:
@@ -73,6 +75,26 @@ def test_an_oci_archive_holds_one_index_of_both_platforms_and_each_blob_once(con
     )
     assert raw.returncode == 0, raw.stderr
     assert len(json.loads(raw.stdout)["manifests"]) == 2
+    copied = subprocess.run(
+        [
+            skopeo,
+            "copy",
+            "-q",
+            "--all",
+            "--dest-tls-verify=false",
+            f"oci-archive:{out}",
+            f"docker://{open_registry}/pb/copied:1",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert copied.returncode == 0, copied.stderr
+    from pybuild.oci.platform import Platform
+    from pybuild.oci.validate import validate_archive
+
+    for arch in ("amd64", "arm64"):  # pybuild's own validator, each platform
+        contents = validate_archive(out, Platform("linux", arch))
+        assert contents.config["architecture"] == arch
 
 
 def test_the_docker_type_holds_the_index_and_names_this_machines_image(context, tmp_path):

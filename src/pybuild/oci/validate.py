@@ -16,7 +16,8 @@ from ..errors import PybuildError
 from .archive import ArchiveError, ImageArchive
 from .compression import SNIFF_BYTES, decompressed, sniff
 from .layout import blob_path
-from .model import MEDIA_OCI_LAYER, Index, Manifest, sha256_digest
+from .model import INDEX_TYPES, MEDIA_OCI_LAYER, Index, Manifest, sha256_digest
+from .platform import Platform
 
 
 class InvalidArchive(PybuildError):
@@ -32,7 +33,7 @@ class ArchiveContents:
     layer_members: dict[str, list[tarfile.TarInfo]]  # blob path -> the layer's tar members
 
 
-def _check(archive: ImageArchive) -> ArchiveContents:
+def _check(archive: ImageArchive, platform: Platform | None) -> ArchiveContents:
     def blob(digest: str, size: int) -> bytes:
         try:
             data = archive.blob(digest)
@@ -54,6 +55,22 @@ def _check(archive: ImageArchive) -> ArchiveContents:
         raise InvalidArchive(f"index.json names {len(digests)} manifests, expected 1")
     entry = typed_index.manifests[0]
     oci_bytes = blob(entry.digest, entry.size)
+    docker_manifest = archive.read("manifest.json")
+    if entry.media_type in INDEX_TYPES:  # several platforms: check the one asked for
+        entries = Index.from_json(oci_bytes).manifests
+        if platform is not None:
+            entry = Index(entries).for_platform(platform, "the image index")
+        elif docker_manifest is not None:  # the image docker load takes
+            (named,) = json.loads(docker_manifest)
+            entry = next(
+                item
+                for item in entries
+                if blob_path(Manifest.from_json(blob(item.digest, item.size)).config.digest)
+                == named["Config"]
+            )
+        else:
+            entry = entries[0]
+        oci_bytes = blob(entry.digest, entry.size)
     oci = Manifest.from_json(oci_bytes)
     config = json.loads(blob(oci.config.digest, oci.config.size))
     diff_ids = config["rootfs"]["diff_ids"]
@@ -90,10 +107,11 @@ def _check(archive: ImageArchive) -> ArchiveContents:
     return ArchiveContents(manifest, index, json.loads(oci_bytes), config, layers)
 
 
-def validate_archive(path: Path) -> ArchiveContents:
-    """Check an image written as a tar (docker or oci type) or as a directory (oci-dir)."""
+def validate_archive(path: Path, platform: Platform | None = None) -> ArchiveContents:
+    """Check an image written as a tar (docker or oci type) or as a directory (oci-dir); of an
+    image index, the image of `platform` (else the one docker load takes, else the first)."""
     try:
         with ImageArchive(Path(path)) as archive:
-            return _check(archive)
+            return _check(archive, platform)
     except ArchiveError as error:
         raise InvalidArchive(str(error)) from None
