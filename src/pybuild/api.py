@@ -388,14 +388,20 @@ def login(server: str | None, username: str, password: str, *, insecure: bool = 
 def create_index(
     target: str, sources: tuple[str, ...], *, access: RegistryAccess, reporter: Reporter = QUIET
 ) -> str:
-    """`pybuild index create -t TARGET SOURCE...`: join pushed images (each one platform, or an
-    index) into one image index; returns its digest."""
+    """`pybuild index create -t TARGET SOURCE...`: join images (each one platform, or an
+    index; pushed, or local as oci-layout://DIR, oci-archive:PATH or docker-archive:PATH) into
+    one image index; returns its digest."""
     from .oci.registry import create_index as join
 
     if not sources:
         raise UsageError("index create needs at least one source image")
+    local = ("oci-layout://", "oci-layout:", "oci-archive:", "docker-archive:")
+    found: list[str | Path] = []
+    for source in sources:
+        prefix = next((item for item in local if source.startswith(item)), None)
+        found.append(Path(source.removeprefix(prefix)) if prefix else source)
     with closing(access):
-        return join(parse_reference(target), list(sources), access=access, reporter=reporter)
+        return join(parse_reference(target), found, access=access, reporter=reporter)
 
 
 def logout(server: str | None) -> tuple[str, bool]:

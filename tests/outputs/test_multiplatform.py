@@ -214,3 +214,38 @@ def test_the_docker_type_can_name_another_platforms_image(context, tmp_path):
         build(context, f"type=docker,dest={tmp_path / 'x.tar'},platform=linux/s390x")
     with pytest.raises(UsageError, match="type=docker only"):
         parse_output(f"type=oci,dest={tmp_path / 'y.tar'},platform=linux/arm64")
+
+
+def test_index_create_from_local_archives_and_layouts(context, tmp_path, open_registry):
+    """Pipelines that build each platform on its own machine hand over archives: index create
+    sends their blobs and manifests and joins them."""
+    outputs = {
+        "amd64": (
+            f"type=oci,dest={tmp_path / 'amd64.tar'}",
+            f"oci-archive:{tmp_path / 'amd64.tar'}",
+        ),
+        "arm64": (f"type=oci-dir,dest={tmp_path / 'arm64'}", f"oci-layout://{tmp_path / 'arm64'}"),
+    }
+    for arch, (output, _) in outputs.items():
+        api.build(
+            api.BuildOptions(
+                context=context,
+                tags=("pb/one:1",),
+                platform=f"linux/{arch}",
+                cache_dir=None,
+                output=parse_output(output),
+            )
+        )
+    joined = f"{open_registry}/pb/local-joined:1"
+    api.create_index(
+        joined, tuple(source for _, source in outputs.values()), access=RegistryAccess()
+    )
+    skopeo = require_tool("skopeo")
+    raw = subprocess.run(
+        [skopeo, "inspect", "--raw", "--tls-verify=false", f"docker://{joined}"],
+        capture_output=True,
+        text=True,
+    )
+    assert raw.returncode == 0, raw.stderr
+    platforms = [entry["platform"]["architecture"] for entry in json.loads(raw.stdout)["manifests"]]
+    assert platforms == ["amd64", "arm64"]

@@ -923,16 +923,26 @@ def _pull_from(
 
 
 def create_index(
-    target: Reference, sources: list[str], *, access: RegistryAccess, reporter: Reporter = QUIET
+    target: Reference,
+    sources: list[str | Path],
+    *,
+    access: RegistryAccess,
+    reporter: Reporter = QUIET,
 ) -> str:
-    """Join images already pushed (each a manifest, or an index whose platforms are taken
-    whole) into one image index at `target`, as `docker buildx imagetools create` does: every
-    blob is mounted (same registry) or copied into the target repository, each manifest put
-    by its digest, then the index under the target's tag. Returns the index digest."""
+    """Join images (each a manifest, or an index whose platforms are taken whole) into one
+    image index at `target`, as `docker buildx imagetools create` does. A source is a registry
+    reference, whose blobs are mounted (same registry) or copied into the target repository, or
+    a local archive or layout (a Path), whose blobs are sent. Each manifest is put by its
+    digest, then the index under the target's tag. Returns the index digest."""
     pusher = access.client(target.domain, pushing=True)
     push_scope = f"repository:{target.path}:pull,push"
     entries: list[Descriptor] = []
     for text in sources:
+        if isinstance(text, Path):
+            sent = _push_local(text, pusher, target.path, scope=push_scope)
+            reporter.note(f"{text}: " + ", ".join(str(entry.platform) for entry in sent))
+            entries += sent
+            continue
         name, _, pinned = text.partition("@")
         source = parse_reference(name)
         client = pusher if source.domain == target.domain else access.client(source.domain)
@@ -1009,3 +1019,63 @@ def _copy_blob(
         if got != blob.digest:
             raise RegistryError(f"registry {client.registry}: blob {blob.digest} arrived changed")
         pusher.upload_blob(target, blob.digest, blob.size, path=held, scope=scope)
+
+
+def _push_local(path: Path, pusher: RegistryClient, target: str, *, scope: str) -> list[Descriptor]:
+    """The images of a local archive or layout (its OCI index.json), sent to `target`: every
+    blob it lacks, then each manifest by its digest. Returns their descriptors with platforms."""
+    import shutil
+    import tempfile
+
+    from .archive import ArchiveError, ImageArchive
+
+    try:
+        with ImageArchive(path) as archive:
+            index_json = archive.read("index.json")
+            if index_json is None:
+                raise RegistryError(
+                    f"{path}: no OCI index.json (pybuild's, skopeo's and Docker 25's archives "
+                    "have one)"
+                )
+            top = Index.from_json(index_json).manifests[0]
+            data = archive.blob(top.digest)
+            document = json_object(data, f"{path}: its image")
+            if Index.is_index(document):
+                found = [
+                    (entry, archive.blob(entry.digest))
+                    for entry in Index.from_json(document).manifests
+                ]
+            else:
+                manifest = Manifest.from_json(document)
+                platform = ImageConfig.from_json(archive.blob(manifest.config.digest)).platform
+                found = [
+                    (
+                        Descriptor(manifest.media_type, top.digest, len(data), platform=platform),
+                        data,
+                    )
+                ]
+            for entry, manifest_bytes in found:
+                manifest = Manifest.from_json(manifest_bytes)
+                for blob in _unique([manifest.config, *manifest.layers]):
+                    if pusher.has_blob(target, blob.digest, scope):
+                        continue
+                    with tempfile.TemporaryDirectory(prefix="pybuild-blob-") as directory:
+                        held = Path(directory) / "blob"
+                        with (
+                            archive.open(blob_path(blob.digest)) as stream,
+                            open(held, "wb") as out,
+                        ):
+                            if stream is None:
+                                raise RegistryError(f"{path} lacks blob {blob.digest}")
+                            shutil.copyfileobj(stream, out, 1 << 20)
+                        pusher.upload_blob(target, blob.digest, blob.size, path=held, scope=scope)
+                pusher.put_manifest(
+                    target,
+                    entry.digest,
+                    manifest_bytes,
+                    media_type=manifest.media_type,
+                    scope=scope,
+                )
+    except (ArchiveError, InvalidDocument) as error:
+        raise RegistryError(str(error)) from None
+    return [entry for entry, _ in found]
