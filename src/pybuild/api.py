@@ -71,6 +71,7 @@ class BuildResult:
     output: OutputSpec
     warnings: tuple[str, ...] = ()
     names: tuple[str, ...] = ()  # the image's full names: its tags, or where it was pushed
+    evaluations: tuple[Evaluation, ...] = ()  # one per platform (`evaluation` is the first)
 
     @property
     def image_id(self) -> str:
@@ -227,7 +228,7 @@ def build(
             written = export_index(images, refs, output, using=using)
     warnings = tuple(str(warning) for warning in lint) + evaluation.warnings
     names = tuple(ref.full for ref in [parse_reference(name) for name in output.names] or refs)
-    return BuildResult(evaluation, written, output, warnings, names)
+    return BuildResult(evaluation, written, output, warnings, names, tuple(evaluations))
 
 
 def write_result_files(
@@ -274,6 +275,7 @@ def explain(
         MEDIA_OCI_LAYER + result.output.compression.media_suffix,
         dockerfile=str(dockerfile),
         source=source,
+        others=result.evaluations[1:],
     )
     return document, result
 

@@ -249,3 +249,12 @@ def test_index_create_from_local_archives_and_layouts(context, tmp_path, open_re
     assert raw.returncode == 0, raw.stderr
     platforms = [entry["platform"]["architecture"] for entry in json.loads(raw.stdout)["manifests"]]
     assert platforms == ["amd64", "arm64"]
+
+
+def test_explain_says_which_lines_differ_by_platform_and_why(context):
+    document, _ = api.explain(api.BuildOptions(context=context, platform=PLATFORMS, cache_dir=None))
+    assert document["platforms"] == ["linux/amd64", "linux/arm64"]
+    (differs,) = document["by_platform"]
+    assert differs["line"] == 5 and differs["differs_on"] == ["linux/arm64"]
+    assert differs["reads"] == ["TARGETARCH", "TARGETOS"]
+    assert document["config"]["architecture"] == "amd64"  # the first platform is shown

@@ -250,7 +250,7 @@ def write_index(
     once per tag. Its digest stands for the image: what is pushed, printed and tagged. With
     `docker` (one of `images`), manifest.json names that image under the tags, so that
     `docker load` of any version loads and tags it."""
-    manifests, every_layer = [], []
+    manifests, every_layer, configs = [], [], []
     made: dict[object, LayerBlob] = {}
     for image in images:
         layers = _write_layers(
@@ -261,6 +261,7 @@ def write_index(
             layout.file("manifest.json", docs.files["manifest.json"])
         layout.blob(docs.config)
         layout.blob(docs.manifest)
+        configs.append(docs.config)
         manifests.append(
             Descriptor(
                 MEDIA_OCI_MANIFEST,
@@ -275,7 +276,11 @@ def write_index(
     layout.file("index.json", tagged_index(index_descriptor, refs).to_json())
     layout.file("oci-layout", OCI_LAYOUT)
     layout.close()
-    return WrittenImage(index_descriptor.digest, index_descriptor.digest, tuple(every_layer), index)
+    # The index's digest names the image; the config is the first platform's (what explain
+    # and --metadata-file show of it).
+    return WrittenImage(
+        index_descriptor.digest, index_descriptor.digest, tuple(every_layer), configs[0]
+    )
 
 
 def _write_layers(

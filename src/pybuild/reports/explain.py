@@ -13,6 +13,7 @@ build's Evaluation (what each instruction did) and the written image: no side ch
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..build.evaluator import Evaluation
@@ -78,8 +79,11 @@ def explanation(
     *,
     dockerfile: str,
     source: list[str] | None = None,
+    others: tuple[Evaluation, ...] = (),
 ) -> dict[str, Any]:
-    """The explain document (schema version 1)."""
+    """The explain document (schema version 1). With `others` (the other platforms of a
+    multi-platform build), `by_platform` says which lines gave another result there and which
+    platform variables they read."""
     instructions: list[dict[str, Any]] = []
     set_by: dict[str, list[int]] = {}
     for step in evaluation.steps:
@@ -134,7 +138,41 @@ def explanation(
         "diff_ids": [blob.diff_id for blob in written.layers],
         "digests": DIGEST_NOTES,
         "filesystem": file_list(union(layer.entries for layer in evaluation.image.layers)),
+        "platforms": [str(item.image.config.platform) for item in (evaluation, *others)],
+        "by_platform": platform_differences(evaluation, others),
     }
+
+
+PLATFORM_ARGS = re.compile(r"\$\{?((?:TARGET|BUILD)(?:PLATFORM|OS|ARCH|VARIANT))\b")
+
+
+def platform_differences(first: Evaluation, others: tuple[Evaluation, ...]) -> list[dict]:
+    """The instructions whose layer or config differs between platforms, and why: the
+    platform variables their text reads."""
+    found = []
+    for index, step in enumerate(first.steps):
+        differ = []
+        for other in others:
+            if index >= len(other.steps):
+                continue
+            theirs = other.steps[index]
+            layers_differ = (step.layer is None) != (theirs.layer is None) or (
+                step.layer is not None
+                and theirs.layer is not None
+                and step.layer.entries != theirs.layer.entries
+            )
+            if layers_differ or step.config_after != theirs.config_after:
+                differ.append(str(other.image.config.platform))
+        if differ:
+            found.append(
+                {
+                    "line": step.instruction.location.line,
+                    "text": step.instruction.text,
+                    "differs_on": differ,
+                    "reads": sorted(set(PLATFORM_ARGS.findall(step.instruction.text))),
+                }
+            )
+    return found
 
 
 def render_text(document: dict[str, Any], colour: bool = False) -> str:
@@ -195,6 +233,16 @@ def render_text(document: dict[str, Any], colour: bool = False) -> str:
     lines.append("")
     lines.append(f"image ID         {document['image_id']}")
     lines.append(f"manifest digest  {document['manifest_digest']}")
+    if len(document.get("platforms") or []) > 1:
+        lines.append(
+            f"platforms: {', '.join(document['platforms'])} (shown: {document['platforms'][0]})"
+        )
+        for item in document["by_platform"]:
+            why = f" (reads {', '.join(item['reads'])})" if item["reads"] else ""
+            lines.append(
+                f"  line {item['line']} differs on {', '.join(item['differs_on'])}: "
+                f"{item['text']}{why}"
+            )
     for name, sentence in document["digests"].items():
         lines.append(f"  {name}: {sentence}")
     lines.append("")
