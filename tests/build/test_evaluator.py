@@ -508,3 +508,23 @@ def test_destinations_through_symlinks_in_the_image_land_where_they_point(tmp_pa
     assert "escaped" in written[2]
     assert "target/here" in written[-1]
     assert spec.config["WorkingDir"] == "/link"
+
+
+def test_platform_arguments_and_from_platform_buildplatform(context):
+    """BuildKit's automatic platform ARGs: global, and in a stage after `ARG NAME`; FROM
+    --platform=$BUILDPLATFORM builds that stage for this machine while the image is for the
+    target."""
+    from pybuild.oci.platform import host_platform
+
+    text = (
+        "ARG TARGETARCH\nFROM --platform=$BUILDPLATFORM scratch AS tools\n"
+        "ARG BUILDARCH\nARG TARGETARCH\nENV B=$BUILDARCH T=$TARGETARCH\nCOPY a.txt /a.txt\n"
+        "FROM scratch\nCOPY --from=tools /a.txt /a.txt\nARG TARGETPLATFORM\nARG TARGETVARIANT\n"
+        "ENV P=$TARGETPLATFORM V=$TARGETVARIANT\n"
+    )
+    arm = Platform("linux", "arm", "v7")
+    spec = evaluated(parse(text), BuildContext(context), arm)
+    assert spec.config["Env"][1:] == ["P=linux/arm/v7", "V=v7"]
+    tools = next(s for s in spec.evaluation.steps if s.instruction.text.startswith("ENV B="))
+    assert tools.config_after.env[1:] == (f"B={host_platform().architecture}", "T=arm")
+    assert spec.evaluation.image.config.platform == arm

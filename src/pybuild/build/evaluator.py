@@ -566,8 +566,8 @@ def dispatch_arg(build: Build, instruction: Arg) -> None:
         elif declaration.default is not None:
             scope = build.stage.scope() if in_stage else build.meta_scope()
             value = build.expand(Word(declaration.default, declaration.location), scope)
-        else:
-            value = build.meta_args.get(key) if in_stage else None
+        else:  # the global's value; before FROM, an automatic one (TARGETARCH) stays set
+            value = build.meta_args.get(key)
         if not in_stage:
             build.meta_args[key] = value
         elif value is not None:
