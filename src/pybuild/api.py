@@ -33,7 +33,7 @@ from .oci.platform import host_platform, parse_platforms
 from .oci.reference import parse_reference
 from .oci.registry import RegistryAccess
 from .oci.sinks import DiscardSink
-from .outputs.export import Exporting, export, export_index
+from .outputs.export import Exporting, export
 from .outputs.files import PLACED
 from .outputs.spec import STDOUT, OutputSpec
 
@@ -221,11 +221,7 @@ def build(
         ]
         evaluation = evaluations[0]
         using = Exporting(store, reporter, stdout, options.registry)
-        if len(evaluations) == 1:
-            written = export(evaluation.image, refs, output, using=using)
-        else:  # one image per platform, written as one image index
-            images = [item.image for item in evaluations]
-            written = export_index(images, refs, output, using=using)
+        written = export([item.image for item in evaluations], refs, output, using=using)
     warnings = tuple(str(warning) for warning in lint) + evaluation.warnings
     names = tuple(ref.full for ref in [parse_reference(name) for name in output.names] or refs)
     return BuildResult(evaluation, written, output, warnings, names, tuple(evaluations))

@@ -234,6 +234,39 @@ def write_image(
     return docs.written(layers)
 
 
+def write_images(
+    images: list[Image],
+    refs: list[Reference],
+    layout: LayoutWriter,
+    *,
+    compression: Compression,
+    cache: BlobStore,
+    reporter: Reporter = QUIET,
+    docker: Image | None = None,
+) -> WrittenImage:
+    """One image as it is, or several platforms' as an image index; `docker` is the image
+    manifest.json names (None: no manifest.json)."""
+    if len(images) == 1:
+        return write_image(
+            images[0],
+            refs,
+            layout,
+            compression=compression,
+            docker=docker is not None,
+            cache=cache,
+            reporter=reporter,
+        )
+    return write_index(
+        images,
+        refs,
+        layout,
+        compression=compression,
+        cache=cache,
+        reporter=reporter,
+        docker=docker,
+    )
+
+
 def write_index(
     images: list[Image],
     refs: list[Reference],

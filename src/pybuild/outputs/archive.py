@@ -11,9 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
+from ..errors import UsageError
 from ..filestat import file_stat
-from ..oci.layout import TarLayout, documents, known_blobs, write_image, write_index
+from ..oci.layout import TarLayout, documents, known_blobs, write_images
 from ..oci.model import Image, WrittenImage
+from ..oci.platform import host_platform
 from ..oci.reference import Reference
 from .export import Exporting
 from .files import file_in_place
@@ -22,20 +24,26 @@ from .spec import OutputSpec
 
 
 def write_archive(
-    image: Image, refs: list[Reference], spec: OutputSpec, *, using: Exporting, docker: bool
+    images: list[Image], refs: list[Reference], spec: OutputSpec, *, using: Exporting, docker: bool
 ) -> WrittenImage:
-    """The image as one tar at `spec.dest` (or stdout), with manifest.json when `docker`."""
+    """One image, or several platforms' as an image index, as one tar at `spec.dest` (or
+    stdout, or only loaded), with manifest.json when `docker`."""
+    named = docker_image(images, spec) if docker else None
+
+    def write(out: BinaryIO) -> WrittenImage:
+        return write_images(
+            images,
+            refs,
+            TarLayout(out),
+            compression=spec.compression,
+            cache=using.cache,
+            reporter=using.reporter,
+            docker=named,
+        )
+
     if spec.dest is None or spec.to_stdout:
         with tempfile.TemporaryFile() as scratch:
-            written = write_image(
-                image,
-                refs,
-                TarLayout(scratch),
-                compression=spec.compression,
-                docker=docker,
-                cache=using.cache,
-                reporter=using.reporter,
-            )
+            written = write(scratch)
             scratch.seek(0)
             if spec.load:
                 load_archive(scratch, using.reporter)
@@ -46,18 +54,14 @@ def write_archive(
                 using.stdout.flush()
         return written
     path = Path(spec.dest)
-    written_before = _unchanged(image, refs, spec, path=path, using=using, docker=docker)
+    written_before = (
+        _unchanged(images[0], refs, spec, path=path, using=using, docker=docker)
+        if len(images) == 1
+        else None
+    )
     if written_before is None:
         with file_in_place(path) as placed:
-            written = write_image(
-                image,
-                refs,
-                TarLayout(placed.stream),
-                compression=spec.compression,
-                docker=docker,
-                cache=using.cache,
-                reporter=using.reporter,
-            )
+            written = write(placed.stream)
         written = replace(written, dest_identity=placed.identity)
         using.cache.remember_output(path, written.manifest_digest, placed.identity)
     else:
@@ -66,6 +70,17 @@ def write_archive(
         with open(path, "rb") as archive:
             load_archive(archive, using.reporter)
     return written
+
+
+def docker_image(images: list[Image], spec: OutputSpec) -> Image:
+    """The image manifest.json names, so `docker load` of any version takes it: the one of
+    `-o type=docker,platform=...`, else this machine's platform's, else the first."""
+    wanted = spec.platform or host_platform()
+    found = [image for image in images if wanted.matches(image.config.platform)]
+    if spec.platform is not None and not found:
+        offered = ", ".join(str(image.config.platform) for image in images)
+        raise UsageError(f"-o platform={spec.platform}: not built here (built: {offered})")
+    return found[0] if found else images[0]
 
 
 def _unchanged(
@@ -85,43 +100,3 @@ def _unchanged(
     if not using.cache.output_holds(path, docs.manifest_digest):
         return None
     return replace(docs.written(layers, up_to_date=True), dest_identity=file_stat(path))
-
-
-def write_index_archive(
-    images: list[Image],
-    refs: list[Reference],
-    spec: OutputSpec,
-    *,
-    using: Exporting,
-    docker: Image | None,
-) -> WrittenImage:
-    """Several platforms as one tar (an image index) at `spec.dest`, or stdout, or loaded;
-    with `docker`, manifest.json names that platform's image for `docker load`."""
-
-    def write(out: BinaryIO) -> WrittenImage:
-        return write_index(
-            images,
-            refs,
-            TarLayout(out),
-            compression=spec.compression,
-            cache=using.cache,
-            reporter=using.reporter,
-            docker=docker,
-        )
-
-    if spec.dest is None or spec.to_stdout or spec.load:
-        with tempfile.TemporaryFile() as scratch:
-            written = write(scratch)
-            if spec.load:
-                scratch.seek(0)
-                load_archive(scratch, using.reporter)
-            if spec.to_stdout:
-                assert using.stdout is not None, "dest - needs a stdout to write to"
-                scratch.seek(0)
-                shutil.copyfileobj(scratch, using.stdout, 1 << 20)
-                using.stdout.flush()
-            if spec.dest is None or spec.to_stdout:
-                return written
-    with file_in_place(Path(spec.dest)) as placed:
-        written = write(placed.stream)
-    return replace(written, dest_identity=placed.identity)

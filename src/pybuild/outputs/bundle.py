@@ -219,10 +219,16 @@ def runtime_config(config: RunConfig, rootfs: Path) -> dict[str, Any]:
 
 
 def export(
-    image: Image, refs: list[Reference], spec: OutputSpec, *, using: Exporting
+    images: list[Image], refs: list[Reference], spec: OutputSpec, *, using: Exporting
 ) -> WrittenImage:
     """Build the bundle beside dest, then put it in place (replacing an earlier bundle only)."""
     assert spec.dest is not None
+    if len(images) > 1:
+        raise UsageError(
+            "-o type=bundle holds one platform's image: for several platforms use -o type=docker, "
+            "oci or oci-dir, or --push (or build one --platform at a time)"
+        )
+    (image,) = images
     uncompressed = Compression()
     blobs = [
         tar_digests(layer, using.cache) for layer in image.layers

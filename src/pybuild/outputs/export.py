@@ -8,7 +8,6 @@ import importlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
-from ..errors import UsageError
 from ..events import QUIET, Reporter
 from ..oci.blobstore import NO_CACHE, BlobStore
 from ..oci.model import Image, WrittenImage
@@ -38,30 +37,15 @@ class Exporting:
 
 class Exporter(Protocol):
     def __call__(
-        self, image: Image, refs: list[Reference], spec: OutputSpec, *, using: Exporting
+        self, images: list[Image], refs: list[Reference], spec: OutputSpec, *, using: Exporting
     ) -> WrittenImage: ...
 
 
 def export(
-    image: Image, refs: list[Reference], spec: OutputSpec, *, using: Exporting
-) -> WrittenImage:
-    """Write `image` as `spec` says (its dest already resolved)."""
-    module = importlib.import_module(f"{__package__}.{EXPORTERS[spec.type]}")
-    exporter: Exporter = module.export
-    return exporter(image, refs, spec, using=using)
-
-
-def export_index(
     images: list[Image], refs: list[Reference], spec: OutputSpec, *, using: Exporting
 ) -> WrittenImage:
-    """Write the images of several platforms as one image index, where `spec.type` can hold
-    one (docker, oci, oci-dir, registry); a bundle says so."""
+    """Write the image (one per platform: several are an image index) as `spec` says (its
+    dest already resolved)."""
     module = importlib.import_module(f"{__package__}.{EXPORTERS[spec.type]}")
-    exporter = getattr(module, "export_index", None)
-    if exporter is None:
-        raise UsageError(
-            f"-o type={spec.type} holds one platform's image: for several platforms use "
-            "-o type=docker, oci or oci-dir, or --push (or build one --platform at a time)"
-        )
-    written: WrittenImage = exporter(images, refs, spec, using=using)
-    return written
+    exporter: Exporter = module.export
+    return exporter(images, refs, spec, using=using)

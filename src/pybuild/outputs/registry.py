@@ -5,11 +5,10 @@ same registry mounts the blobs the first received instead of receiving them agai
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import UsageError
-from ..oci.layout import DirLayout, write_image, write_index
+from ..oci.layout import DirLayout, write_images
 from ..oci.model import Image, WrittenImage
 from ..oci.reference import Reference, parse_reference
 from ..oci.registry import push_layout
@@ -18,29 +17,16 @@ from .spec import OutputSpec
 
 
 def export(
-    image: Image, refs: list[Reference], spec: OutputSpec, *, using: Exporting
-) -> WrittenImage:
-    def write(layout: Path, targets: list[Reference]) -> WrittenImage:
-        return write_image(
-            image,
-            targets,
-            DirLayout(layout),
-            compression=spec.compression,
-            docker=False,
-            cache=using.cache,
-            reporter=using.reporter,
-        )
-
-    return _push(write, refs, spec, using=using)
-
-
-def export_index(
     images: list[Image], refs: list[Reference], spec: OutputSpec, *, using: Exporting
 ) -> WrittenImage:
-    """Several platforms: their manifests pushed by digest, then the index under each tag."""
-
-    def write(layout: Path, targets: list[Reference]) -> WrittenImage:
-        return write_index(
+    """Write the layout (one image, or an index of several platforms) in a temporary
+    directory, then push it to every name."""
+    targets = [parse_reference(name) for name in spec.names] or refs
+    if not targets:
+        raise UsageError("pushing needs a name: -t REGISTRY/REPO:TAG or -o type=registry,name=...")
+    with tempfile.TemporaryDirectory(prefix="pybuild-push-") as directory:
+        layout = Path(directory)
+        written = write_images(
             images,
             targets,
             DirLayout(layout),
@@ -48,24 +34,6 @@ def export_index(
             cache=using.cache,
             reporter=using.reporter,
         )
-
-    return _push(write, refs, spec, using=using)
-
-
-def _push(
-    write: Callable[[Path, list[Reference]], WrittenImage],
-    refs: list[Reference],
-    spec: OutputSpec,
-    *,
-    using: Exporting,
-) -> WrittenImage:
-    """Write the layout in a temporary directory with `write`, then push it to every name."""
-    targets = [parse_reference(name) for name in spec.names] or refs
-    if not targets:
-        raise UsageError("pushing needs a name: -t REGISTRY/REPO:TAG or -o type=registry,name=...")
-    with tempfile.TemporaryDirectory(prefix="pybuild-push-") as directory:
-        layout = Path(directory)
-        written = write(layout, targets)
         digest = written.manifest_digest
         pushed: dict[str, str] = {}  # registry -> a repository there that has every blob now
         for ref in targets:
