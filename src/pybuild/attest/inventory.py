@@ -47,3 +47,15 @@ class Inventory:
     files: tuple[ImageFile, ...]
     packages: tuple[Package, ...]
     layers: tuple[LayerSource, ...]
+
+
+@dataclass(frozen=True)
+class DescribedImage:
+    """The image an SBOM describes, known once its layers and manifest are written."""
+
+    name: str  # its full name, such as docker.io/library/app:1.0 ("" when untagged)
+    manifest_digest: str  # sha256:...
+    platform: str  # os/arch[/variant]
+    diff_ids: tuple[str, ...]  # each layer's, in the order of Inventory.layers
+    created: str  # RFC 3339 UTC, from the image's timestamp policy (the epoch by default)
+    tool_version: str  # pybuild's version
