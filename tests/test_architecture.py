@@ -24,9 +24,10 @@ ALLOWED = {
     "build": BASE | {"dockerfile", "oci", "__version__"},
     "outputs": BASE | {"oci"},
     "reports": BASE | {"oci", "build"},
+    "attest": BASE | {"oci", "build", "__version__"},  # the SBOM and provenance name pybuild
     "progress": {"events"},
-    "api": BASE | {"dockerfile", "build", "oci", "outputs", "reports", "recording"},
-    "cli": BASE | {"api", "oci", "outputs", "reports", "progress", "__version__"},
+    "api": BASE | {"dockerfile", "build", "oci", "outputs", "reports", "recording", "attest"},
+    "cli": BASE | {"api", "attest", "oci", "outputs", "reports", "progress", "__version__"},
     "entry": {"cli", "recording"},
     "__main__": {"entry"},
     "__init__": set(),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import PybuildError, first_line
+from .attestation import PREDICATE_TYPE, REFERENCE_DIGEST, is_attestation
 from .layout import blob_digest, blob_path
 from .model import (
     INDEX_TYPES,
@@ -53,6 +54,19 @@ class ArchivedImage:
     @property
     def image_id(self) -> str:
         return sha256_digest(self.config_bytes)
+
+
+@dataclass(frozen=True)
+class AttachedStatement:
+    """An in-toto statement attached to an image of the archive (an attestation manifest's
+    layer): which image (its manifest and config digests), what kind, and where its bytes are."""
+
+    manifest_digest: str
+    image_id: str
+    platform: str
+    predicate_type: str
+    digest: str
+    size: int
 
 
 class ImageArchive:
@@ -142,17 +156,54 @@ class ImageArchive:
 
     def platforms(self) -> list[Descriptor]:
         """The per-platform manifests when index.json leads to an image index (several
-        platforms), else nothing."""
+        platforms, or one with attestations), else nothing."""
         try:
-            index_json = self.read("index.json")
-            if index_json is None:
-                return []
-            entries = list(Index.from_json(index_json).manifests)
-            while len(entries) == 1 and entries[0].media_type in INDEX_TYPES:
-                entries = list(Index.from_json(self.blob(entries[0].digest)).manifests)
+            entries = self._top_entries()
         except (InvalidDocument, ValueError, KeyError, TypeError) as error:
             raise ArchiveError(f"{self.path}: cannot read the index: {first_line(error)}") from None
-        return [entry for entry in entries if entry.platform is not None]
+        return [
+            entry for entry in entries if entry.platform is not None and not is_attestation(entry)
+        ]
+
+    def _top_entries(self) -> list[Descriptor]:
+        """The entries of the index that index.json leads to (nothing for a single image)."""
+        index_json = self.read("index.json")
+        if index_json is None:
+            return []
+        entries = list(Index.from_json(index_json).manifests)
+        while len(entries) == 1 and entries[0].media_type in INDEX_TYPES:
+            entries = list(Index.from_json(self.blob(entries[0].digest)).manifests)
+        return entries
+
+    def attestations(self) -> list[AttachedStatement]:
+        """Every statement of the attestation manifests beside the images (BuildKit's way of
+        attaching SBOMs and provenance), in index order."""
+        try:
+            entries = self._top_entries()
+            images = {entry.digest: entry for entry in entries if not is_attestation(entry)}
+            found = []
+            for entry in entries:
+                subject = entry.annotations.get(REFERENCE_DIGEST, "")
+                if not is_attestation(entry) or subject not in images:
+                    continue
+                image = Manifest.from_json(self.blob(subject))
+                platform = images[subject].platform
+                for layer in Manifest.from_json(self.blob(entry.digest)).layers:
+                    found.append(
+                        AttachedStatement(
+                            subject,
+                            image.config.digest,
+                            str(platform) if platform else "",
+                            layer.annotations.get(PREDICATE_TYPE, ""),
+                            layer.digest,
+                            layer.size,
+                        )
+                    )
+        except (InvalidDocument, ValueError, KeyError, TypeError) as error:
+            raise ArchiveError(
+                f"{self.path}: cannot read the attestations: {first_line(error)}"
+            ) from None
+        return found
 
     def image(
         self, platform: Platform | None = None, *, tag: str | None = None, digest: str | None = None

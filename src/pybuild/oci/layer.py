@@ -121,21 +121,39 @@ class LayerEntry:
             return self.data
         if self.source is None or self.kind != "file":
             return b""
-        with open(self.source, "rb") as handle:
-            handle.seek(self.offset)
-            return handle.read(self.size)
+        return b"".join(self.chunks())
 
     def copy_to(self, out: Sink) -> None:
         """Stream a file's bytes into `out`, a chunk at a time."""
+        for chunk in self.chunks():
+            out.write(chunk)
+
+    def chunks(self) -> Iterator[bytes]:
+        """A file's bytes, a chunk at a time (a context file opened as the layer opens it:
+        beneath the context, never through a link)."""
         if self.data is not None or self.source is None:
-            out.write(self.read())
+            yield self.read()
             return
-        with open(self.source, "rb") as handle:
-            handle.seek(self.offset)
+        fd = _open_source(self)
+        try:
+            os.lseek(fd, self.offset, os.SEEK_SET)
             remaining = self.size
-            while remaining and (chunk := handle.read(min(CHUNK, remaining))):
-                out.write(chunk)
+            while remaining and (chunk := os.read(fd, min(CHUNK, remaining))):
+                yield chunk
                 remaining -= len(chunk)
+        finally:
+            os.close(fd)
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        """Up to `length` of a file's bytes from `offset` (fewer at its end)."""
+        length = max(0, min(length, self.size - offset))
+        if self.data is not None or self.source is None:
+            return self.read()[offset : offset + length]
+        fd = _open_source(self)
+        try:
+            return os.pread(fd, length, self.offset + offset)
+        finally:
+            os.close(fd)
 
 
 def ustar_header(

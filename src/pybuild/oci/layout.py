@@ -17,24 +17,28 @@ import os
 import tarfile
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from ..events import QUIET, Reporter
+from .attestation import Subject, attestation_manifest, index_entry, statement
 from .compression import Compression
 from .model import (
+    EMPTY_JSON,
     MEDIA_OCI_CONFIG,
     MEDIA_OCI_INDEX,
     MEDIA_OCI_LAYER,
     MEDIA_OCI_MANIFEST,
+    Annotation,
     Descriptor,
     Image,
     Index,
     LayerBlob,
     Manifest,
     WrittenImage,
+    annotations_at,
     canonical_json,
     sha256_digest,
     tagged_index,
@@ -181,17 +185,23 @@ def documents(
     *,
     compression: Compression,
     docker: bool,
+    annotations: tuple[Annotation, ...] = (),
 ) -> Documents:
+    """The config, the manifest (with the `manifest` annotations for its platform) and the
+    layout's files naming that manifest (with the `manifest-descriptor` ones)."""
+    platform = image.config.platform
     config = image.config.to_json([layer.diff_id for layer in layers])
     config_descriptor = Descriptor(MEDIA_OCI_CONFIG, sha256_digest(config), len(config))
     layer_type = MEDIA_OCI_LAYER + compression.media_suffix
     manifest = Manifest(
         config_descriptor,
         tuple(Descriptor(layer_type, layer.digest, layer.size) for layer in layers),
+        annotations=annotations_at(annotations, "manifest", platform),
     ).to_json()
     manifest_descriptor = Descriptor(MEDIA_OCI_MANIFEST, sha256_digest(manifest), len(manifest))
+    described = annotations_at(annotations, "manifest-descriptor", platform)
     files = {
-        "index.json": tagged_index(manifest_descriptor, refs).to_json(),
+        "index.json": tagged_index(manifest_descriptor, refs, described).to_json(),
         "oci-layout": OCI_LAYOUT,
     }
     if docker:
@@ -222,16 +232,29 @@ def write_image(
     docker: bool,
     cache: BlobStore,
     reporter: Reporter = QUIET,
+    annotations: tuple[Annotation, ...] = (),
 ) -> WrittenImage:
     """Write every layer blob, then the config, the manifest and the layout's files."""
     layers = _write_layers(image, layout, compression=compression, cache=cache, reporter=reporter)
-    docs = documents(image, refs, layers, compression=compression, docker=docker)
+    docs = documents(
+        image, refs, layers, compression=compression, docker=docker, annotations=annotations
+    )
     layout.blob(docs.config)
     layout.blob(docs.manifest)
     for name, data in docs.files.items():
         layout.file(name, data)
     layout.close()
     return docs.written(layers)
+
+
+def needs_index(images: list[Image], annotations: tuple[Annotation, ...] = ()) -> bool:
+    """Whether the image is written as an index: several platforms, attestations to attach
+    beside a manifest, or annotations asked for on an index."""
+    return (
+        len(images) > 1
+        or any(image.attestations for image in images)
+        or any(item.place.startswith("index") for item in annotations)
+    )
 
 
 def write_images(
@@ -243,10 +266,11 @@ def write_images(
     cache: BlobStore,
     reporter: Reporter = QUIET,
     docker: Image | None = None,
+    annotations: tuple[Annotation, ...] = (),
 ) -> WrittenImage:
-    """One image as it is, or several platforms' as an image index; `docker` is the image
+    """One image as it is, or as an image index (see needs_index); `docker` is the image
     manifest.json names (None: no manifest.json)."""
-    if len(images) == 1:
+    if not needs_index(images, annotations):
         return write_image(
             images[0],
             refs,
@@ -255,6 +279,7 @@ def write_images(
             docker=docker is not None,
             cache=cache,
             reporter=reporter,
+            annotations=annotations,
         )
     return write_index(
         images,
@@ -264,6 +289,7 @@ def write_images(
         cache=cache,
         reporter=reporter,
         docker=docker,
+        annotations=annotations,
     )
 
 
@@ -276,44 +302,71 @@ def write_index(
     cache: BlobStore,
     reporter: Reporter = QUIET,
     docker: Image | None = None,
+    annotations: tuple[Annotation, ...] = (),
 ) -> WrittenImage:
-    """Several platforms' images as BuildKit writes them: each image's blobs and manifest (a
+    """Images (one per platform) as BuildKit writes them: each image's blobs and manifest (a
     layer the same for several platforms is stored once: the layouts keep one blob per digest),
-    an image index listing each manifest with its platform, and index.json naming that index
-    once per tag. Its digest stands for the image: what is pushed, printed and tagged. With
-    `docker` (one of `images`), manifest.json names that image under the tags, so that
-    `docker load` of any version loads and tags it."""
-    manifests, every_layer, configs = [], [], []
+    then each image's attestation manifest (oci/attestation.py), an image index listing them
+    all, and index.json naming that index once per tag. Its digest stands for the image: what
+    is pushed, printed and tagged. With `docker` (one of `images`), manifest.json names that
+    image under the tags, so that `docker load` of any version loads and tags it."""
+    manifests, attached, every_layer, configs = [], [], [], []
     made: dict[object, LayerBlob] = {}
     for image in images:
         layers = _write_layers(
             image, layout, compression=compression, cache=cache, reporter=reporter, made=made
         )
-        docs = documents(image, refs, layers, compression=compression, docker=image is docker)
+        docs = documents(
+            image,
+            refs,
+            layers,
+            compression=compression,
+            docker=image is docker,
+            annotations=annotations,
+        )
         if "manifest.json" in docs.files:
             layout.file("manifest.json", docs.files["manifest.json"])
         layout.blob(docs.config)
         layout.blob(docs.manifest)
         configs.append(docs.config)
+        platform = image.config.platform
+        manifest = Descriptor(MEDIA_OCI_MANIFEST, docs.manifest_digest, len(docs.manifest))
         manifests.append(
-            Descriptor(
-                MEDIA_OCI_MANIFEST,
-                docs.manifest_digest,
-                len(docs.manifest),
-                platform=image.config.platform,
+            replace(
+                manifest,
+                annotations=annotations_at(annotations, "manifest-descriptor", platform),
+                platform=platform,
             )
         )
+        if image.attestations:
+            subject = Subject(
+                manifest, tuple(layer.diff_id for layer in layers), platform, tuple(refs)
+            )
+            attached.append(_write_attestations(image, subject, layout))
         every_layer += layers
-    index = Index(tuple(manifests)).to_json()
+    index = Index(tuple(manifests + attached), annotations_at(annotations, "index")).to_json()
     index_descriptor = Descriptor(MEDIA_OCI_INDEX, layout.blob(index), len(index))
-    layout.file("index.json", tagged_index(index_descriptor, refs).to_json())
+    described = annotations_at(annotations, "index-descriptor")
+    layout.file("index.json", tagged_index(index_descriptor, refs, described).to_json())
     layout.file("oci-layout", OCI_LAYOUT)
     layout.close()
-    # The index's digest names the image; the config is the first platform's (what explain
-    # and --metadata-file show of it).
-    return WrittenImage(
-        index_descriptor.digest, index_descriptor.digest, tuple(every_layer), configs[0]
-    )
+    # The index's digest names the image. One platform's image keeps its config digest as
+    # its ID (what `docker load` and `docker images` show of it); several are known by the
+    # index. The config is the first platform's (what explain and --metadata-file show).
+    image_id = sha256_digest(configs[0]) if len(images) == 1 else index_descriptor.digest
+    return WrittenImage(image_id, index_descriptor.digest, tuple(every_layer), configs[0])
+
+
+def _write_attestations(image: Image, subject: Subject, layout: LayoutWriter) -> Descriptor:
+    """The image's statements, the empty config and the attestation manifest; its index
+    entry."""
+    statements = [(item.predicate_type, statement(item, subject)) for item in image.attestations]
+    for _, data in statements:
+        layout.blob(data)
+    layout.blob(EMPTY_JSON)
+    manifest = attestation_manifest(subject, statements).to_json()
+    layout.blob(manifest)
+    return index_entry(manifest, subject.manifest)
 
 
 def _write_layers(

@@ -23,6 +23,7 @@ from .platform import Platform
 from .reference import Reference
 
 if TYPE_CHECKING:
+    from .attestation import Attestation
     from .layer import Layer
 
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -32,6 +33,9 @@ MEDIA_OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MEDIA_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+# OCI 1.1: the config of an artifact manifest that has none, `{}` (its digest is fixed).
+MEDIA_OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+EMPTY_JSON = b"{}"
 # Docker schema 2 layer types by the OCI layer type's suffix (oci-mediatypes=false).
 DOCKER_LAYER = {
     "": "application/vnd.docker.image.rootfs.diff.tar",
@@ -118,6 +122,13 @@ def _keys(value: Any) -> tuple[str, ...] | None:
     return tuple(sorted(value))
 
 
+def _annotations(value: Any) -> dict[str, str]:
+    """Annotations as the spec has them, string to string; anything else is dropped."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(key): item for key, item in value.items() if isinstance(item, str)}
+
+
 @dataclass(frozen=True)
 class Descriptor:
     """What a manifest or index says of a blob: its type, digest and size."""
@@ -127,6 +138,7 @@ class Descriptor:
     size: int
     annotations: Mapping[str, str] = field(default_factory=dict)
     platform: Platform | None = None
+    artifact_type: str = ""  # OCI 1.1: in a referrers index, what kind of artifact it is
 
     def to_json(self) -> dict[str, Any]:
         value: dict[str, Any] = {
@@ -134,6 +146,8 @@ class Descriptor:
             "digest": self.digest,
             "size": self.size,
         }
+        if self.artifact_type:
+            value["artifactType"] = self.artifact_type
         if self.annotations:
             value["annotations"] = dict(self.annotations)
         if self.platform is not None:
@@ -153,8 +167,9 @@ class Descriptor:
             str(item.get("mediaType") or ""),
             digest,
             size,
-            dict(item.get("annotations") or {}),
+            _annotations(item.get("annotations")),
             Platform.from_json(platform) if isinstance(platform, Mapping) else None,
+            str(item.get("artifactType") or ""),
         )
 
 
@@ -165,16 +180,25 @@ class Manifest:
     config: Descriptor
     layers: tuple[Descriptor, ...]
     media_type: str = MEDIA_OCI_MANIFEST
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    # OCI 1.1 artifacts: what kind of artifact, and the manifest it refers to (a referrer).
+    artifact_type: str = ""
+    subject: Descriptor | None = None
 
     def to_json(self) -> bytes:
-        return canonical_json(
-            {
-                "schemaVersion": 2,
-                "mediaType": self.media_type,
-                "config": self.config.to_json(),
-                "layers": [layer.to_json() for layer in self.layers],
-            }
-        )
+        document: dict[str, Any] = {
+            "schemaVersion": 2,
+            "mediaType": self.media_type,
+            "config": self.config.to_json(),
+            "layers": [layer.to_json() for layer in self.layers],
+        }
+        if self.annotations:
+            document["annotations"] = dict(self.annotations)
+        if self.artifact_type:
+            document["artifactType"] = self.artifact_type
+        if self.subject is not None:
+            document["subject"] = self.subject.to_json()
+        return canonical_json(document)
 
     def with_docker_media_types(self) -> Manifest:
         """The same manifest with Docker schema 2 media types (oci-mediatypes=false)."""
@@ -182,8 +206,11 @@ class Manifest:
             replace(layer, media_type=DOCKER_LAYER[layer.media_type.removeprefix(MEDIA_OCI_LAYER)])
             for layer in self.layers
         )
-        return Manifest(
-            replace(self.config, media_type=MEDIA_DOCKER_CONFIG), layers, MEDIA_DOCKER_MANIFEST
+        return replace(
+            self,
+            config=replace(self.config, media_type=MEDIA_DOCKER_CONFIG),
+            layers=layers,
+            media_type=MEDIA_DOCKER_MANIFEST,
         )
 
     @staticmethod
@@ -193,10 +220,14 @@ class Manifest:
             value.get("layers"), list
         ):
             raise InvalidDocument("the manifest has no config or no layers")
+        subject = value.get("subject")
         return Manifest(
             Descriptor.from_json(value["config"]),
             tuple(Descriptor.from_json(layer) for layer in value["layers"]),
             str(value.get("mediaType") or MEDIA_OCI_MANIFEST),
+            _annotations(value.get("annotations")),
+            str(value.get("artifactType") or ""),
+            Descriptor.from_json(subject) if isinstance(subject, Mapping) else None,
         )
 
 
@@ -205,15 +236,17 @@ class Index:
     """An image index (or Docker manifest list): one manifest per platform, or per tag."""
 
     manifests: tuple[Descriptor, ...]
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        return canonical_json(
-            {
-                "schemaVersion": 2,
-                "mediaType": MEDIA_OCI_INDEX,
-                "manifests": [item.to_json() for item in self.manifests],
-            }
-        )
+        document: dict[str, Any] = {
+            "schemaVersion": 2,
+            "mediaType": MEDIA_OCI_INDEX,
+            "manifests": [item.to_json() for item in self.manifests],
+        }
+        if self.annotations:
+            document["annotations"] = dict(self.annotations)
+        return canonical_json(document)
 
     @staticmethod
     def is_index(data: Mapping[str, Any]) -> bool:
@@ -224,7 +257,10 @@ class Index:
         value = json_object(data, "the index")
         if not isinstance(value.get("manifests"), list):
             raise InvalidDocument("the index lists no manifests")
-        return Index(tuple(Descriptor.from_json(item) for item in value["manifests"]))
+        return Index(
+            tuple(Descriptor.from_json(item) for item in value["manifests"]),
+            _annotations(value.get("annotations")),
+        )
 
     def choose(self, platform: Platform | None, name: str) -> Descriptor:
         """The entry for `platform` when the entries say what platform they are for, else
@@ -240,16 +276,50 @@ class Index:
         for entry in self.manifests:
             if entry.platform is not None and platform.matches(entry.platform):
                 return entry
-        offered = ", ".join(str(entry.platform) for entry in self.manifests if entry.platform)
+        offered = ", ".join(
+            str(entry.platform)
+            for entry in self.manifests
+            if entry.platform and entry.platform.os != "unknown"  # attestations are not images
+        )
         raise InvalidDocument(f"{name} has no image for {platform} (it offers {offered or 'none'})")
 
 
-def tagged_index(manifest: Descriptor, refs: list[Reference]) -> Index:
-    """One index entry per tag, annotated as Docker 25's `docker save` does, so tools find tags."""
+# Where an annotation goes, as buildx names the places (`--annotation index,manifest:K=V`).
+ANNOTATION_PLACES = ("manifest", "index", "manifest-descriptor", "index-descriptor")
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One annotation to write: its place, key and value, and for manifests optionally the one
+    platform whose manifest takes it (None: every platform's)."""
+
+    place: str
+    key: str
+    value: str
+    platform: Platform | None = None
+
+
+def annotations_at(
+    annotations: tuple[Annotation, ...], place: str, platform: Platform | None = None
+) -> dict[str, str]:
+    """The annotations for one place (and, for a manifest, one platform), later ones winning."""
+    return {
+        item.key: item.value
+        for item in annotations
+        if item.place == place
+        and (item.platform is None or platform is None or item.platform.matches(platform))
+    }
+
+
+def tagged_index(
+    manifest: Descriptor, refs: list[Reference], extra: Mapping[str, str] | None = None
+) -> Index:
+    """One index entry per tag, annotated as Docker 25's `docker save` does, so tools find tags
+    (`extra`: annotations asked for on that descriptor)."""
     entries = []
     tags: list[Reference | None] = list(refs) or [None]
     for ref in tags:
-        annotations = (
+        names = (
             {}
             if ref is None
             else {
@@ -257,7 +327,14 @@ def tagged_index(manifest: Descriptor, refs: list[Reference]) -> Index:
                 "org.opencontainers.image.ref.name": ref.tag,
             }
         )
-        entries.append(Descriptor(manifest.media_type, manifest.digest, manifest.size, annotations))
+        entries.append(
+            Descriptor(
+                manifest.media_type,
+                manifest.digest,
+                manifest.size,
+                {**(extra or {}), **names},
+            )
+        )
     return Index(tuple(entries))
 
 
@@ -482,6 +559,7 @@ class Image:
 
     layers: tuple[Layer, ...]
     config: ImageConfig
+    attestations: tuple[Attestation, ...] = ()  # statements to attach (SBOM, provenance)
 
 
 @dataclass(frozen=True)

@@ -577,7 +577,11 @@ class RegistryClient:
 
     def put_manifest(
         self, repository: str, tag: str, manifest: bytes, *, media_type: str, scope: str
-    ) -> str:
+    ) -> bool:
+        """PUT a manifest (or index) under a tag or its digest. True when the registry says it
+        keeps the referrers of the manifest's subject itself (OCI 1.1's `OCI-Subject` answer);
+        a manifest with a subject and a False answer needs the `sha256-HEX` tag (see
+        `add_referrer`)."""
         answer = self.request(
             "PUT",
             f"/v2/{repository}/manifests/{tag}",
@@ -587,7 +591,37 @@ class RegistryClient:
             expect=(201,),
         )
         answer.close()
-        return answer.headers.get("Docker-Content-Digest") or ""
+        return bool(answer.headers.get("OCI-Subject"))
+
+    def add_referrer(
+        self, repository: str, subject: str, referrer: Descriptor, *, scope: str
+    ) -> None:
+        """The referrers tag schema, for registries without the referrers API: the index
+        tagged `sha256-HEX` (HEX the subject's) lists every manifest that refers to it; add
+        `referrer` to it (replacing an entry with its digest) and PUT it again."""
+        tag = subject.replace(":", "-")
+        response = self.request(
+            "GET",
+            f"/v2/{repository}/manifests/{tag}",
+            scope,
+            headers={"Accept": MEDIA_OCI_INDEX},
+            expect=(200, 404),
+        )
+        try:
+            found = (
+                _read_at_most(response, MANIFEST_LIMIT + 1) if response.status_code == 200 else b""
+            )
+        finally:
+            response.close()
+        entries: tuple[Descriptor, ...] = ()
+        if found:
+            try:
+                entries = Index.from_json(found).manifests
+            except InvalidDocument:
+                entries = ()  # not an index of referrers: replaced by one
+        kept = tuple(entry for entry in entries if entry.digest != referrer.digest)
+        index = Index(kept + (referrer,)).to_json()
+        self.put_manifest(repository, tag, index, media_type=MEDIA_OCI_INDEX, scope=scope)
 
     def _location(self, response: httpx.Response, default: str | None = None) -> str:
         """Where an upload goes on: the Location as given (relative to the registry, or another
@@ -762,9 +796,18 @@ def push_layout(
     in_parallel(send, blobs, client.connections.limits.parallel, stop=stop)
     for entry, manifest in manifests:
         data = (layout / blob_path(entry.digest)).read_bytes()
-        client.put_manifest(
+        kept = client.put_manifest(
             repository, entry.digest, data, media_type=manifest.media_type, scope=scope
         )
+        if manifest.subject is not None and not kept:
+            referrer = Descriptor(
+                manifest.media_type,
+                entry.digest,
+                entry.size,
+                manifest.annotations,
+                artifact_type=manifest.artifact_type or manifest.config.media_type,
+            )
+            client.add_referrer(repository, manifest.subject.digest, referrer, scope=scope)
     client.put_manifest(repository, ref.tag, top_bytes, media_type=MEDIA_OCI_INDEX, scope=scope)
     return sha256_digest(top_bytes)
 

@@ -8,15 +8,17 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import PybuildError
 from .archive import ArchiveError, ImageArchive
+from .attestation import REFERENCE_DIGEST, is_attestation
 from .compression import SNIFF_BYTES, decompressed, sniff
 from .layout import blob_path
-from .model import INDEX_TYPES, MEDIA_OCI_LAYER, Index, Manifest, sha256_digest
+from .model import INDEX_TYPES, MEDIA_OCI_LAYER, Descriptor, Index, Manifest, sha256_digest
 from .platform import Platform
 
 
@@ -57,7 +59,11 @@ def _check(archive: ImageArchive, platform: Platform | None) -> ArchiveContents:
     oci_bytes = blob(entry.digest, entry.size)
     docker_manifest = archive.read("manifest.json")
     if entry.media_type in INDEX_TYPES:  # several platforms: check the one asked for
-        entries = Index.from_json(oci_bytes).manifests
+        everything = Index.from_json(oci_bytes).manifests
+        entries = tuple(item for item in everything if not is_attestation(item))
+        for item in everything:
+            if is_attestation(item):
+                _check_attestation(item, entries, blob)
         if platform is not None:
             entry = Index(entries).for_platform(platform, "the image index")
         elif docker_manifest is not None:  # the image docker load takes
@@ -105,6 +111,24 @@ def _check(archive: ImageArchive, platform: Platform | None) -> ArchiveContents:
         with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as layer_tar:
             layers[name] = layer_tar.getmembers()
     return ArchiveContents(manifest, index, json.loads(oci_bytes), config, layers)
+
+
+def _check_attestation(
+    entry: Descriptor, images: tuple[Descriptor, ...], blob: Callable[[str, int], bytes]
+) -> None:
+    """An attestation manifest names an image of the index, as its index entry says, and each
+    statement in it speaks of that image."""
+    manifest = Manifest.from_json(blob(entry.digest, entry.size))
+    said = entry.annotations.get(REFERENCE_DIGEST)
+    if manifest.subject is None or manifest.subject.digest != said:
+        raise InvalidArchive(f"attestation manifest {entry.digest} has no subject {said}")
+    if said not in {image.digest for image in images}:
+        raise InvalidArchive(f"attestation manifest {entry.digest} is about {said}, not listed")
+    for layer in manifest.layers:
+        statement = json.loads(blob(layer.digest, layer.size))
+        subjects = {item["digest"]["sha256"] for item in statement["subject"]}
+        if subjects != {said.split(":", 1)[1]}:
+            raise InvalidArchive(f"statement {layer.digest} is not about {said}")
 
 
 def validate_archive(path: Path, platform: Platform | None = None) -> ArchiveContents:

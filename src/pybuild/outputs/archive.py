@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from ..errors import UsageError
 from ..filestat import file_stat
-from ..oci.layout import TarLayout, documents, known_blobs, write_images
+from ..oci.layout import TarLayout, documents, known_blobs, needs_index, write_images
 from ..oci.model import Image, WrittenImage
 from ..oci.platform import host_platform
 from ..oci.reference import Reference
@@ -39,6 +39,7 @@ def write_archive(
             cache=using.cache,
             reporter=using.reporter,
             docker=named,
+            annotations=spec.annotations,
         )
 
     if spec.dest is None or spec.to_stdout:
@@ -56,7 +57,7 @@ def write_archive(
     path = Path(spec.dest)
     written_before = (
         _unchanged(images[0], refs, spec, path=path, using=using, docker=docker)
-        if len(images) == 1
+        if not needs_index(images, spec.annotations)
         else None
     )
     if written_before is None:
@@ -96,7 +97,14 @@ def _unchanged(
     layers = known_blobs(image, spec.compression, using.cache)
     if layers is None or not path.is_file():
         return None
-    docs = documents(image, refs, layers, compression=spec.compression, docker=docker)
+    docs = documents(
+        image,
+        refs,
+        layers,
+        compression=spec.compression,
+        docker=docker,
+        annotations=spec.annotations,
+    )
     if not using.cache.output_holds(path, docs.manifest_digest):
         return None
     return replace(docs.written(layers, up_to_date=True), dest_identity=file_stat(path))

@@ -26,4 +26,5 @@ def export(
             compression=spec.compression,
             cache=using.cache,
             reporter=using.reporter,
+            annotations=spec.annotations,
         )

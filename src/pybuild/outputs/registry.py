@@ -33,6 +33,7 @@ def export(
             compression=spec.compression,
             cache=using.cache,
             reporter=using.reporter,
+            annotations=spec.annotations,
         )
         digest = written.manifest_digest
         pushed: dict[str, str] = {}  # registry -> a repository there that has every blob now

@@ -9,6 +9,7 @@ from typing import Literal
 
 from ..errors import UsageError
 from ..oci.compression import Compression
+from ..oci.model import ANNOTATION_PLACES, Annotation
 from ..oci.platform import Platform, parse_platform
 from ..oci.reference import Reference
 
@@ -37,6 +38,7 @@ class OutputSpec:
     oci_media_types: bool = True  # type=registry: False pushes Docker schema 2 media types
     # type=docker of several platforms: whose image manifest.json names (default: this machine's)
     platform: Platform | None = None
+    annotations: tuple[Annotation, ...] = ()  # --annotation and -o annotation.KEY=VALUE
 
     @property
     def to_stdout(self) -> bool:
@@ -86,6 +88,11 @@ def parse_output(text: str | None, load: bool = False, push: bool = False) -> Ou
     )
     names = tuple(filter(None, fields.pop("name", "").split(";")))
     oci_media_types = fields.pop("oci-mediatypes", "true").lower() != "false"
+    annotations = tuple(
+        item
+        for key in sorted(key for key in fields if key.startswith("annotation"))
+        for item in parse_annotation(_annotation_option(key, fields.pop(key)))
+    )
     platform = fields.pop("platform", None)
     if platform is not None and kind != "docker":
         raise UsageError("-o platform= chooses the image docker load takes: type=docker only")
@@ -96,4 +103,36 @@ def parse_output(text: str | None, load: bool = False, push: bool = False) -> Ou
             f"--load needs type=docker output (docker load reads manifest.json), not type={kind}"
         )
     chosen = parse_platform(platform) if platform is not None else None
-    return OutputSpec(kind, dest, compression, load, names, oci_media_types, chosen)
+    return OutputSpec(kind, dest, compression, load, names, oci_media_types, chosen, annotations)
+
+
+def _annotation_option(key: str, value: str) -> str:
+    """`-o annotation-index.K=V` (buildx's spelling) as `--annotation index:K=V`."""
+    kind, dot, name = key.partition(".")
+    if not dot or not name:
+        raise UsageError(f"-o {key}: expected annotation[-PLACE].KEY=VALUE")
+    place = kind.removeprefix("annotation").removeprefix("-") or "manifest"
+    return f"{place}:{name}={value}"
+
+
+def parse_annotation(text: str) -> tuple[Annotation, ...]:
+    """`[PLACE[,PLACE...][PLATFORM]:]KEY=VALUE`, as buildx's `--annotation` takes it: PLACE is
+    manifest (the default), index, manifest-descriptor or index-descriptor, and a manifest's
+    annotation may be limited to one platform (`manifest[linux/arm64]:KEY=VALUE`)."""
+    name, sep, value = text.partition("=")
+    places_text, colon, key = name.rpartition(":")
+    if not sep or not key:
+        raise UsageError(f"--annotation {text!r}: expected [PLACE:]KEY=VALUE")
+    platform = None
+    if places_text.endswith("]") and "[" in places_text:
+        places_text, _, platform_text = places_text[:-1].partition("[")
+        platform = parse_platform(platform_text)
+    places = places_text.split(",") if colon else ["manifest"]
+    for place in places:
+        if place not in ANNOTATION_PLACES:
+            raise UsageError(
+                f"--annotation {text!r}: {place!r} is not one of {', '.join(ANNOTATION_PLACES)}"
+            )
+        if platform is not None and not place.startswith("manifest"):
+            raise UsageError(f"--annotation {text!r}: only a manifest's may name a platform")
+    return tuple(Annotation(place, key, value, platform) for place in places)
