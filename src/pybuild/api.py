@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from . import recording
+from .attest.options import AttestOptions
 from .build.context import BuildContext
 from .build.contexts import parse_named_context
 from .build.evaluator import Evaluation, evaluate
@@ -35,7 +36,7 @@ from .oci.registry import RegistryAccess
 from .oci.sinks import DiscardSink
 from .outputs.export import Exporting, export
 from .outputs.files import PLACED
-from .outputs.spec import STDOUT, OutputSpec
+from .outputs.spec import STDOUT, OutputSpec, parse_annotation
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class BuildOptions:
         default_factory=lambda: os.environ.get("SOURCE_DATE_EPOCH")
     )
     record_steps: bool = False  # keep what each instruction did (explain sets it)
+    attest: AttestOptions = AttestOptions()  # SBOM, provenance, git labels
+    annotations: tuple[str, ...] = ()  # --annotation [PLACE:]KEY=VALUE
 
 
 @dataclass(frozen=True)
@@ -183,8 +186,20 @@ def build(
     platforms = parse_platforms(options.platform) if options.platform else (host_platform(),)
     timestamps = Timestamps.from_environment(options.source_date_epoch, options.timestamp)
     output = options.output.with_default_dest(refs)
+    annotations = tuple(item for text in options.annotations for item in parse_annotation(text))
+    output = replace(output, annotations=output.annotations + annotations)
+    if options.attest.any and output.type == "bundle":
+        raise UsageError("attestations go beside an image in an index: not with -o type=bundle")
+    checkout = None
+    if options.attest.provenance is not None or options.attest.git_labels:
+        from .attest.vcs import checkout as find_checkout
 
-    parsed = parse(read_dockerfile(dockerfile), str(dockerfile))
+        checkout = find_checkout(context_dir.resolve())
+    if options.attest.git_labels:
+        labels = {**git_labels(checkout, context_dir), **labels}
+
+    text = read_dockerfile(dockerfile)
+    parsed = parse(text, str(dockerfile))
     lint, fatal = active_warnings(parsed, options.check)
     if fatal and lint:
         first, others = lint[0], lint[1:]
@@ -220,11 +235,48 @@ def build(
             for platform in platforms
         ]
         evaluation = evaluations[0]
+        images = [item.image for item in evaluations]
+        if options.attest.any:
+            from .attest.attach import BuildFacts, attach
+
+            facts = BuildFacts(
+                dockerfile,
+                text,
+                context,
+                started=timestamps.created,
+                finished=timestamps.created if options.timestamp != "now" else _now(),
+                target=options.target or "",
+                build_args=build_args,
+                checkout=checkout,
+            )
+            images = attach(evaluations, options.attest, facts)
         using = Exporting(store, reporter, stdout, options.registry)
-        written = export([item.image for item in evaluations], refs, output, using=using)
+        written = export(images, refs, output, using=using)
     warnings = tuple(str(warning) for warning in lint) + evaluation.warnings
     names = tuple(ref.full for ref in [parse_reference(name) for name in output.names] or refs)
     return BuildResult(evaluation, written, output, warnings, names, tuple(evaluations))
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def git_labels(checkout: Any, context_dir: Path) -> dict[str, str]:
+    """`--git-labels`: the checkout's remote as org.opencontainers.image.source and, when the
+    tree is clean (else the image would claim a revision it is not), its revision."""
+    if checkout is None:
+        raise UsageError(
+            f"--git-labels: the build context {context_dir} is not the top of a git checkout "
+            "(with a commit), or git is not installed"
+        )
+    labels = {}
+    if checkout.source:
+        labels["org.opencontainers.image.source"] = checkout.source
+    if checkout.clean:
+        labels["org.opencontainers.image.revision"] = checkout.revision
+    return labels
 
 
 def write_result_files(
@@ -293,7 +345,9 @@ def start_recording(options: BuildOptions, argv: list[str]) -> recording.Recordi
     that writes an archive file, loads and pushes nothing, and keeps reproducible times."""
     output = options.output
     if (
-        options.cache_dir is None
+        options.attest.any  # provenance names git revisions, which no watched file shows
+        or options.attest.git_labels
+        or options.cache_dir is None
         or output.load
         or output.type not in ("docker", "oci")
         or output.to_stdout

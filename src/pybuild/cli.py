@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__, api
+from .attest.options import parse_attest
 from .errors import PybuildError
 from .oci.registry import RegistryAccess
 from .outputs.spec import STDOUT, parse_output
@@ -24,7 +25,19 @@ class DefaultToBuild(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = ["build", *args]
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, with_attest_values(args))
+
+
+def with_attest_values(args: list[str]) -> list[str]:
+    """`--sbom=VALUE` and `--provenance=VALUE` as `--attest type=sbom,VALUE` (buildx's
+    spellings: a bare `--sbom` is a flag, so `--sbom .` never takes the context as its value)."""
+    rewritten: list[str] = []
+    for number, arg in enumerate(args):
+        if arg == "--":
+            return rewritten + args[number:]
+        kind = next((k for k in ("sbom", "provenance") if arg.startswith(f"--{k}=")), None)
+        rewritten += [arg] if kind is None else ["--attest", f"type={kind},{arg.split('=', 1)[1]}"]
+    return rewritten
 
 
 @click.group(cls=DefaultToBuild, context_settings={"help_option_names": ["-h", "--help"]})
@@ -130,6 +143,39 @@ def main() -> None:
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
 @click.option(
+    "--sbom",
+    is_flag=True,
+    help="Attach an SBOM (SPDX 2.3) of every file and package; --sbom=format=cyclonedx for "
+    "CycloneDX 1.6. The image becomes an index with an attestation manifest, as BuildKit's.",
+)
+@click.option(
+    "--provenance",
+    is_flag=True,
+    help="Attach SLSA v1 provenance (mode=min); --provenance=mode=max adds build args.",
+)
+@click.option(
+    "--attest",
+    "attest",
+    multiple=True,
+    metavar="type=sbom|provenance,...",
+    help="An attestation as buildx spells it (format=spdx|cyclonedx, mode=min|max, "
+    "disabled=true); may repeat.",
+)
+@click.option(
+    "--annotation",
+    "annotations",
+    multiple=True,
+    metavar="[PLACE[,PLACE][PLATFORM]:]KEY=VALUE",
+    help="An OCI annotation on the manifest (default), index, manifest-descriptor or "
+    "index-descriptor; may repeat.",
+)
+@click.option(
+    "--git-labels",
+    is_flag=True,
+    help="Label the image with the context's git remote and (clean tree only) revision: "
+    "org.opencontainers.image.source/revision. Changes the digest at every commit.",
+)
+@click.option(
     "--iidfile",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the image ID to this file.",
@@ -164,6 +210,11 @@ def build(
     quiet: bool,
     iidfile: Path | None,
     metadata_file: Path | None,
+    sbom: bool,
+    provenance: bool,
+    attest: tuple[str, ...],
+    annotations: tuple[str, ...],
+    git_labels: bool,
 ) -> None:
     """Build the Dockerfile in CONTEXT into an image archive (docker-archive + OCI layout)."""
     options = api.BuildOptions(
@@ -179,6 +230,15 @@ def build(
         check=check,
         timestamp=timestamp,
         build_contexts=build_contexts,
+        attest=run(
+            lambda: parse_attest(
+                attest,
+                sbom="" if sbom else None,
+                provenance="" if provenance else None,
+                git_labels=git_labels,
+            )
+        ),
+        annotations=annotations,
         **({"cache_dir": None} if no_cache else {"cache_dir": cache_dir} if cache_dir else {}),
     )
     argv = (click.get_current_context().find_root().obj or {}).get("argv")
@@ -298,15 +358,32 @@ def explain(
 )
 @click.option("--layer", type=int, help="Show only this layer (1 is the lowest).")
 @click.option("--platform", help="Of an archive of several platforms, the image to show.")
-def inspect(archive: Path, fmt: str, layer: int | None, *, platform: str | None) -> None:
+@click.option("--sbom", is_flag=True, help="Print the image's attached SBOM (JSON) instead.")
+@click.option(
+    "--provenance", is_flag=True, help="Print the image's attached provenance (JSON) instead."
+)
+def inspect(
+    archive: Path,
+    fmt: str,
+    layer: int | None,
+    *,
+    platform: str | None,
+    sbom: bool,
+    provenance: bool,
+) -> None:
     """Show what an image archive holds (docker-archive, OCI archive or OCI layout directory):
     layers with their files, whiteouts, config and history; for several platforms, the index
-    too. No daemon needed."""
+    too; the attestations attached. No daemon needed."""
     from .oci.platform import parse_platform
-    from .reports.inspect import read_image
+    from .reports.inspect import attached_predicate, read_image
     from .reports.inspect import render_text as render
 
     chosen = run(lambda: parse_platform(platform)) if platform else None
+    if sbom or provenance:
+        kind = "sbom" if sbom else "provenance"
+        predicate = run(lambda: attached_predicate(archive, kind, chosen))
+        click.echo(json.dumps(predicate, indent=2, ensure_ascii=False))
+        return
     document = run(lambda: read_image(archive, chosen))
     if fmt == "json":
         if layer is not None:

@@ -21,7 +21,7 @@ from ..oci.blobstore import NO_CACHE, BlobStore
 from ..oci.compression import sniff_file
 from ..oci.layer import StoredLayer, read_entries
 from ..oci.layout import blob_digest
-from ..oci.model import Image, ImageConfig, sha256_file
+from ..oci.model import Image, ImageConfig, sha256_digest, sha256_file
 from ..oci.platform import Platform
 from ..oci.registry import RegistryAccess, pull_image
 from ..oci.rootfs import RootFS
@@ -36,9 +36,12 @@ class BaseImage:
     name: str
     image: Image
     files: RootFS
+    digest: str = ""  # its manifest's (a local image without one: its config's, the image ID)
 
 
-def assemble(name: str, config: ImageConfig, blobs: list[Path], *, scratch: Path) -> BaseImage:
+def assemble(
+    name: str, config: ImageConfig, blobs: list[Path], *, scratch: Path, digest: str = ""
+) -> BaseImage:
     """A base image from its config and layer blobs (in order), verifying every diff_id."""
     if len(config.diff_ids) != len(blobs):
         raise UsageError(
@@ -71,7 +74,7 @@ def assemble(name: str, config: ImageConfig, blobs: list[Path], *, scratch: Path
             )
         )
         files.apply(entries)
-    return BaseImage(name, Image(tuple(layers), config), files)
+    return BaseImage(name, Image(tuple(layers), config), files, digest)
 
 
 def load_local(context: NamedContext, platform: Platform, scratch: Path) -> BaseImage:
@@ -93,7 +96,8 @@ def load_local(context: NamedContext, platform: Platform, scratch: Path) -> Base
             if expected is not None and sha256_file(target) != expected:
                 raise UsageError(f"--build-context {name}: {layer_name} does not hash to its name")
             blobs.append(target)
-    return assemble(name, found.config, blobs, scratch=scratch)
+    digest = sha256_digest(found.manifest_bytes) if found.manifest_bytes else found.image_id
+    return assemble(name, found.config, blobs, scratch=scratch, digest=digest)
 
 
 def pull(
@@ -110,4 +114,10 @@ def pull(
     pulled = pull_image(
         reference_text, platform, scratch, access=access, store=store, reporter=reporter
     )
-    return assemble(reference_text, pulled.config, list(pulled.blobs), scratch=scratch)
+    return assemble(
+        reference_text,
+        pulled.config,
+        list(pulled.blobs),
+        scratch=scratch,
+        digest=pulled.manifest_digest,
+    )

@@ -83,6 +83,32 @@ class BuildContext:
     def ignored(self, relative: str) -> bool:
         return self.ignore is not None and relative != "." and self.ignore.ignored(relative)
 
+    def digest(self) -> str:
+        """One digest for what the context holds (every path .dockerignore keeps: its kind,
+        mode, link target and bytes, in sorted order), for provenance: equal contexts, equal
+        digests, whatever their times and owners. Links are never followed."""
+        import hashlib
+
+        total = hashlib.sha256()
+        for relative in self._all_paths():
+            if self.ignored(relative):
+                continue
+            info = (self.root / relative).lstat()
+            if stat.S_ISLNK(info.st_mode):
+                detail = "link " + os.readlink(self.root / relative)
+            elif stat.S_ISREG(info.st_mode):
+                content = hashlib.sha256()
+                flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # a swapped-in link: refused
+                with open(os.open(self.root / relative, flags), "rb", buffering=0) as handle:
+                    while chunk := handle.read(1 << 20):
+                        content.update(chunk)
+                detail = "file " + content.hexdigest()
+            else:
+                detail = "dir" if stat.S_ISDIR(info.st_mode) else "other"
+            line = f"{relative}\0{stat.S_IMODE(info.st_mode):o}\0{detail}\n"
+            total.update(line.encode("utf-8", "surrogateescape"))
+        return "sha256:" + total.hexdigest()
+
     def resolve_in_scope(self, relative: str) -> str:
         """Follow symlinks in `relative` (a clean context path) without leaving the context;
         returns the resolved clean context path."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 import re
 import signal
+import urllib.parse
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import InitVar, dataclass, field, replace
@@ -206,6 +207,16 @@ class Evaluation:
     steps: tuple[Step, ...]
     warnings: tuple[str, ...] = ()
     fetched: tuple[str, ...] = ()
+    materials: tuple[Material, ...] = ()  # every input from outside the context, by digest
+
+
+@dataclass(frozen=True)
+class Material:
+    """An input the build took from outside its context (a base image, an ADD URL), named as
+    provenance names it (a package URL or the URL) with the digest of what was used."""
+
+    uri: str
+    digest: str  # sha256:...
 
 
 @dataclass
@@ -229,6 +240,7 @@ class Build:
     reporter: Reporter = QUIET  # told of downloads
     store: BlobStore = NO_CACHE  # where pulled blobs are kept for the next build
     fetched: list[str] = field(default_factory=list)  # images pulled and URLs downloaded
+    materials: dict[str, Material] = field(default_factory=dict)  # by uri, in order of use
 
     def named(self, reference: str) -> NamedContext | None:
         """The --build-context that FROM or --from `reference` names, if any."""
@@ -267,6 +279,7 @@ class Build:
                         reporter=self.reporter,
                     )
                     self.fetched.append(reference)
+                self.used(base_material(name, named, platform, base=self.images[key]))
             except InstructionError:
                 raise
             except PybuildError as error:
@@ -277,6 +290,9 @@ class Build:
                 )
                 raise InstructionError(f"{name}: {how}: {error}", location) from None
         return self.images[key]
+
+    def used(self, material: Material) -> None:
+        self.materials.setdefault(material.uri, material)
 
     def scratch(self) -> Path:
         if self.scratch_dir is None:
@@ -508,6 +524,7 @@ def downloaded(build: Build, word: Word, checksum: str | None) -> ResolvedSource
     with located(word.location):
         fetched = download(word.text, build.scratch(), checksum, reporter=build.reporter)
     build.fetched.append(word.text)
+    build.used(Material(word.text, fetched.digest))
     item = SourceFile(
         "",
         fetched.path,
@@ -1027,7 +1044,27 @@ def evaluate(
     config = ImageConfig(
         final.platform, timestamps.created, final.run, tuple(final.history), final.author
     )
-    return Evaluation(Image(tuple(final.layers), config), steps, warnings, tuple(build.fetched))
+    return Evaluation(
+        Image(tuple(final.layers), config),
+        steps,
+        warnings,
+        tuple(build.fetched),
+        tuple(build.materials.values()),
+    )
+
+
+def base_material(
+    name: str, named: NamedContext | None, platform: Platform, *, base: BaseImage
+) -> Material:
+    """A base image as provenance names it: `pkg:docker/NAME?platform=...` for a pulled one
+    (a tag as `@TAG`), the --build-context (`KIND:LOCATION`) for a local one."""
+    if named is not None and named.kind != "docker-image":
+        return Material(f"{named.kind}:{named.location}", base.digest)
+    text = named.location if named is not None else name
+    text, _, _ = text.partition("@")
+    path, _, tag = text.rpartition(":") if ":" in text.rsplit("/", 1)[-1] else (text, "", "")
+    where = urllib.parse.quote(str(platform), safe="")
+    return Material(f"pkg:docker/{path}{'@' + tag if tag else ''}?platform={where}", base.digest)
 
 
 def _placed(step: Step, final: Stage, build: Build, *, target: int) -> Step:

@@ -50,6 +50,7 @@ def read_image(path: Path, platform: Platform | None = None) -> dict[str, Any]:
                 for entry in archive.platforms()
             ]
             found = archive.image(platform)
+            attached = archive.attestations()
             config = found.config
             made_by = config.layer_history()
             rootfs = RootFS()
@@ -94,7 +95,43 @@ def read_image(path: Path, platform: Platform | None = None) -> dict[str, Any]:
         "layers": [asdict(layer) for layer in layers],
         "filesystem": file_list(rootfs),
         "index": index,  # the platforms of an image index; empty for one image
+        # statements attached to the images (SBOM, provenance); `shown`: about this image
+        "attestations": [
+            {
+                "platform": item.platform,
+                "predicate_type": item.predicate_type,
+                "digest": item.digest,
+                "size": item.size,
+                "shown": item.image_id == found.image_id,
+            }
+            for item in attached
+        ],
     }
+
+
+KINDS = {
+    "sbom": ("https://spdx.dev/Document", "https://cyclonedx.org/bom"),
+    "provenance": ("https://slsa.dev/provenance/",),
+}
+
+
+def attached_predicate(path: Path, kind: str, platform: Platform | None = None) -> Any:
+    """The predicate of the image's `kind` attestation (sbom or provenance): the SPDX or
+    CycloneDX document, or the SLSA provenance, as `pybuild inspect --sbom` prints it."""
+    try:
+        with ImageArchive(Path(path)) as archive:
+            image_id = archive.image(platform).image_id
+            for item in archive.attestations():
+                if item.image_id == image_id and item.predicate_type.startswith(KINDS[kind]):
+                    statement = json.loads(archive.blob(item.digest))
+                    return statement.get("predicate")
+    except ArchiveError as error:
+        raise InspectError(str(error)) from None
+    except ValueError as error:
+        raise InspectError(f"{path}: an attestation is not JSON: {error}") from None
+    raise InspectError(
+        f"{path}: no {kind} attestation for this image (build with --{kind} to attach one)"
+    )
 
 
 def render_text(document: dict[str, Any], only_layer: int | None = None) -> str:
@@ -133,6 +170,10 @@ def render_text(document: dict[str, Any], only_layer: int | None = None) -> str:
             lines.append(f"  deleted   {path}")
         for path in layer["opaque"]:
             lines.append(f"  replaced  {path}/ (opaque: lower contents hidden)")
+    shown = [item for item in document.get("attestations", []) if item["shown"]]
+    if only_layer is None and shown:
+        lines.append("attestations (inspect --sbom or --provenance prints one):")
+        lines += [f"  {item['predicate_type']}  {item['size']} bytes" for item in shown]
     if only_layer is None and document["layers"]:
         last = document["layers"][-1]
         lines.append(

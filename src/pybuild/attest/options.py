@@ -1,0 +1,86 @@
+"""What attestations a build attaches, parsed once from buildx's spellings: `--sbom[=VALUE]`,
+`--provenance[=VALUE]` and `--attest type=sbom|provenance,...`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UsageError
+
+SBOM_FORMATS = ("spdx", "cyclonedx")
+PROVENANCE_MODES = ("min", "max")
+TRUE = ("", "true", "1", "yes", "on")
+FALSE = ("false", "0", "no", "off")
+
+
+@dataclass(frozen=True)
+class AttestOptions:
+    sbom: str | None = None  # None: no SBOM; else its format, spdx or cyclonedx
+    provenance: str | None = None  # None: no provenance; else its mode, min or max
+    git_labels: bool = False  # add org.opencontainers.image.source/revision from git
+
+    @property
+    def any(self) -> bool:
+        return self.sbom is not None or self.provenance is not None
+
+
+def _fields(text: str, flag: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for part in filter(None, text.split(",")):
+        key, sep, value = part.partition("=")
+        if not sep:  # a bare word: true/false, or the format or mode itself
+            key, value = "", part
+        fields[key.strip().lower()] = value.strip()
+    unknown = set(fields) - {"", "type", "disabled", "format", "mode"}
+    if unknown:
+        raise UsageError(
+            f"{flag} {text!r}: unknown key(s) {', '.join(sorted(unknown))} (pybuild reads the "
+            "files itself: no generator image is used)"
+        )
+    return fields
+
+
+def _sbom(text: str, flag: str) -> str | None:
+    fields = _fields(text, flag)
+    word = fields.pop("", "true").lower()
+    if word in FALSE or fields.get("disabled", "false").lower() in TRUE:
+        return None
+    chosen = fields.get("format") or (word if word not in TRUE else "spdx")
+    if chosen not in SBOM_FORMATS:
+        raise UsageError(f"{flag} {text!r}: format must be one of {', '.join(SBOM_FORMATS)}")
+    return chosen
+
+
+def _provenance(text: str, flag: str) -> str | None:
+    fields = _fields(text, flag)
+    word = fields.pop("", "true").lower()
+    if word in FALSE or fields.get("disabled", "false").lower() in TRUE:
+        return None
+    chosen = fields.get("mode") or (word if word not in TRUE else "min")
+    if chosen not in PROVENANCE_MODES:
+        raise UsageError(f"{flag} {text!r}: mode must be min or max")
+    return chosen
+
+
+def parse_attest(
+    attest: tuple[str, ...] = (),
+    *,
+    sbom: str | None = None,
+    provenance: str | None = None,
+    git_labels: bool = False,
+) -> AttestOptions:
+    """`--attest` items, then `--sbom`/`--provenance` (None: not given; "" given bare)."""
+    made: dict[str, str | None] = {"sbom": None, "provenance": None}
+    for item in attest:
+        kind = _fields(item, "--attest").get("type", "")
+        if kind == "sbom":
+            made["sbom"] = _sbom(item, "--attest")
+        elif kind == "provenance":
+            made["provenance"] = _provenance(item, "--attest")
+        else:
+            raise UsageError(f"--attest {item!r}: expected type=sbom or type=provenance")
+    if sbom is not None:
+        made["sbom"] = _sbom(sbom, "--sbom")
+    if provenance is not None:
+        made["provenance"] = _provenance(provenance, "--provenance")
+    return AttestOptions(made["sbom"], made["provenance"], git_labels)

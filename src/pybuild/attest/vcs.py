@@ -1,0 +1,73 @@
+"""The git checkout a build context is, for provenance and `--git-labels`: where it comes from,
+its revision, and whether the tree matches that revision.
+
+Only a context that is the top of a checkout (`.git` inside it) counts: pybuild reads nothing
+outside the context. git is asked with the repository's own command hooks turned off
+(`core.fsmonitor` would run a program a checkout names), and credentials are taken out of the
+remote's URL before it goes into an image."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+TIMEOUT = 30  # seconds for one git command: a huge or broken repository is given up on
+
+
+@dataclass(frozen=True)
+class Checkout:
+    source: str  # the remote's URL (origin), without credentials; "" when there is none
+    revision: str  # the commit HEAD names
+    clean: bool  # no change to tracked files and no untracked file
+
+
+def checkout(context: Path) -> Checkout | None:
+    """The checkout whose top is `context`, or None (not one, no commit yet, or no git)."""
+    if not (context / ".git").exists() or shutil.which("git") is None:
+        return None
+    revision = _git(context, "rev-parse", "--verify", "HEAD")
+    if not revision:
+        return None
+    status = _git(context, "status", "--porcelain")
+    remote = _git(context, "config", "--get", "remote.origin.url") or ""
+    return Checkout(without_credentials(remote), revision, status == "")
+
+
+def _git(context: Path, *args: str) -> str | None:
+    """git's output, stripped; None when it fails."""
+    command = [
+        "git",
+        "-c",
+        f"safe.directory={context}",
+        "-c",
+        "core.fsmonitor=false",
+        "-C",
+        str(context),
+        *args,
+    ]
+    environment = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def without_credentials(url: str) -> str:
+    """A remote URL with any user and password taken out (`https://user:token@host/x`)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme and "@" in parts.netloc:
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urllib.parse.urlunsplit(parts._replace(netloc=host))
+    return url
