@@ -156,3 +156,7 @@ def registry_requests(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(RegistryClient, "request", counting)
     return requested
+
+
+# A Go binary with module dependencies, built once a session (the SBOM tests read it).
+from gobuild import go_build  # noqa: E402, F401

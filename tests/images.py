@@ -38,28 +38,39 @@ def push_sample(ref: str, access, sample: str = "hello") -> None:
 
 def synthetic_archive(path):
     """A docker-archive whose second layer deletes a file and replaces a directory."""
-    layer = tar_bytes
-    layers = [
-        layer([("etc/old.conf", b"old"), ("var/cache/a", b"a"), ("bin/tool", b"v1")]),
-        layer([("etc/.wh.old.conf", b""), ("var/cache/.wh..wh..opq", b""), ("bin/tool", b"v2")]),
-    ]
-    diff_ids = ["sha256:" + hashlib.sha256(data).hexdigest() for data in layers]
+    docker_archive(
+        path,
+        [
+            [("etc/old.conf", b"old"), ("var/cache/a", b"a"), ("bin/tool", b"v1")],
+            [("etc/.wh.old.conf", b""), ("var/cache/.wh..wh..opq", b""), ("bin/tool", b"v2")],
+        ],
+        history=["first", "second"],
+    )
+
+
+def docker_archive(path, layers, *, history=None, tag="t:1"):
+    """A docker-archive (as `docker save` wrote it before Docker 25) of layers given as lists
+    of (name, bytes) regular files, lowest first; its image runs /bin/tool."""
+    blobs = [tar_bytes(members) for members in layers]
+    diff_ids = ["sha256:" + hashlib.sha256(data).hexdigest() for data in blobs]
     config = {
         "os": "linux",
         "architecture": "amd64",
         "config": {"Cmd": ["/bin/tool"]},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created_by": "first"}, {"created_by": "second"}],
+        "history": [
+            {"created_by": text} for text in history or [f"layer {n}" for n in range(len(blobs))]
+        ],
     }
+    names = [f"l{number}.tar" for number in range(1, len(blobs) + 1)]
     with tarfile.open(path, "w") as tar:
         for name, data in [
             ("config.json", json.dumps(config).encode()),
-            ("l1.tar", layers[0]),
-            ("l2.tar", layers[1]),
+            *zip(names, blobs, strict=True),
             (
                 "manifest.json",
                 json.dumps(
-                    [{"Config": "config.json", "RepoTags": ["t:1"], "Layers": ["l1.tar", "l2.tar"]}]
+                    [{"Config": "config.json", "RepoTags": [tag], "Layers": names}]
                 ).encode(),
             ),
         ]:
