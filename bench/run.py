@@ -12,7 +12,8 @@ For each context and for uncompressed and gzip output it measures, wall time and
   pybuild  cold (empty cache), warm (the same command again: answered from the stat of its
            inputs; median of 5 runs), cached (the layer cache alone: another output file,
            so the build runs) and 4 platforms (cold, an OCI index of four platforms whose
-           layer is the same: its `cold` ratio is what a multi-platform build costs more)
+           layer is the same: its `cold` ratio is what a multi-platform build costs more) and
+           --sbom --provenance (cold: what attestations cost)
   python   `python -c pass` (median of 5): the interpreter's own start, which no warm run beats
   buildah  buildah bud + buildah push docker-archive: (uncompressed) / oci-archive: (gzip)
   docker   DOCKER_BUILDKIT=0 docker build + docker save (uncompressed only; needs DOCKER_HOST)
@@ -143,6 +144,15 @@ def run(contexts: list[str], work: Path, skip: set[str]) -> list[dict]:
             results["pybuild 4 platforms"] = measure(
                 f"{pybuild} -q --cache-dir {cache} -t bench:1 --platform "
                 f"linux/amd64,linux/arm64,linux/arm/v7,linux/ppc64le "
+                f"-o type=oci,dest={other},compression={compression} {context}"
+            )
+            other.unlink(missing_ok=True)
+            # SBOM and provenance: every file read again for its sha256 and sha1, the context
+            # hashed once more; its ratio to `cold` is what attestations cost.
+            shutil.rmtree(cache, ignore_errors=True)
+            drop_caches()
+            results["pybuild --sbom --provenance"] = measure(
+                f"{pybuild} -q --cache-dir {cache} -t bench:1 --sbom --provenance "
                 f"-o type=oci,dest={other},compression={compression} {context}"
             )
             other.unlink(missing_ok=True)

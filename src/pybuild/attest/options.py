@@ -40,25 +40,16 @@ def _fields(text: str, flag: str) -> dict[str, str]:
     return fields
 
 
-def _sbom(text: str, flag: str) -> str | None:
+def _chosen(text: str, flag: str, *, key: str, choices: tuple[str, ...]) -> str | None:
+    """What one attestation item asks for: None when turned off (`false`, `disabled=true`),
+    else the format or mode (`KEY=VALUE`, a bare VALUE, or the first choice for `true`)."""
     fields = _fields(text, flag)
     word = fields.pop("", "true").lower()
     if word in FALSE or fields.get("disabled", "false").lower() in TRUE:
         return None
-    chosen = fields.get("format") or (word if word not in TRUE else "spdx")
-    if chosen not in SBOM_FORMATS:
-        raise UsageError(f"{flag} {text!r}: format must be one of {', '.join(SBOM_FORMATS)}")
-    return chosen
-
-
-def _provenance(text: str, flag: str) -> str | None:
-    fields = _fields(text, flag)
-    word = fields.pop("", "true").lower()
-    if word in FALSE or fields.get("disabled", "false").lower() in TRUE:
-        return None
-    chosen = fields.get("mode") or (word if word not in TRUE else "min")
-    if chosen not in PROVENANCE_MODES:
-        raise UsageError(f"{flag} {text!r}: mode must be min or max")
+    chosen = fields.get(key) or (word if word not in TRUE else choices[0])
+    if chosen not in choices:
+        raise UsageError(f"{flag} {text!r}: {key} must be {' or '.join(choices)}")
     return chosen
 
 
@@ -74,13 +65,15 @@ def parse_attest(
     for item in attest:
         kind = _fields(item, "--attest").get("type", "")
         if kind == "sbom":
-            made["sbom"] = _sbom(item, "--attest")
+            made["sbom"] = _chosen(item, "--attest", key="format", choices=SBOM_FORMATS)
         elif kind == "provenance":
-            made["provenance"] = _provenance(item, "--attest")
+            made["provenance"] = _chosen(item, "--attest", key="mode", choices=PROVENANCE_MODES)
         else:
             raise UsageError(f"--attest {item!r}: expected type=sbom or type=provenance")
     if sbom is not None:
-        made["sbom"] = _sbom(sbom, "--sbom")
+        made["sbom"] = _chosen(sbom, "--sbom", key="format", choices=SBOM_FORMATS)
     if provenance is not None:
-        made["provenance"] = _provenance(provenance, "--provenance")
+        made["provenance"] = _chosen(
+            provenance, "--provenance", key="mode", choices=PROVENANCE_MODES
+        )
     return AttestOptions(made["sbom"], made["provenance"], git_labels)
