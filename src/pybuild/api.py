@@ -188,8 +188,11 @@ def build(
     output = options.output.with_default_dest(refs)
     annotations = tuple(item for text in options.annotations for item in parse_annotation(text))
     output = replace(output, annotations=output.annotations + annotations)
-    if options.attest.any and output.type == "bundle":
-        raise UsageError("attestations go beside an image in an index: not with -o type=bundle")
+    if output.type == "bundle" and (options.attest.any or output.annotations):
+        raise UsageError(
+            "attestations and annotations go with an image's manifest and index: "
+            "-o type=bundle writes neither"
+        )
     checkout = None
     if options.attest.provenance is not None or options.attest.git_labels:
         from .attest.vcs import checkout as find_checkout

@@ -31,18 +31,28 @@ class BuildFacts:
     build_args: dict[str, str] = field(default_factory=dict)
     checkout: Checkout | None = None
 
+    @property
+    def shown_dockerfile(self) -> str:
+        """The Dockerfile as the documents name it: relative to the context, or (outside it)
+        by its name alone; never a path of the machine that built the image."""
+        try:
+            return str(self.dockerfile.resolve().relative_to(self.context.root))
+        except ValueError:
+            return self.dockerfile.name
+
 
 def attach(evaluations: list[Evaluation], options: AttestOptions, facts: BuildFacts) -> list[Image]:
     """Each platform's image with its attestations (as asked) to write beside it."""
     if not options.any:
         return [item.image for item in evaluations]
     context_digest = facts.context.digest() if options.provenance else ""
+    shown = facts.shown_dockerfile
     images = []
     for evaluation in evaluations:
         image = evaluation.image
         made: list[Attestation] = []
         if options.sbom is not None:
-            made.append(sbom_attestation(image, options.sbom, __version__))
+            made.append(sbom_attestation(image, options.sbom, __version__, dockerfile=shown))
         if options.provenance is not None:
             made.append(
                 provenance_attestation(
@@ -56,13 +66,9 @@ def attach(evaluations: list[Evaluation], options: AttestOptions, facts: BuildFa
 def _record(
     evaluation: Evaluation, options: AttestOptions, facts: BuildFacts, *, context_digest: str
 ) -> BuildRecord:
-    try:
-        shown = str(facts.dockerfile.resolve().relative_to(facts.context.root))
-    except ValueError:  # a Dockerfile outside the context: only its name says anything
-        shown = facts.dockerfile.name
     image = evaluation.image
     return BuildRecord(
-        dockerfile=shown,
+        dockerfile=facts.shown_dockerfile,
         dockerfile_digest=sha256_digest(facts.dockerfile_text.encode()),
         platform=str(image.config.platform),
         context_digest=context_digest,

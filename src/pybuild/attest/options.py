@@ -24,18 +24,24 @@ class AttestOptions:
         return self.sbom is not None or self.provenance is not None
 
 
-def _fields(text: str, flag: str) -> dict[str, str]:
+def _fields(text: str, flag: str, allowed: tuple[str, ...]) -> dict[str, str]:
+    """`k=v,...` (a bare word under the key "") with only the `allowed` keys."""
     fields: dict[str, str] = {}
     for part in filter(None, text.split(",")):
         key, sep, value = part.partition("=")
         if not sep:  # a bare word: true/false, or the format or mode itself
             key, value = "", part
         fields[key.strip().lower()] = value.strip()
-    unknown = set(fields) - {"", "type", "disabled", "format", "mode"}
+    unknown = sorted(set(fields) - {"", "type", "disabled", *allowed})
     if unknown:
+        why = (
+            " (pybuild reads the files itself: no generator image)"
+            if "generator" in unknown
+            else ""
+        )
         raise UsageError(
-            f"{flag} {text!r}: unknown key(s) {', '.join(sorted(unknown))} (pybuild reads the "
-            "files itself: no generator image is used)"
+            f"{flag} {text!r}: {', '.join(unknown)} is not an option here (it takes "
+            f"{', '.join(allowed)} and disabled){why}"
         )
     return fields
 
@@ -43,9 +49,12 @@ def _fields(text: str, flag: str) -> dict[str, str]:
 def _chosen(text: str, flag: str, *, key: str, choices: tuple[str, ...]) -> str | None:
     """What one attestation item asks for: None when turned off (`false`, `disabled=true`),
     else the format or mode (`KEY=VALUE`, a bare VALUE, or the first choice for `true`)."""
-    fields = _fields(text, flag)
+    fields = _fields(text, flag, (key,))
     word = fields.pop("", "true").lower()
-    if word in FALSE or fields.get("disabled", "false").lower() in TRUE:
+    disabled = fields.get("disabled", "false").lower()
+    if disabled not in TRUE + FALSE:
+        raise UsageError(f"{flag} {text!r}: disabled must be true or false")
+    if word in FALSE or disabled in TRUE:
         return None
     chosen = fields.get(key) or (word if word not in TRUE else choices[0])
     if chosen not in choices:
@@ -63,7 +72,8 @@ def parse_attest(
     """`--attest` items, then `--sbom`/`--provenance` (None: not given; "" given bare)."""
     made: dict[str, str | None] = {"sbom": None, "provenance": None}
     for item in attest:
-        kind = _fields(item, "--attest").get("type", "")
+        pairs = [part.partition("=") for part in item.split(",")]
+        kind = next((v.strip().lower() for k, _, v in pairs if k.strip().lower() == "type"), "")
         if kind == "sbom":
             made["sbom"] = _chosen(item, "--attest", key="format", choices=SBOM_FORMATS)
         elif kind == "provenance":

@@ -19,17 +19,19 @@ from .packages import MAX_DATABASE, database_packages, go_packages, is_database
 ELF_MAGIC = b"\x7fELF"
 
 
-def layer_sources(image: Image) -> tuple[LayerSource, ...]:
-    """What made each layer: the instruction's text, and its place for a layer built here."""
+def layer_sources(image: Image, dockerfile: str) -> tuple[LayerSource, ...]:
+    """What made each layer: the instruction's text, and for a layer built here its line in
+    the Dockerfile, named as `dockerfile` (relative to the context: no path of the machine
+    that built it goes into the image's SBOM)."""
     sources = []
     for layer in image.layers:
         where = layer.location if isinstance(layer, BuiltLayer) else None
-        place = f"{where.file}:{where.line}" if where is not None else ""
+        place = f"{dockerfile}:{where.line}" if where is not None else ""
         sources.append(LayerSource(layer.created_by, place))
     return tuple(sources)
 
 
-def inventory(image: Image) -> Inventory:
+def inventory(image: Image, dockerfile: str = "Dockerfile") -> Inventory:
     """Every regular file of the image (the union of its layers) and the packages found."""
     files = RootFS()
     made_by: dict[str, int] = {}
@@ -57,7 +59,7 @@ def inventory(image: Image) -> Inventory:
             packages += database_packages(entry.path, entry.read())
         elif head.startswith(ELF_MAGIC):
             packages += go_packages(entry.path, entry.read_at, entry.size)
-    return Inventory(tuple(found), tuple(packages), layer_sources(image))
+    return Inventory(tuple(found), tuple(packages), layer_sources(image, dockerfile))
 
 
 def described(subject: Subject, created: str, version: str) -> DescribedImage:
@@ -71,7 +73,7 @@ def described(subject: Subject, created: str, version: str) -> DescribedImage:
 Writer = Callable[[Inventory, DescribedImage], dict[str, Any]]
 
 
-def sbom_attestation(image: Image, fmt: str, version: str) -> Attestation:
+def sbom_attestation(image: Image, fmt: str, version: str, *, dockerfile: str) -> Attestation:
     """The SBOM statement of `image` in `fmt` (spdx or cyclonedx). The files are read when the
     image is written, after its layers (the writer calls the predicate)."""
     kind, write = _writer(fmt)
@@ -79,7 +81,7 @@ def sbom_attestation(image: Image, fmt: str, version: str) -> Attestation:
 
     def predicate(subject: Subject) -> Mapping[str, Any]:
         if "inventory" not in held:
-            held["inventory"] = inventory(image)
+            held["inventory"] = inventory(image, dockerfile)
         return write(held["inventory"], described(subject, image.config.created, version))
 
     return Attestation(kind, predicate)

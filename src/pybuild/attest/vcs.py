@@ -32,23 +32,26 @@ def checkout(context: Path) -> Checkout | None:
     revision = _git(context, "rev-parse", "--verify", "HEAD")
     if not revision:
         return None
-    status = _git(context, "status", "--porcelain")
+    # Untracked files count (COPY . takes them), whatever status.showUntrackedFiles says.
+    status = _git(
+        context, "status", "--porcelain", "--untracked-files=normal", "--ignore-submodules=none"
+    )
     remote = _git(context, "config", "--get", "remote.origin.url") or ""
     return Checkout(without_credentials(remote), revision, status == "")
 
 
 def _git(context: Path, *args: str) -> str | None:
-    """git's output, stripped; None when it fails."""
-    command = [
-        "git",
-        "-c",
-        f"safe.directory={context}",
-        "-c",
-        "core.fsmonitor=false",
-        "-C",
-        str(context),
-        *args,
-    ]
+    """git's output, stripped; None when it fails. No program the checkout's own config names
+    runs: the fsmonitor hook is off, and so is every filter driver (a clean filter runs on
+    `git status`); a file that only a filter would have shown unchanged then counts as a
+    change, which errs on the side of `-dirty`."""
+    switches = ["-c", f"safe.directory={context}", "-c", "core.fsmonitor=false"]
+    if args[0] != "config":
+        for driver in _filter_drivers(context):
+            for key in ("clean", "smudge", "process"):
+                switches += ["-c", f"filter.{driver}.{key}="]
+            switches += ["-c", f"filter.{driver}.required=false"]
+    command = ["git", *switches, "-C", str(context), *args]
     environment = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
     try:
         done = subprocess.run(
@@ -62,6 +65,13 @@ def _git(context: Path, *args: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _filter_drivers(context: Path) -> list[str]:
+    """The filter drivers any config of the checkout names (reading config runs nothing)."""
+    listed = _git(context, "config", "--name-only", "--get-regexp", r"^filter\..*\.")
+    names = {line.rsplit(".", 1)[0].split(".", 1)[1] for line in (listed or "").splitlines()}
+    return sorted(name for name in names if name)
 
 
 def without_credentials(url: str) -> str:

@@ -233,7 +233,23 @@ class ImageArchive:
             raise ArchiveError(f"{self.path}: the config does not hash to its name")
         layers = tuple(self._clean(str(name)) for name in entry.get("Layers") or [])
         tags = tuple(str(tag) for tag in entry.get("RepoTags") or [])
-        return ArchivedImage(config_bytes, ImageConfig.from_json(config_bytes), layers, tags)
+        manifest = self._manifest_of(sha256_digest(config_bytes))
+        config = ImageConfig.from_json(config_bytes)
+        return ArchivedImage(config_bytes, config, layers, tags, manifest)
+
+    def _manifest_of(self, config_digest: str) -> bytes | None:
+        """The OCI manifest of the config manifest.json names, when index.json leads to one
+        (Docker 25's `docker save`, pybuild's docker type): what names the image by digest."""
+        try:
+            for entry in self._top_entries():
+                if entry.media_type in INDEX_TYPES or is_attestation(entry):
+                    continue
+                data = self.blob(entry.digest)
+                if Manifest.from_json(data).config.digest == config_digest:
+                    return data
+        except (ArchiveError, InvalidDocument, ValueError, KeyError, TypeError):
+            return None  # an index that does not say: the image is named by its config
+        return None
 
     def _oci_image(
         self, platform: Platform | None, tag: str | None, digest: str | None

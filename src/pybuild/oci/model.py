@@ -307,7 +307,11 @@ def annotations_at(
         item.key: item.value
         for item in annotations
         if item.place == place
-        and (item.platform is None or platform is None or item.platform.matches(platform))
+        and (
+            item.platform is None
+            or platform is None
+            or item.platform.normalized() == platform.normalized()  # that one, not one it runs
+        )
     }
 
 

@@ -109,9 +109,17 @@ def parse_output(text: str | None, load: bool = False, push: bool = False) -> Ou
 def _annotation_option(key: str, value: str) -> str:
     """`-o annotation-index.K=V` (buildx's spelling) as `--annotation index:K=V`."""
     kind, dot, name = key.partition(".")
-    if not dot or not name:
-        raise UsageError(f"-o {key}: expected annotation[-PLACE].KEY=VALUE")
     place = kind.removeprefix("annotation").removeprefix("-") or "manifest"
+    if (
+        kind not in ("annotation", f"annotation-{place}")
+        or not dot
+        or not name
+        or (place.split("[", 1)[0] not in ANNOTATION_PLACES)
+    ):
+        raise UsageError(
+            f"-o {key}={value}: expected annotation[-PLACE].KEY=VALUE, PLACE one of "
+            f"{', '.join(ANNOTATION_PLACES)}"
+        )
     return f"{place}:{name}={value}"
 
 
