@@ -23,7 +23,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from ..errors import PybuildError
 from ..events import QUIET, Reporter
@@ -40,6 +40,7 @@ from .model import (
     Index,
     InvalidDocument,
     Manifest,
+    canonical_json,
     json_object,
     sha256_digest,
 )
@@ -613,15 +614,42 @@ class RegistryClient:
             )
         finally:
             response.close()
-        entries: tuple[Descriptor, ...] = ()
-        if found:
-            try:
-                entries = Index.from_json(found).manifests
-            except InvalidDocument:
-                entries = ()  # not an index of referrers: replaced by one
-        kept = tuple(entry for entry in entries if entry.digest != referrer.digest)
-        index = Index(kept + (referrer,)).to_json()
+        # Other tools' entries are kept exactly as they are (pybuild need not understand
+        # them); only an entry for the same digest is replaced.
+        document: dict[str, Any] = {"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX}
+        try:
+            value = json_object(found, "a referrers index") if found else {}
+        except InvalidDocument:
+            value = {}  # not an index of referrers: replaced by one
+        if isinstance(value.get("manifests"), list):
+            document = dict(value)
+        entry = referrer.to_json()
+        listed = [item for item in document.get("manifests", []) if isinstance(item, dict)]
+        if entry in listed:
+            return  # already there: the tag's index is left as it is
+        kept = [item for item in listed if item.get("digest") != referrer.digest]
+        document["manifests"] = kept + [entry]
+        index = canonical_json(document)
         self.put_manifest(repository, tag, index, media_type=MEDIA_OCI_INDEX, scope=scope)
+
+    def put_by_digest(self, repository: str, data: bytes, *, scope: str) -> None:
+        """PUT a manifest under its digest (an index's child); one that refers to a subject
+        is also listed under the subject's referrers tag where the registry does not keep
+        referrers itself."""
+        manifest = Manifest.from_json(data)
+        digest = sha256_digest(data)
+        kept = self.put_manifest(
+            repository, digest, data, media_type=manifest.media_type, scope=scope
+        )
+        if manifest.subject is not None and not kept:
+            referrer = Descriptor(
+                manifest.media_type,
+                digest,
+                len(data),
+                manifest.annotations,
+                artifact_type=manifest.artifact_type or manifest.config.media_type,
+            )
+            self.add_referrer(repository, manifest.subject.digest, referrer, scope=scope)
 
     def _location(self, response: httpx.Response, default: str | None = None) -> str:
         """Where an upload goes on: the Location as given (relative to the registry, or another
@@ -794,20 +822,9 @@ def push_layout(
     ]
     blobs = _unique([item for _, m in manifests for item in (*m.layers, m.config)])
     in_parallel(send, blobs, client.connections.limits.parallel, stop=stop)
-    for entry, manifest in manifests:
+    for entry, _ in manifests:
         data = (layout / blob_path(entry.digest)).read_bytes()
-        kept = client.put_manifest(
-            repository, entry.digest, data, media_type=manifest.media_type, scope=scope
-        )
-        if manifest.subject is not None and not kept:
-            referrer = Descriptor(
-                manifest.media_type,
-                entry.digest,
-                entry.size,
-                manifest.annotations,
-                artifact_type=manifest.artifact_type or manifest.config.media_type,
-            )
-            client.add_referrer(repository, manifest.subject.digest, referrer, scope=scope)
+        client.put_by_digest(repository, data, scope=scope)
     client.put_manifest(repository, ref.tag, top_bytes, media_type=MEDIA_OCI_INDEX, scope=scope)
     return sha256_digest(top_bytes)
 
@@ -1011,13 +1028,7 @@ def create_index(
             manifest = Manifest.from_json(manifest_bytes)
             for blob in _unique([manifest.config, *manifest.layers]):
                 _copy_blob(client, pusher, blob, source=source.path, target=target.path)
-            pusher.put_manifest(
-                target.path,
-                entry.digest,
-                manifest_bytes,
-                media_type=manifest.media_type,
-                scope=push_scope,
-            )
+            pusher.put_by_digest(target.path, manifest_bytes, scope=push_scope)
             entries.append(entry)
             reporter.note(f"{text}: {entry.digest} ({entry.platform})")
     index = Index(tuple(entries)).to_json()
@@ -1097,7 +1108,7 @@ def _push_local(path: Path, pusher: RegistryClient, target: str, *, scope: str) 
                         data,
                     )
                 ]
-            for entry, manifest_bytes in found:
+            for _, manifest_bytes in found:
                 manifest = Manifest.from_json(manifest_bytes)
                 for blob in _unique([manifest.config, *manifest.layers]):
                     if pusher.has_blob(target, blob.digest, scope):
@@ -1112,13 +1123,7 @@ def _push_local(path: Path, pusher: RegistryClient, target: str, *, scope: str) 
                                 raise RegistryError(f"{path} lacks blob {blob.digest}")
                             shutil.copyfileobj(stream, out, 1 << 20)
                         pusher.upload_blob(target, blob.digest, blob.size, path=held, scope=scope)
-                pusher.put_manifest(
-                    target,
-                    entry.digest,
-                    manifest_bytes,
-                    media_type=manifest.media_type,
-                    scope=scope,
-                )
+                pusher.put_by_digest(target, manifest_bytes, scope=scope)
     except (ArchiveError, InvalidDocument) as error:
         raise RegistryError(str(error)) from None
     return [entry for entry, _ in found]
