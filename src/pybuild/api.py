@@ -193,6 +193,10 @@ def build(
             "attestations and annotations go with an image's manifest and index: "
             "-o type=bundle writes neither"
         )
+    if options.attest.any and not output.oci_media_types:
+        raise UsageError(
+            "attestations need an OCI image index and OCI manifests: drop oci-mediatypes=false"
+        )
     checkout = None
     if options.attest.provenance is not None or options.attest.git_labels:
         from .attest.vcs import checkout as find_checkout

@@ -29,14 +29,20 @@ class DefaultToBuild(click.Group):
 
 
 def with_attest_values(args: list[str]) -> list[str]:
-    """`--sbom=VALUE` and `--provenance=VALUE` as `--attest type=sbom,VALUE` (buildx's
-    spellings: a bare `--sbom` is a flag, so `--sbom .` never takes the context as its value)."""
+    """`--sbom[=VALUE]` and `--provenance[=VALUE]` of `build` as `--attest type=sbom,VALUE`,
+    in place, so that the last of them wins as in buildx (a bare `--sbom` takes no value:
+    `--sbom .` never takes the context as one)."""
+    if not args or args[0] != "build":
+        return args
     rewritten: list[str] = []
     for number, arg in enumerate(args):
         if arg == "--":
             return rewritten + args[number:]
-        kind = next((k for k in ("sbom", "provenance") if arg.startswith(f"--{k}=")), None)
-        rewritten += [arg] if kind is None else ["--attest", f"type={kind},{arg.split('=', 1)[1]}"]
+        name, equals, value = arg.partition("=")
+        if name in ("--sbom", "--provenance"):
+            rewritten += ["--attest", f"type={name[2:]}" + (f",{value}" if equals else "")]
+        else:
+            rewritten.append(arg)
     return rewritten
 
 
@@ -379,6 +385,8 @@ def inspect(
     from .reports.inspect import render_text as render
 
     chosen = run(lambda: parse_platform(platform)) if platform else None
+    if sbom and provenance:
+        run(lambda: _refuse("inspect prints one attestation: --sbom or --provenance, not both"))
     if sbom or provenance:
         kind = "sbom" if sbom else "provenance"
         predicate = run(lambda: attached_predicate(archive, kind, chosen))
@@ -456,6 +464,12 @@ def parse(dockerfile: Path, fmt: str) -> None:
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+def _refuse(message: str) -> None:
+    from .errors import UsageError
+
+    raise UsageError(message)
 
 
 def run(action):

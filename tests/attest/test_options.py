@@ -138,8 +138,8 @@ def test_a_key_of_the_other_attestation_type_is_refused(given):
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (["--sbom", "."], ["--sbom", "."]),
-        (["--provenance", "ctx"], ["--provenance", "ctx"]),
+        (["--sbom", "."], ["--attest", "type=sbom", "."]),
+        (["--provenance", "ctx"], ["--attest", "type=provenance", "ctx"]),
         (["--sbom=false", "."], ["--attest", "type=sbom,false", "."]),
         (["--provenance=mode=max"], ["--attest", "type=provenance,mode=max"]),
         (
@@ -150,8 +150,12 @@ def test_a_key_of_the_other_attestation_type_is_refused(given):
         (["--sbomx=1", "--attest", "type=sbom"], ["--sbomx=1", "--attest", "type=sbom"]),
     ],
 )
-def test_with_attest_values_rewrites_only_the_valued_spellings(args, expected):
-    assert with_attest_values(args) == expected
+def test_with_attest_values_rewrites_the_flags_of_build_in_place(args, expected):
+    assert with_attest_values(["build", *args]) == ["build", *expected]
+
+
+def test_other_commands_keep_their_flags():
+    assert with_attest_values(["inspect", "--sbom", "x.tar"]) == ["inspect", "--sbom", "x.tar"]
 
 
 # --- the command line ------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from pybuild import api
 from pybuild.attest.options import AttestOptions
 from pybuild.attest.vcs import without_credentials
 from pybuild.cli import main as cli
+from pybuild.errors import UsageError
 from pybuild.oci.platform import parse_platform
 from pybuild.oci.validate import validate_archive
 from pybuild.outputs.spec import parse_output
@@ -344,7 +345,8 @@ def test_a_local_base_image_is_a_dependency_with_its_manifest_digest(tmp_path, k
         for item in predicate["buildDefinition"]["resolvedDependencies"]
         if item.get("uri", "").startswith(kind)
     ]
-    assert str(path) in found["uri"]
+    # Named by the file's name alone: no path of the building machine goes into the image.
+    assert found["uri"] == f"{kind}:{path.name}" and str(path.parent) not in json.dumps(found)
     assert found["digest"] == {"sha256": base.written.manifest_digest.split(":", 1)[1]}
 
 
@@ -356,7 +358,7 @@ def test_a_docker_archive_without_an_oci_manifest_is_named_by_its_image_id(tmp_p
     context = write(tmp_path / "ctx", {"Dockerfile": "FROM base\nCOPY a.txt /a\n", "a.txt": "a"})
     out = tmp_path / "o.tar"
     build(context, out, build_contexts=(f"base=docker-archive:{base}",))
-    found = dependency(Archive(out).provenance(), uri=f"docker-archive:{base}")
+    found = dependency(Archive(out).provenance(), uri=f"docker-archive:{base.name}")
     assert found["digest"] == {"sha256": image_id}
 
 
@@ -456,7 +458,10 @@ def git(directory: Path, *args: str) -> str:
         ("https://u:p@ss@example.invalid/r.git", "https://example.invalid/r.git"),
         ("ssh://git:pw@example.invalid/r.git", "ssh://example.invalid/r.git"),
         ("https://example.invalid/r.git", "https://example.invalid/r.git"),
-        ("git@example.invalid:o/r.git", "git@example.invalid:o/r.git"),  # a user, no secret
+        ("git@example.invalid:o/r.git", "ssh://example.invalid/o/r.git"),  # scp-like
+        ("https://example.invalid/r.git?access_token=x#frag", "https://example.invalid/r.git"),
+        ("/home/me/src/repo", ""),  # a clone of a local directory: nothing to publish
+        ("file:///home/me/src/repo", ""),
         ("", ""),
     ],
 )
@@ -651,3 +656,88 @@ def test_each_platform_has_its_own_attestations_about_its_own_image(tmp_path):
         assert checksums["SHA256"] == hashlib.sha256(content).hexdigest()
     printed = in_process("inspect", "--provenance", "--platform", "linux/arm64", str(out))
     assert request_args(json.loads(printed))["platform"] == "linux/arm64"
+
+
+# --- found in review: what a hostile or odd checkout must not do --------------------------------
+
+
+def test_a_git_file_naming_a_repository_elsewhere_gives_no_vcs_facts(tmp_path):
+    """A `.git` file (worktrees, submodules) points outside the context: not read."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    git(elsewhere, "init", "-q")
+    git(elsewhere, "remote", "add", "origin", "https://example.invalid/private.git")
+    (elsewhere / "f").write_text("f")
+    git(elsewhere, "add", "f")
+    git(elsewhere, "commit", "-qm", "c")
+    context = write(tmp_path / "ctx", {"Dockerfile": "FROM scratch\nCOPY a /a\n", "a": "a"})
+    (context / ".git").write_text(f"gitdir: {elsewhere / '.git'}\n")
+    build(context, tmp_path / "o.tar")
+    predicate = Archive(tmp_path / "o.tar").provenance()
+    assert "private" not in json.dumps(predicate) and "revision" not in source(predicate)
+
+
+def test_core_worktree_does_not_point_git_elsewhere(tmp_path):
+    context = write(tmp_path / "ctx", {"Dockerfile": "FROM scratch\nCOPY a /a\n", "a": "a"})
+    git(context, "init", "-q")
+    git(context, "add", ".")
+    git(context, "commit", "-qm", "c")
+    (tmp_path / "other").mkdir()
+    git(context, "config", "core.worktree", str(tmp_path / "other"))
+    build(context, tmp_path / "o.tar")
+    assert not source(Archive(tmp_path / "o.tar").provenance())["revision"].endswith("-dirty")
+
+
+def test_the_context_digest_leaves_out_git_and_pruned_ignored_directories(tmp_path):
+    context = write(
+        tmp_path / "ctx",
+        {"Dockerfile": "FROM scratch\nCOPY a /a\n", "a": "a", ".dockerignore": "cache\n"},
+    )
+    git(context, "init", "-q")
+    git(context, "add", ".")
+    git(context, "commit", "-qm", "c")
+    first = context_digest(context, tmp_path / "1.tar")
+    (context / ".git" / "objects" / "pack-like").write_bytes(b"git gc rewrote me")
+    (context / "cache").mkdir()
+    (context / "cache" / "big").write_bytes(b"x" * 1000)
+    assert context_digest(context, tmp_path / "2.tar") == first
+
+
+def test_a_pipe_dockerfile_is_named_dash(tmp_path):
+    """`-f <(...)` is /dev/fd/N: no name to give, and not the descriptor's number."""
+    from pybuild.attest.attach import BuildFacts
+    from pybuild.build.context import BuildContext
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    facts = BuildFacts(
+        fifo, "FROM scratch\n", BuildContext(tmp_path), started=EPOCH, finished=EPOCH
+    )
+    assert facts.shown_dockerfile == "-"
+
+
+def test_the_last_of_the_flags_and_attest_items_wins_as_in_buildx():
+    from pybuild.attest.options import parse_attest
+    from pybuild.cli import with_attest_values
+
+    args = with_attest_values(
+        ["build", "--attest", "type=provenance,mode=max", "--provenance", "--sbom", "."]
+    )
+    items = tuple(args[i + 1] for i, arg in enumerate(args) if arg == "--attest")
+    assert parse_attest(items).provenance == "min" and parse_attest(items).sbom == "spdx"
+    args = with_attest_values(["build", "--provenance", "--provenance=mode=max", "."])
+    items = tuple(args[i + 1] for i, arg in enumerate(args) if arg == "--attest")
+    assert parse_attest(items).provenance == "max"
+
+
+def test_attestations_refuse_docker_media_types(tmp_path):
+    context = write(tmp_path / "ctx", {"Dockerfile": "FROM scratch\nCOPY a /a\n", "a": "a"})
+    with pytest.raises(UsageError, match="oci-mediatypes=false"):
+        api.build(
+            api.BuildOptions(
+                context=context,
+                tags=("127.0.0.1:1/x:1",),
+                output=parse_output("type=registry,oci-mediatypes=false"),
+                attest=AttestOptions(sbom="spdx"),
+            )
+        )

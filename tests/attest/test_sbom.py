@@ -177,3 +177,15 @@ def test_pyspdxtools_accepts_the_document(go_context, tmp_path):
         [str(tool), "-i", str(tmp_path / "doc.json")], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_file_name_that_is_not_utf8_is_listed_readably(tmp_path):
+    """Linux names are bytes; the SBOM (JSON, UTF-8) shows undecodable ones as U+FFFD."""
+    validators()
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / os.fsdecode(b"bad\xffname")).write_bytes(b"x")
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY . /c/\n")
+    document = attached_predicate(build(context, tmp_path / "a.tar"), "sbom")
+    assert "./c/bad\ufffdname" in {item["fileName"] for item in document["files"]}
+    assert spdx_messages(document, tmp_path / "doc.json") == []

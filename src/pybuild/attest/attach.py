@@ -35,6 +35,8 @@ class BuildFacts:
     def shown_dockerfile(self) -> str:
         """The Dockerfile as the documents name it: relative to the context, or (outside it)
         by its name alone; never a path of the machine that built the image."""
+        if not self.dockerfile.is_file():  # `-f -`, `-f <(...)`: a pipe has no name
+            return "-"
         try:
             return str(self.dockerfile.resolve().relative_to(self.context.root))
         except ValueError:

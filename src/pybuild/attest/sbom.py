@@ -19,6 +19,21 @@ from .packages import MAX_DATABASE, database_packages, go_packages, is_database
 ELF_MAGIC = b"\x7fELF"
 
 
+def readable(text: str) -> str:
+    """Text that a JSON document can hold: a file name's undecodable bytes (surrogate
+    escapes) and lone surrogates from a package's JSON become U+FFFD."""
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", "surrogatepass")
+    return data.decode("utf-8", "replace")
+
+
+def _readable_package(package: Package) -> Package:
+    fields = {name: readable(getattr(package, name)) for name in Package.__dataclass_fields__}
+    return Package(**fields)
+
+
 def layer_sources(image: Image, dockerfile: str) -> tuple[LayerSource, ...]:
     """What made each layer: the instruction's text, and for a layer built here its line in
     the Dockerfile, named as `dockerfile` (relative to the context: no path of the machine
@@ -27,7 +42,7 @@ def layer_sources(image: Image, dockerfile: str) -> tuple[LayerSource, ...]:
     for layer in image.layers:
         where = layer.location if isinstance(layer, BuiltLayer) else None
         place = f"{dockerfile}:{where.line}" if where is not None else ""
-        sources.append(LayerSource(layer.created_by, place))
+        sources.append(LayerSource(readable(layer.created_by), readable(place)))
     return tuple(sources)
 
 
@@ -54,12 +69,13 @@ def inventory(image: Image, dockerfile: str = "Dockerfile") -> Inventory:
                 head += chunk[: len(ELF_MAGIC)]
         made_in = made_by.get(entry.path, len(image.layers) - 1)
         digests = (sha256.hexdigest(), sha1.hexdigest())
-        found.append(ImageFile(entry.path, entry.size, entry.mode, *digests, made_in))
+        found.append(ImageFile(readable(entry.path), entry.size, entry.mode, *digests, made_in))
         if is_database(entry.path) and entry.size <= MAX_DATABASE:
             packages += database_packages(entry.path, entry.read())
         elif head.startswith(ELF_MAGIC):
             packages += go_packages(entry.path, entry.read_at, entry.size)
-    return Inventory(tuple(found), tuple(packages), layer_sources(image, dockerfile))
+    listed = tuple(_readable_package(package) for package in packages)
+    return Inventory(tuple(found), listed, layer_sources(image, dockerfile))
 
 
 def described(subject: Subject, created: str, version: str) -> DescribedImage:

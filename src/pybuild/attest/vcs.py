@@ -9,6 +9,7 @@ remote's URL before it goes into an image."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import urllib.parse
@@ -26,15 +27,19 @@ class Checkout:
 
 
 def checkout(context: Path) -> Checkout | None:
-    """The checkout whose top is `context`, or None (not one, no commit yet, or no git)."""
-    if not (context / ".git").exists() or shutil.which("git") is None:
+    """The checkout whose top is `context`, or None (not one, no commit yet, or no git).
+    `.git` must be a directory in the context: a `.git` file or link (a worktree, a
+    submodule's checkout) names a repository elsewhere, which pybuild does not read."""
+    git_dir = context / ".git"
+    if not git_dir.is_dir() or git_dir.is_symlink() or shutil.which("git") is None:
         return None
     revision = _git(context, "rev-parse", "--verify", "HEAD")
     if not revision:
         return None
     # Untracked files count (COPY . takes them), whatever status.showUntrackedFiles says.
+    # Submodules are not asked: git would run their own configs' filters and hooks.
     status = _git(
-        context, "status", "--porcelain", "--untracked-files=normal", "--ignore-submodules=none"
+        context, "status", "--porcelain", "--untracked-files=normal", "--ignore-submodules=all"
     )
     remote = _git(context, "config", "--get", "remote.origin.url") or ""
     return Checkout(without_credentials(remote), revision, status == "")
@@ -52,7 +57,17 @@ def _git(context: Path, *args: str) -> str | None:
                 switches += ["-c", f"filter.{driver}.{key}="]
             switches += ["-c", f"filter.{driver}.required=false"]
     command = ["git", *switches, "-C", str(context), *args]
-    environment = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
+    environment = {
+        **os.environ,
+        "GIT_OPTIONAL_LOCKS": "0",  # status writes no index (no post-index-change hook)
+        "GIT_TERMINAL_PROMPT": "0",
+        # This directory and its .git only: core.worktree and GIT_DIR found elsewhere in the
+        # environment or the config do not point git outside the context.
+        "GIT_DIR": str(context / ".git"),
+        "GIT_WORK_TREE": str(context),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+    }
     try:
         done = subprocess.run(
             command,
@@ -75,9 +90,15 @@ def _filter_drivers(context: Path) -> list[str]:
 
 
 def without_credentials(url: str) -> str:
-    """A remote URL with any user and password taken out (`https://user:token@host/x`)."""
+    """A remote URL as it may go into an image: user, password, query and fragment taken out
+    (`https://user:token@host/x?access_token=...`); a remote that is a local path (a clone
+    of a directory on the building machine) gives "". git's scp-like `user@host:path` is
+    written as the URL it means, `ssh://host/path`."""
+    scp_like = re.fullmatch(r"(?:[^@/]+@)?([^/:]+):(?!//)(.+)", url)
+    if scp_like and "://" not in url:
+        return f"ssh://{scp_like[1]}/{scp_like[2].lstrip('/')}"
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme and "@" in parts.netloc:
-        host = parts.netloc.rsplit("@", 1)[1]
-        return urllib.parse.urlunsplit(parts._replace(netloc=host))
-    return url
+    if not parts.scheme or parts.scheme == "file" or not parts.netloc:
+        return ""
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))

@@ -86,28 +86,50 @@ class BuildContext:
     def digest(self) -> str:
         """One digest for what the context holds (every path .dockerignore keeps: its kind,
         mode, link target and bytes, in sorted order), for provenance: equal contexts, equal
-        digests, whatever their times and owners. Links are never followed."""
+        digests, whatever their times and owners. Links are never followed. The top `.git`
+        is left out (provenance names the commit; `git gc` must not change the digest), and
+        so is an ignored directory no `!` rule reaches into."""
         import hashlib
 
         total = hashlib.sha256()
-        for relative in self._all_paths():
-            if self.ignored(relative):
-                continue
-            info = (self.root / relative).lstat()
-            if stat.S_ISLNK(info.st_mode):
-                detail = "link " + os.readlink(self.root / relative)
-            elif stat.S_ISREG(info.st_mode):
-                content = hashlib.sha256()
-                flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # a swapped-in link: refused
-                with open(os.open(self.root / relative, flags), "rb", buffering=0) as handle:
-                    while chunk := handle.read(1 << 20):
-                        content.update(chunk)
-                detail = "file " + content.hexdigest()
-            else:
-                detail = "dir" if stat.S_ISDIR(info.st_mode) else "other"
-            line = f"{relative}\0{stat.S_IMODE(info.st_mode):o}\0{detail}\n"
-            total.update(line.encode("utf-8", "surrogateescape"))
+        prune = self.ignore is None or not self.ignore.has_exclusions
+        for directory, dirnames, filenames in os.walk(self.root, onerror=_unreadable):
+            base = os.path.relpath(directory, self.root)
+            names = sorted(dirnames + filenames)
+            dirnames[:] = sorted(
+                name
+                for name in dirnames
+                if not (base == "." and name == ".git")
+                and not (prune and self.ignored(self._joined(base, name)))
+            )
+            for name in names:
+                relative = self._joined(base, name)
+                if self.ignored(relative) or (base == "." and name == ".git"):
+                    continue
+                total.update(self._described(relative).encode("utf-8", "surrogateescape"))
         return "sha256:" + total.hexdigest()
+
+    @staticmethod
+    def _joined(base: str, name: str) -> str:
+        return name if base == "." else f"{base}/{name}"
+
+    def _described(self, relative: str) -> str:
+        """A path's line in the context digest."""
+        import hashlib
+
+        info = (self.root / relative).lstat()
+        if stat.S_ISLNK(info.st_mode):
+            detail = "link " + os.readlink(self.root / relative)
+        elif stat.S_ISREG(info.st_mode):
+            content = hashlib.sha256()
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # a swapped-in link: refused
+            with open(os.open(self.root / relative, flags), "rb", buffering=0) as handle:
+                while chunk := handle.read(1 << 20):
+                    content.update(chunk)
+            detail = "file " + content.hexdigest()
+        else:
+            detail = "dir" if stat.S_ISDIR(info.st_mode) else "other"
+        return f"{relative}\0{stat.S_IMODE(info.st_mode):o}\0{detail}\n"
 
     def resolve_in_scope(self, relative: str) -> str:
         """Follow symlinks in `relative` (a clean context path) without leaving the context;

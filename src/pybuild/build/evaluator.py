@@ -1058,8 +1058,11 @@ def base_material(
 ) -> Material:
     """A base image as provenance names it: `pkg:docker/NAME?platform=...` for a pulled one
     (a tag as `@TAG`), the --build-context (`KIND:LOCATION`) for a local one."""
-    if named is not None and named.kind != "docker-image":
-        return Material(f"{named.kind}:{named.location}", base.digest)
+    if named is not None and named.kind != "docker-image":  # by its file's name alone: no
+        # path of the building machine goes into an image, and moving the file changes nothing
+        return Material(
+            f"{named.kind}:{posixpath.basename(named.location.rstrip('/'))}", base.digest
+        )
     text = named.location if named is not None else name
     text, _, _ = text.partition("@")
     path, _, tag = text.rpartition(":") if ":" in text.rsplit("/", 1)[-1] else (text, "", "")

@@ -620,8 +620,14 @@ class RegistryClient:
         try:
             value = json_object(found, "a referrers index") if found else {}
         except InvalidDocument:
-            value = {}  # not an index of referrers: replaced by one
-        if isinstance(value.get("manifests"), list):
+            value = {}
+        if found and (len(found) > MANIFEST_LIMIT or not isinstance(value.get("manifests"), list)):
+            raise RegistryError(
+                f"registry {self.registry}: {repository}:{tag} is not an index of referrers "
+                "pybuild can add to (over 4 MiB, or not an index): other tools' referrers may be "
+                "there, so it is left as it is and the push stops"
+            )
+        if found:
             document = dict(value)
         entry = referrer.to_json()
         listed = [item for item in document.get("manifests", []) if isinstance(item, dict)]

@@ -128,9 +128,14 @@ def parse_annotation(text: str) -> tuple[Annotation, ...]:
     manifest (the default), index, manifest-descriptor or index-descriptor, and a manifest's
     annotation may be limited to one platform (`manifest[linux/arm64]:KEY=VALUE`)."""
     name, sep, value = text.partition("=")
-    places_text, colon, key = name.rpartition(":")
-    if not sep or not key:
-        raise UsageError(f"--annotation {text!r}: expected [PLACE:]KEY=VALUE")
+    places_text, colon, key = name.partition(":")
+    # A prefix only when it names places (buildx's rule): `com.example:key=v` is a key.
+    if not colon or not all(
+        place.split("[", 1)[0] in ANNOTATION_PLACES for place in places_text.split(",")
+    ):
+        places_text, colon, key = "", "", name
+    if not sep or not key or any(char.isspace() for char in key):
+        raise UsageError(f"--annotation {text!r}: expected [PLACE:]KEY=VALUE, KEY without spaces")
     platform = None
     if places_text.endswith("]") and "[" in places_text:
         places_text, _, platform_text = places_text[:-1].partition("[")

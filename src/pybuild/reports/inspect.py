@@ -124,7 +124,11 @@ def attached_predicate(path: Path, kind: str, platform: Platform | None = None) 
             for item in archive.attestations():
                 if item.image_id == image_id and item.predicate_type.startswith(KINDS[kind]):
                     statement = json.loads(archive.blob(item.digest))
-                    return statement.get("predicate")
+                    if not isinstance(statement, dict) or "predicate" not in statement:
+                        raise InspectError(
+                            f"{path}: attestation {item.digest} is not an in-toto statement"
+                        )
+                    return statement["predicate"]
     except ArchiveError as error:
         raise InspectError(str(error)) from None
     except ValueError as error:
