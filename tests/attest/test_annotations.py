@@ -5,7 +5,6 @@ and `--git-labels` (the context's remote, without credentials, and its revision 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import require_tool
+from gitrepo import git
 from pybuild import api
 from pybuild.attest.options import AttestOptions
 from pybuild.cli import main as cli
@@ -324,26 +324,6 @@ def test_bad_annotations_on_the_command_line_write_nothing(context, tmp_path, fl
 
 
 # --- --git-labels ----------------------------------------------------------------------------
-
-
-def git(directory: Path, *args: str) -> str:
-    environment = {
-        **os.environ,
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    }
-    done = subprocess.run(
-        [require_tool("git"), "-C", str(directory), *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import http.server
 import json
 import os
 import shutil
-import subprocess
 import tarfile
 import threading
 import time
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from conftest import require_tool
+from gitrepo import git
 from images import synthetic_archive
 from pybuild import api
 from pybuild.attest.options import AttestOptions
@@ -427,26 +426,6 @@ def test_the_context_digest_follows_contents_not_times_nor_ignored_files(tmp_pat
 # --- a git checkout as the context -----------------------------------------------------------
 
 REMOTE = "https://user:secret@example.invalid/x.git"
-
-
-def git(directory: Path, *args: str) -> str:
-    environment = {
-        **os.environ,
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    }
-    done = subprocess.run(
-        [require_tool("git"), "-C", str(directory), *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 @pytest.mark.parametrize(
