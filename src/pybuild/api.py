@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from . import recording
 from .attest.options import AttestOptions
@@ -37,6 +37,9 @@ from .oci.sinks import DiscardSink
 from .outputs.export import Exporting, export
 from .outputs.files import PLACED
 from .outputs.spec import STDOUT, OutputSpec, parse_annotation
+
+if TYPE_CHECKING:  # git is asked only for provenance and --git-labels
+    from .attest.vcs import Checkout
 
 
 @dataclass(frozen=True)
@@ -270,7 +273,7 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def git_labels(checkout: Any, context_dir: Path) -> dict[str, str]:
+def git_labels(checkout: Checkout | None, context_dir: Path) -> dict[str, str]:
     """`--git-labels`: the checkout's remote as org.opencontainers.image.source and, when the
     tree is clean (else the image would claim a revision it is not), its revision."""
     if checkout is None:
