@@ -9,10 +9,15 @@ class Reporter:
     """Receives build events; this base class ignores them all (quiet). Methods, not event
     objects: `advanced` is called once per file, on the hot path of a layer of many files."""
 
+    # Whether layer_started needs a layer's files and bytes in advance: counting a copied
+    # directory costs a walk of it, so they are None for a reporter that does not say so.
+    wants_totals = False
+
     def layer_started(
-        self, number: int, total: int, created_by: str, *, files: int, size: int
+        self, number: int, total: int, created_by: str, *, files: int | None, size: int | None
     ) -> None:
-        """Layer `number` of `total` begins: `files` files of `size` bytes to write."""
+        """Layer `number` of `total` begins: `files` files of `size` bytes to write (None
+        when not counted: see wants_totals)."""
 
     def advanced(self, files: int, size: int) -> None:
         """So many more files and bytes of the current layer were written."""

@@ -41,6 +41,7 @@ class PlainProgress(QuietProgress):
         self.number = self.total = 0
         self.started = 0.0
         self.created_by = ""
+        self.files = self.size = self.done_files = self.done_size = 0
         self.shown_steps: dict[str, int] = {}
 
     def transfer(self, digest: str, done: int, total: int, *, action: str) -> None:
@@ -54,34 +55,36 @@ class PlainProgress(QuietProgress):
 
     def layer_started(self, number, total, created_by, *, files, size) -> None:
         self.number, self.total, self.created_by = number, total, created_by
-        self.files, self.size, self.started = files, size, time.monotonic()
+        self.files, self.size, self.started = files or 0, size or 0, time.monotonic()
+        self.done_files = self.done_size = 0
+
+    def advanced(self, files, size) -> None:
+        self.done_files += files
+        self.done_size += size
 
     def layer_finished(self, diff_id, digest, stored, *, cached) -> None:
+        took = time.monotonic() - self.started
         how = (
-            "cached"
-            if cached
-            else f"{self.files} files, {self.size} bytes, {time.monotonic() - self.started:.2f}s"
+            "cached" if cached else f"{self.done_files} files, {self.done_size} bytes, {took:.2f}s"
         )
         print(f"[{self.number}/{self.total}] {self.created_by}: {how} -> {digest}", file=self.out)
 
 
 class TtyProgress(PlainProgress):
     INTERVAL = 0.1
+    wants_totals = True  # the line shows done/total
 
     def __init__(self, out: TextIO):
         super().__init__(out)
-        self.done_files = self.done_size = 0
         self.shown = 0.0
         self.moving: dict[str, tuple[str, int, int]] = {}  # digest -> action, done, total
 
     def layer_started(self, number, total, created_by, *, files, size) -> None:
         super().layer_started(number, total, created_by, files=files, size=size)
-        self.done_files = self.done_size = 0
         self._draw(force=True)
 
     def advanced(self, files, size) -> None:
-        self.done_files += files
-        self.done_size += size
+        super().advanced(files, size)
         self._draw()
 
     def _draw(self, force: bool = False) -> None:
@@ -127,6 +130,8 @@ class TtyProgress(PlainProgress):
 
 
 class JsonProgress(Reporter):
+    wants_totals = True  # layer_started events carry them
+
     def __init__(self, out: TextIO):
         self.out = out
         self.lock = threading.Lock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tarfile
 
 import pytest
 
@@ -128,11 +129,13 @@ def test_an_excluded_directory_with_kept_descendants_can_be_named(tmp_path):
         evaluated(parse("FROM scratch\nCOPY dir /d/\n"), bare, Platform("linux", "amd64"))
 
 
-@pytest.mark.parametrize("swap", ["directory", "file"])
+@pytest.mark.parametrize("swap", ["directory", "file", "file in a copied directory"])
 def test_a_context_path_swapped_for_a_symlink_mid_build_is_never_read(tmp_path, swap):
     """Checked, then opened by path, a context file could be read through a symlink planted in
     between (TOCTOU). Files are opened component by component beneath the context root without
-    following links, and must be the inode that was walked."""
+    following links, and must be the inode that was walked. A copied directory is walked
+    again when its layer is written (as BuildKit reads a context when it needs it): a file
+    that has become a link by then is copied as that link, and its target is never read."""
     import io
 
     from evaluation import evaluated
@@ -146,8 +149,9 @@ def test_a_context_path_swapped_for_a_symlink_mid_build_is_never_read(tmp_path, 
     context = tmp_path / "ctx"
     (context / "d").mkdir(parents=True)
     (context / "d" / "f").write_text("context file")
+    copy = "COPY d/f /d/f" if swap == "file" else "COPY d /d"
     spec = evaluated(
-        parse("FROM scratch\nCOPY d /d\n"), BuildContext(context), Platform("linux", "amd64")
+        parse(f"FROM scratch\n{copy}\n"), BuildContext(context), Platform("linux", "amd64")
     )
     if swap == "directory":
         (context / "d").rename(context / "d-old")
@@ -155,5 +159,14 @@ def test_a_context_path_swapped_for_a_symlink_mid_build_is_never_read(tmp_path, 
     else:
         (context / "d" / "f").unlink()
         (context / "d" / "f").symlink_to(outside / "f")
+    written = io.BytesIO()
+    if swap == "file in a copied directory":
+        spec.layers[0].write_tar(HashingWriter(written))
+        written.seek(0)
+        with tarfile.open(fileobj=written) as tar:
+            member = tar.getmember("d/f")
+            assert member.issym() and member.linkname == str(outside / "f")
+        assert b"host secret" not in written.getvalue()
+        return
     with pytest.raises(ContextError, match="replaced by a symlink during the build"):
-        spec.layers[0].write_tar(HashingWriter(io.BytesIO()))
+        spec.layers[0].write_tar(HashingWriter(written))

@@ -8,6 +8,7 @@ resolves it), and a link that climbs out of the context is refused rather than c
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import posixpath
@@ -33,7 +34,7 @@ class SourceFile:
     """One file system object found in the context, with the metadata a layer keeps."""
 
     relative: str  # path below the thing being copied ("" for the thing itself)
-    path: Path | None  # where to read a file's bytes
+    path: str | Path | None  # where to read a file's bytes
     kind: str  # "file", "dir" or "symlink"
     mode: int  # permission bits, setuid/setgid/sticky included
     size: int
@@ -200,30 +201,99 @@ class BuildContext:
         return False
 
     def walk(self, resolved: str) -> Iterator[SourceFile]:
-        """The source and, for a directory, everything below it, in sorted order; symlinks inside
-        a directory are kept as links."""
-        top = self.root / resolved
-        described = _describe(top, "", top.lstat(), beneath=self.root)
+        """The source and, for a directory, everything below it, in layer order (a directory
+        right before what it holds, names sorted); symlinks inside a directory are kept as
+        links. Paths .dockerignore hides are noted in `excluded`."""
+        top = f"{self.root}/{resolved}" if resolved != "." else str(self.root)
+        described = _describe(top, "", os.lstat(top), beneath=self.root)
         yield described
-        if described.kind != "dir":
-            return
-        for directory, dirnames, filenames in os.walk(top, onerror=_unreadable):
-            base = os.path.relpath(directory, top)
-            names = sorted(dirnames + filenames)
-            kept = []
-            for name in names:
-                relative = name if base == "." else f"{base}/{name}"
-                in_context = relative if resolved == "." else f"{resolved}/{relative}"
-                if self.ignored(in_context):
-                    self.excluded.append(in_context)
-                    # Only a `!` rule can bring back something below an excluded directory.
-                    if name in dirnames and self.ignore is not None and self.ignore.has_exclusions:
-                        kept.append(name)
+        if described.kind == "dir":
+            yield from self.below(resolved)
+
+    def below(
+        self, resolved: str, *, read_up_to: int = 0, note: bool = True
+    ) -> Iterator[SourceFile]:
+        """Everything below the context directory `resolved`, depth first in sorted order,
+        one directory listing held at a time (a tree of 200,000 files costs no memory per
+        file). Each directory is opened from its parent without following links, so a path
+        swapped for a symlink during the build is an error, never a read outside the context.
+        With `read_up_to`, files are opened before they are described (their metadata is the
+        open descriptor's) and those of at most that many bytes come with their bytes, so a
+        layer writer need not open them again. `note=False` walks again without adding to
+        `excluded` (a layer being written)."""
+        pruning = self.ignore is None or not self.ignore.has_exclusions
+        top = f"{self.root}/{resolved}" if resolved != "." else str(self.root)
+        fd = _open_directory(self.root, "" if resolved == "." else resolved)
+        # Each level: its descriptor, its path, its path in the context, its path below
+        # `resolved`, and what is left of its sorted listing.
+        stack = [(fd, top, "" if resolved == "." else resolved, "", _listing(fd, top))]
+        try:
+            while stack:
+                fd, directory, in_context_dir, relative_dir, listing = stack[-1]
+                item = next(listing, None)
+                if item is None:
+                    os.close(fd)
+                    stack.pop()
                     continue
-                kept.append(name)
-                path = Path(directory, name)
-                yield _describe(path, relative, path.lstat(), beneath=self.root)
-            dirnames[:] = sorted(name for name in dirnames if name in kept)
+                name = item.name
+                relative = f"{relative_dir}/{name}" if relative_dir else name
+                in_context = f"{in_context_dir}/{name}" if in_context_dir else name
+                path = f"{directory}/{name}"
+                shown = f"{resolved}/{relative}"  # as messages name it: its context path
+                if self.ignore is not None and self.ignore.ignored(in_context):
+                    if note:
+                        self.excluded.append(in_context)
+                    # Only a `!` rule can bring back something below an excluded directory.
+                    if not pruning and item.is_dir(follow_symlinks=False):
+                        inner = _open_directory(fd, name, shown=shown)
+                        stack.append((inner, path, in_context, relative, _listing(inner, shown)))
+                    continue
+                if read_up_to and item.is_file(follow_symlinks=False):
+                    yield _opened_file(
+                        fd,
+                        name,
+                        relative,
+                        read_up_to=read_up_to,
+                        path=path,
+                        shown=shown,
+                        beneath=self.root,
+                    )
+                    continue
+                try:
+                    info = item.stat(follow_symlinks=False)
+                    link = os.readlink(name, dir_fd=fd) if stat.S_ISLNK(info.st_mode) else ""
+                except OSError as error:
+                    raise ContextError(f"cannot read {shown}: {error.strerror}") from None
+                yield _describe(path, relative, info, beneath=self.root, linkname=link)
+                if stat.S_ISDIR(info.st_mode):
+                    inner = _open_directory(fd, name, shown=shown)
+                    stack.append((inner, path, in_context, relative, _listing(inner, shown)))
+        finally:
+            for level in stack:
+                os.close(level[0])
+
+
+DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def _open_directory(parent: int | Path, relative: str, *, shown: str = "") -> int:
+    """A descriptor for directory `relative` below `parent` (a descriptor, or a path opened
+    first), each component opened without following links."""
+    fd = os.open(parent, DIRECTORY_FLAGS) if isinstance(parent, Path) else os.dup(parent)
+    try:
+        for part in relative.split("/") if relative else ():
+            inner = os.open(part, DIRECTORY_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except OSError as error:
+        os.close(fd)
+        where = shown or relative
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise ContextError(
+                f"{where} was replaced by a symlink during the build; not read"
+            ) from None
+        raise ContextError(f"cannot read {where}: {error.strerror}") from None
+    return fd
 
 
 def _unreadable(error: OSError) -> None:
@@ -232,7 +302,66 @@ def _unreadable(error: OSError) -> None:
     raise ContextError(f"cannot read {error.filename}: {error.strerror}")
 
 
-def _describe(path: Path, relative: str, info: os.stat_result, *, beneath: Path) -> SourceFile:
+def _listing(fd: int, shown: str) -> Iterator[os.DirEntry[str]]:
+    """A directory's entries, sorted by name. One that cannot be listed is an error, as
+    Docker's is: never copied as if it were empty."""
+    try:
+        with os.scandir(fd) as listed:
+            return iter(sorted(listed, key=_name))
+    except OSError as error:
+        raise ContextError(f"cannot read {shown}: {error.strerror}") from None
+
+
+def _name(item: os.DirEntry[str]) -> str:
+    return item.name
+
+
+def _opened_file(
+    directory: int,
+    name: str,
+    relative: str,
+    *,
+    read_up_to: int,
+    path: str,
+    shown: str,
+    beneath: Path,
+) -> SourceFile:
+    """A regular file, described from the descriptor opened for it (without following a
+    link, so one swapped in is refused), with its bytes when it is at most `read_up_to`."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=directory)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ContextError(
+                f"{shown} was replaced by a symlink during the build; not read"
+            ) from None
+        raise ContextError(f"cannot read {shown}: {error.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        size = info.st_size
+        if not stat.S_ISREG(info.st_mode) or size > read_up_to:
+            return _describe(path, relative, info, beneath=beneath)
+        data = os.read(fd, size + 1)  # one more than planned: a file that grew shows it
+        while len(data) < size and (more := os.read(fd, size + 1 - len(data))):
+            data += more
+    except OSError as error:
+        raise ContextError(f"cannot read {shown}: {error.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        raise ContextError(f"{shown} changed while it was being read")
+    return _describe(path, relative, info, beneath=beneath, data=data)
+
+
+def _describe(
+    path: str,
+    relative: str,
+    info: os.stat_result,
+    *,
+    beneath: Path,
+    data: bytes | None = None,
+    linkname: str | None = None,
+) -> SourceFile:
     mode = stat.S_IMODE(info.st_mode)
     mtime = int(info.st_mtime)
     if stat.S_ISREG(info.st_mode):
@@ -247,9 +376,11 @@ def _describe(path: Path, relative: str, info: os.stat_result, *, beneath: Path)
             link_group=group,
             beneath=beneath,
             identity=(info.st_dev, info.st_ino),
+            data=data,
         )
     if stat.S_ISDIR(info.st_mode):
         return SourceFile(relative, path, "dir", mode, 0, mtime)
     if stat.S_ISLNK(info.st_mode):
-        return SourceFile(relative, path, "symlink", mode, 0, mtime, os.readlink(path))
+        link = os.readlink(path) if linkname is None else linkname
+        return SourceFile(relative, path, "symlink", mode, 0, mtime, link)
     raise ContextError(f"unsupported file type (socket, FIFO or device) in build context: {path}")

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 from ..dockerfile.instructions import Word
 from ..errors import ContextError, InstructionError, located
-from ..oci.layer import LayerEntry
+from ..oci.layer import EntryStream, LayerEntry
 from .archives import archive_members
-from .context import SourceFile
+from .context import BuildContext, SourceFile
 from .filesystem import ImageFiles, image_path
 from .ignore import IgnoreRules
 from .permissions import ROOT, Owner
@@ -46,6 +46,9 @@ class ResolvedSource:
     files: tuple[SourceFile, ...]  # the source itself, then everything below it
     kept: str = ""  # what --parents keeps of `path`: all of it, or what follows a `/./`
     archive: Path | None = None  # ADD: the source is a tar (uncompressed here) to extract
+    # A directory of the build context: `files` holds only itself, what is below it is
+    # walked when needed (BuildContext.below), never listed here.
+    context: BuildContext | None = None
 
     @property
     def top(self) -> SourceFile:
@@ -72,8 +75,15 @@ def resolve_sources(context: SourceTree, sources: list[Word]) -> list[ResolvedSo
         with located(source.location):
             for path in context.match(source.text):
                 resolved, _ = context.stat_source(path, source.text)
-                files = tuple(context.walk(resolved))
                 kept = path[len(pivot) + 1 :] if pivot and path.startswith(pivot + "/") else path
+                if isinstance(context, BuildContext):
+                    top = next(context.walk(resolved))
+                    lazy = context if top.kind == "dir" else None
+                    resolved_sources.append(
+                        ResolvedSource(source, path, resolved, (top,), kept, context=lazy)
+                    )
+                    continue
+                files = tuple(context.walk(resolved))
                 resolved_sources.append(ResolvedSource(source, path, resolved, files, kept))
     if not resolved_sources:
         names = " ".join(source.text for source in sources)
@@ -91,7 +101,7 @@ def plan_copy(
     workdir: str,
     options: CopyOptions,
     timestamps: Timestamps,
-) -> dict[str, LayerEntry]:
+) -> CopyPlan:
     """The entries one COPY adds, parents included. `dest` is expanded; a relative `dest` is
     under `workdir`. Only a trailing `/` marks a directory destination as written (the classic
     builder refuses `COPY a b .`). Directories COPY creates belong to the --chown owner, else
@@ -117,6 +127,7 @@ def plan_copy(
     created = options.owner or ROOT
     mtime = timestamps.file_mtime(None)
     entries: dict[str, LayerEntry] = {}
+    streams: list[EntryStream] = []
     for source in sources:
         base = posixpath.join(target, source.kept) if options.parents else target
         if source.archive is not None:
@@ -129,12 +140,13 @@ def plan_copy(
                 entries[base] = (
                     _with_chmod(directory, options) if base not in files.entries else directory
                 )
-            for item in source.files[1:]:
-                if options.exclude is not None and options.exclude.ignored(item.relative):
-                    continue
-                name = posixpath.join(base, item.relative)
-                origin = f"{source.resolved}/{item.relative}"
-                entries[name] = _entry(name, item, options, timestamps=timestamps, origin=origin)
+            tree = CopiedTree(source, base, options, timestamps)
+            if source.context is not None and len(sources) == 1:
+                streams.append(tree)  # walked when the layer is written
+                if source.context.ignore is not None:
+                    tree.note_excluded()
+            else:  # another source may overwrite what it holds: listed, in order
+                entries.update((entry.path, entry) for entry in tree.stream(note=True))
         else:
             if options.exclude is not None and options.exclude.ignored(source.path):
                 continue
@@ -153,7 +165,65 @@ def plan_copy(
             entries[name] = _entry(
                 name, source.top, options, timestamps=timestamps, origin=source.resolved
             )
-    return files.with_parents(entries, created.uid, created.gid, mtime=mtime)
+    listed = files.with_parents(entries, created.uid, created.gid, mtime=mtime)
+    return CopyPlan(listed, tuple(streams))
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """What one COPY adds: entries listed (parents included) and, for a context directory,
+    a stream of what lies below it (in layer order after them)."""
+
+    entries: dict[str, LayerEntry]
+    streams: tuple[EntryStream, ...] = ()
+
+
+@dataclass
+class CopiedTree:
+    """What lies below a copied directory, laid under `base` with the COPY's options: walked
+    from the source each time it is read (BuildContext.below for a context directory), so
+    no object per file is held between reads."""
+
+    source: ResolvedSource
+    base: str
+    options: CopyOptions
+    timestamps: Timestamps
+    counted: tuple[int, int] | None = None  # files and bytes, once walked for them
+
+    @property
+    def totals(self) -> tuple[int, int]:
+        """Files (not directories) and bytes, counted by a walk the first time."""
+        if self.counted is None:
+            self.counted = self._count(note=False)
+        return self.counted
+
+    def note_excluded(self) -> None:
+        """Walk now, at the COPY: note what .dockerignore hides below it (for explain)."""
+        self.counted = self._count(note=True)
+
+    def _count(self, *, note: bool) -> tuple[int, int]:
+        files = size = 0
+        for item in self._items(read_up_to=0, note=note):
+            if item.kind != "dir":
+                files, size = files + 1, size + item.size
+        return files, size
+
+    def stream(self, *, read_up_to: int = 0, note: bool = False) -> Iterator[LayerEntry]:
+        for item in self._items(read_up_to=read_up_to, note=note):
+            name = f"{self.base}/{item.relative}" if self.base else item.relative
+            origin = f"{self.source.resolved}/{item.relative}"
+            yield _entry(name, item, self.options, timestamps=self.timestamps, origin=origin)
+
+    def _items(self, *, read_up_to: int, note: bool) -> Iterator[SourceFile]:
+        context, exclude = self.source.context, self.options.exclude
+        items = (
+            context.below(self.source.resolved, read_up_to=read_up_to, note=note)
+            if context is not None
+            else iter(self.source.files[1:])
+        )
+        for item in items:
+            if exclude is None or not exclude.ignored(item.relative):
+                yield item
 
 
 def _extracted(

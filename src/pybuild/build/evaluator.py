@@ -479,7 +479,7 @@ def dispatch_copy(build: Build, instruction: Copy) -> None:
         sources += [downloaded(build, word, checksum) for word in urls]
     dest = Word(build.expand(instruction.dest), instruction.dest.location)
     workdir = build.stage.run.working_dir or "/"
-    entries = plan_copy(
+    plan = plan_copy(
         build.stage.files,
         sources,
         dest,
@@ -487,7 +487,9 @@ def dispatch_copy(build: Build, instruction: Copy) -> None:
         options=options,
         timestamps=build.timestamps,
     )
-    layer = BuiltLayer.of(entries, instruction.text, instruction.location)
+    layer = BuiltLayer.of(
+        plan.entries, instruction.text, instruction.location, streams=plan.streams
+    )
     build.stage.files.add(layer.entries)
     build.stage.record(instruction, layer)
 
@@ -538,7 +540,7 @@ def downloaded(build: Build, word: Word, checksum: str | None) -> ResolvedSource
 
 def with_archive(build: Build, source: ResolvedSource) -> ResolvedSource:
     """ADD extracts a local tar (plain or compressed, judged by content) instead of copying it."""
-    path = source.top.path
+    path = Path(source.top.path) if source.top.path is not None else None
     kind = archive_kind(path) if source.top.kind == "file" and path is not None else None
     if kind is None or path is None:
         return source

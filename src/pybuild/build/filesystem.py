@@ -83,8 +83,9 @@ class ImageFiles:
         return path == "" or path in self.entries
 
     def add(self, entries: Iterable[LayerEntry]) -> None:
-        """A new layer's entries go on top."""
-        self.rootfs.apply(entries)
+        """A new layer's entries go on top, when they are next looked at (`entries` must be
+        a layer's, iterable again then)."""
+        self.rootfs.later(entries)
 
     def directory(self, path: str, uid: int, gid: int, *, mtime: int) -> LayerEntry:
         """The entry for directory `path` in a new layer: as it is, or new. A file or symlink

@@ -19,10 +19,11 @@ import posixpath
 import stat
 import struct
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
+from zlib import adler32
 
 from ..errors import ContextError, Location, PybuildError, first_line, located
 from ..events import QUIET, Reporter
@@ -36,6 +37,7 @@ TAR_KINDS = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile
 # linkname, magic+version, uname, gname, devmajor, devminor, prefix, padding to 512 bytes.
 USTAR = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s12x")
 POSIX_MAGIC = b"ustar\x0000"
+ZEROS = bytes(BLOCK)  # padding after a member's bytes is a slice of this
 WHITEOUT = ".wh."  # `.wh.NAME` deletes NAME of lower layers
 OPAQUE = ".wh..wh..opq"  # hides what lower layers put in its directory
 AUFS_META = ".wh..wh."  # AUFS's own bookkeeping entries, such as .wh..wh.plnk
@@ -59,7 +61,7 @@ class LayerEntry:
     size: int = 0
     mtime: int = 0
     linkname: str = ""
-    source: Path | None = None
+    source: str | Path | None = None
     offset: int = 0  # where the bytes start in `source` (a member of an uncompressed tar)
     origin: str = ""
     # Files with the same non-empty link_group are hard links of one another: within a layer,
@@ -191,8 +193,11 @@ def ustar_header(
         b"",
         b"",
     )
-    # The checksum is the sum of the header's bytes with its own field read as spaces.
-    return header[:148] + b"%06o\0 " % sum(header) + header[156:]
+    # The checksum is the sum of the header's bytes with its own field read as spaces. Each
+    # half sums to at most 256 * 255, below Adler-32's modulus, so the low 16 bits of the
+    # half's Adler-32 are 1 + its exact sum: two C calls instead of 512 Python additions.
+    checksum = (adler32(header[:256]) & 0xFFFF) + (adler32(header[256:]) & 0xFFFF) - 2
+    return header[:148] + b"%06o\0 " % checksum + header[156:]
 
 
 def path_key(path: str) -> tuple[str, ...]:
@@ -284,7 +289,10 @@ class Layer(Protocol):
     def created_by(self) -> str: ...
 
     @property
-    def entries(self) -> tuple[LayerEntry, ...]: ...
+    def entries(self) -> Iterable[LayerEntry]: ...
+
+    def totals(self) -> tuple[int, int]:
+        """Files (not directories) and their bytes, for progress."""
 
     def known_blob(self, compression: Compression, cache: BlobStore) -> LayerBlob | None:
         """The blob's digests when they are known without writing it (cached, or stored)."""
@@ -303,20 +311,79 @@ class Layer(Protocol):
         """Write the layer as an uncompressed tar."""
 
 
+def file_totals(entries: Iterable[LayerEntry]) -> tuple[int, int]:
+    """How many files (not directories or markers) `entries` hold, and their bytes."""
+    files = [entry for entry in entries if entry.kind not in ("dir", "whiteout", "opaque")]
+    return len(files), sum(entry.size for entry in files)
+
+
+class EntryStream(Protocol):
+    """Entries made each time they are asked for, in layer order: a directory of 200,000
+    context files is walked again when its layer is written rather than held as 200,000
+    objects, so memory does not grow with the file count."""
+
+    def stream(self, *, read_up_to: int = 0) -> Iterator[LayerEntry]:
+        """The entries; files of at most `read_up_to` bytes with their bytes (`data`)."""
+
+    @property
+    def totals(self) -> tuple[int, int]:
+        """How many files (not directories) it holds, and their bytes, as planned."""
+
+
+class Entries:
+    """A layer's entries: those listed, then those of its streams (which all lie below the
+    last listed directory, so the whole is in layer order). Iterable any number of times."""
+
+    def __init__(self, listed: tuple[LayerEntry, ...], streams: tuple[EntryStream, ...]):
+        self.listed = listed
+        self.streams = streams
+
+    def __iter__(self) -> Iterator[LayerEntry]:
+        return self.read(0)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when they give the same entries (a tuple of them, or other Entries)."""
+        if not isinstance(other, (Entries, tuple)):
+            return NotImplemented
+        return tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def read(self, read_up_to: int) -> Iterator[LayerEntry]:
+        yield from self.listed
+        for stream in self.streams:
+            yield from stream.stream(read_up_to=read_up_to)
+
+
 @dataclass(frozen=True)
 class BuiltLayer:
-    """The entries of one layer, sorted, and the instruction text that made it."""
+    """The entries of one layer, sorted, and the instruction text that made it: `listed`
+    ones, then those of `streams` (a copied context directory, walked when needed)."""
 
-    entries: tuple[LayerEntry, ...]
+    listed: tuple[LayerEntry, ...]
     created_by: str
     location: Location | None = None
+    streams: tuple[EntryStream, ...] = ()
 
     @staticmethod
     def of(
-        entries: dict[str, LayerEntry], created_by: str, location: Location | None = None
+        entries: dict[str, LayerEntry],
+        created_by: str,
+        location: Location | None = None,
+        *,
+        streams: tuple[EntryStream, ...] = (),
     ) -> BuiltLayer:
         ordered = tuple(entries[key] for key in sorted(entries, key=path_key))
-        return BuiltLayer(ordered, created_by, location)
+        return BuiltLayer(ordered, created_by, location, streams)
+
+    @property
+    def entries(self) -> Entries:
+        return Entries(self.listed, self.streams)
+
+    def totals(self) -> tuple[int, int]:
+        """Files (not directories) and their bytes, without walking any stream."""
+        counted = [file_totals(self.listed)] + [stream.totals for stream in self.streams]
+        return sum(count for count, _ in counted), sum(size for _, size in counted)
 
     def known_blob(self, compression: Compression, cache: BlobStore) -> LayerBlob | None:
         return cache.lookup(cache.layer_key(self.entries, compression))
@@ -343,6 +410,10 @@ class BuiltLayer:
         return blob
 
     def _write(self, sink: Sink, compression: Compression, reporter: Reporter) -> LayerBlob:
+        if compression.name == "uncompressed":  # the blob is the tar: one hash gives both
+            tar = HashingWriter(sink)
+            self.write_tar(tar, reporter)
+            return LayerBlob(tar.digest, tar.digest, tar.size)
         stored = HashingWriter(sink)
         compressor = compression.writer(stored)
         tar = HashingWriter(compressor)
@@ -355,22 +426,22 @@ class BuiltLayer:
         file done."""
         first_of_group: dict[str, str] = {}
         gathered = Coalesced(out)
-        for entry in self.entries:
-            if entry.kind != "dir":
-                reporter.advanced(1, entry.size)
-            if entry.link_group and entry.link_group in first_of_group:
-                gathered.write(entry.header(hard_link_to=first_of_group[entry.link_group]))
-                continue
-            if entry.link_group:
-                first_of_group[entry.link_group] = entry.path
-            header = entry.header()
-            if entry.data is not None:
-                gathered.write(header + entry.data + b"\0" * (-len(entry.data) % BLOCK))
-            elif entry.kind == "file" and entry.size:
-                with located(self.location):
+        with located(self.location):  # a file unreadable now is this instruction's error
+            for entry in self.entries.read(SMALL):  # small files come with their bytes
+                if entry.kind != "dir":
+                    reporter.advanced(1, entry.size)
+                if entry.link_group and entry.link_group in first_of_group:
+                    gathered.write(entry.header(hard_link_to=first_of_group[entry.link_group]))
+                    continue
+                if entry.link_group:
+                    first_of_group[entry.link_group] = entry.path
+                header = entry.header()
+                if entry.data is not None:
+                    gathered.write(header + entry.data + ZEROS[: -len(entry.data) % BLOCK])
+                elif entry.kind == "file" and entry.size:
                     _copy_file(entry, header, gathered)
-            else:
-                gathered.write(header)
+                else:
+                    gathered.write(header)
         gathered.write(b"\0" * (2 * BLOCK))
         gathered.flush()
 
@@ -452,6 +523,9 @@ class StoredLayer:
     tar: Path
     entries: tuple[LayerEntry, ...]
     created_by: str = ""
+
+    def totals(self) -> tuple[int, int]:
+        return file_totals(self.entries)
 
     def known_blob(self, compression: Compression, cache: BlobStore) -> LayerBlob | None:
         if compression.name == self.compression:

@@ -13,6 +13,7 @@ Both store a blob once, however often it is referenced (a repeated layer is drop
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tarfile
 import tempfile
@@ -48,6 +49,7 @@ from .sinks import BLOCK
 
 if TYPE_CHECKING:
     from .blobstore import BlobStore
+    from .layer import Layer
 
 BLOBS = "blobs"
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
@@ -369,6 +371,17 @@ def _write_attestations(image: Image, subject: Subject, layout: LayoutWriter) ->
     return index_entry(manifest, subject.manifest)
 
 
+def fingerprint(layer: Layer) -> str:
+    """What makes a layer's bytes, as one digest of its entries (streamed ones walked, not
+    held): equal for the same COPY of the same files on every platform."""
+    total = hashlib.sha256(type(layer).__name__.encode())
+    for e in layer.entries:
+        fields = (e.path, e.kind, e.mode, e.uid, e.gid, e.size, e.mtime, e.linkname)
+        where = (str(e.source), e.offset, e.link_group, e.data, e.identity)
+        total.update(repr(fields + where).encode("utf-8", "surrogateescape"))
+    return total.hexdigest()
+
+
 def _write_layers(
     image: Image,
     layout: LayoutWriter,
@@ -383,22 +396,14 @@ def _write_layers(
     built, compressed or written again."""
     layers = []
     for number, layer in enumerate(image.layers, start=1):
-        key = (type(layer), layer.entries) if made is not None else None
+        key = fingerprint(layer) if made is not None else None
         if made is not None and key in made:
             blob = made[key]
             reporter.layer_finished(blob.diff_id, blob.digest, blob.size, cached=True)
             layers.append(blob)
             continue
-        files = [
-            entry for entry in layer.entries if entry.kind not in ("dir", "whiteout", "opaque")
-        ]
-        reporter.layer_started(
-            number,
-            len(image.layers),
-            layer.created_by,
-            files=len(files),
-            size=sum(entry.size for entry in files),
-        )
+        files, size = layer.totals() if reporter.wants_totals else (None, None)
+        reporter.layer_started(number, len(image.layers), layer.created_by, files=files, size=size)
         blob = layout.streamed_blob(
             partial(layer.write_blob, compression=compression, cache=cache, reporter=reporter)
         )

@@ -30,28 +30,51 @@ def _below(path: str, candidate: str) -> bool:
 
 
 class RootFS:
-    """Path -> entry, for everything the layers so far leave visible."""
+    """Path -> entry, for everything the layers so far leave visible. Layers put on `later`
+    are applied when the entries are first asked for: a stage's last COPY of 200,000 files
+    that nothing reads back is never held as a dict of them."""
 
-    def __init__(self, entries: dict[str, LayerEntry] | None = None, applied: int = 0):
-        self.entries: dict[str, LayerEntry] = dict(entries or {})
+    def __init__(
+        self,
+        entries: dict[str, LayerEntry] | None = None,
+        applied: int = 0,
+        pending: list[Iterable[LayerEntry]] | None = None,
+    ):
+        self._entries: dict[str, LayerEntry] = dict(entries or {})
         self.applied = applied  # layers applied so far: names each layer's link groups
+        self._pending = list(pending or [])
+
+    @property
+    def entries(self) -> dict[str, LayerEntry]:
+        while self._pending:
+            self._apply(self._pending.pop(0))
+        return self._entries
 
     def copy(self) -> RootFS:
-        return RootFS(self.entries, self.applied)
+        return RootFS(self._entries, self.applied, self._pending)
+
+    def later(self, layer: Iterable[LayerEntry]) -> None:
+        """Put one layer's entries on top when they are next asked for (`layer` must give
+        the same entries then: a built layer's, not a one-shot iterator)."""
+        self._pending.append(layer)
 
     def apply(self, layer: Iterable[LayerEntry]) -> None:
         """Put one layer's entries on top."""
+        self.later(layer)
+        self.entries  # noqa: B018 (applies what is pending, in order)
+
+    def _apply(self, layer: Iterable[LayerEntry]) -> None:
         self.applied += 1
         added: set[str] = set()
 
         def delete(path: str, itself: bool) -> None:
             doomed = [
                 known
-                for known in self.entries
+                for known in self._entries
                 if known not in added and ((itself and known == path) or _below(path, known))
             ]
             for known in doomed:
-                del self.entries[known]
+                del self._entries[known]
 
         for entry in layer:
             if entry.kind == "opaque":
@@ -68,27 +91,27 @@ class RootFS:
             elif entry.link_group:
                 entry = replace(entry, link_group=f"{self.applied}|{entry.link_group}")
             self._check_parents(entry)
-            existing = self.entries.get(entry.path)
+            existing = self._entries.get(entry.path)
             if existing is not None and existing.kind == "dir" and entry.kind != "dir":
                 delete(entry.path, itself=False)
-            self.entries[entry.path] = entry
+            self._entries[entry.path] = entry
             added.add(entry.path)
 
     def _linked(self, link: LayerEntry) -> LayerEntry | None:
         """A hard link as another name of its target: the same bytes, mode, owner and link
         group (None when the target is not a file: a broken link is left out)."""
-        target = self.entries.get(link.linkname)
+        target = self._entries.get(link.linkname)
         if target is None or target.kind != "file":
             return None
         group = target.link_group or f"{self.applied}|{target.path}"
         if not target.link_group:
-            self.entries[target.path] = replace(target, link_group=group)
+            self._entries[target.path] = replace(target, link_group=group)
         return replace(target, path=link.path, origin=link.origin, link_group=group)
 
     def _check_parents(self, entry: LayerEntry) -> None:
         parent = posixpath.dirname(entry.path)
         while parent:
-            found = self.entries.get(parent)
+            found = self._entries.get(parent)
             if found is not None:
                 if found.kind != "dir":
                     raise InvalidLayer(
