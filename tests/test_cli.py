@@ -20,6 +20,10 @@ def pybuild(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 def test_version():
     result = pybuild("--version")
     assert result.returncode == 0 and b"pybuild, version" in result.stdout
+    # Answered before the CLI is imported: it must say what click's version option says.
+    code = "from pybuild.cli import main; main(['--version'], prog_name='pybuild')"
+    clicks = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert clicks.stdout == result.stdout
 
 
 def test_build_and_build_subcommand_write_the_same_bytes(tmp_path):
