@@ -223,13 +223,14 @@ class BuildContext:
         `excluded` (a layer being written)."""
         pruning = self.ignore is None or not self.ignore.has_exclusions
         top = f"{self.root}/{resolved}" if resolved != "." else str(self.root)
-        fd = _open_directory(self.root, "" if resolved == "." else resolved)
-        # Each level: its descriptor, its path, its path in the context, its path below
-        # `resolved`, and what is left of its sorted listing.
-        stack = [(fd, top, "" if resolved == "." else resolved, "", _listing(fd, top))]
+        prefix = "" if resolved == "." else f"{resolved}/"  # of a path in the context
+        fd = _open_directory(self.root, prefix.rstrip("/"))
+        # Each level: its descriptor, its path, its path below `resolved`, and what is left
+        # of its sorted listing. Messages name a path as `resolved/relative`.
+        stack = [(fd, top, "", _listing(fd, f"{resolved}"))]
         try:
             while stack:
-                fd, directory, in_context_dir, relative_dir, listing = stack[-1]
+                fd, directory, relative_dir, listing = stack[-1]
                 item = next(listing, None)
                 if item is None:
                     os.close(fd)
@@ -237,25 +238,21 @@ class BuildContext:
                     continue
                 name = item.name
                 relative = f"{relative_dir}/{name}" if relative_dir else name
-                in_context = f"{in_context_dir}/{name}" if in_context_dir else name
                 path = f"{directory}/{name}"
-                shown = f"{resolved}/{relative}"  # as messages name it: its context path
-                if self.ignore is not None and self.ignore.ignored(in_context):
+                if self.ignore is not None and self.ignore.ignored(prefix + relative):
                     if note:
-                        self.excluded.append(in_context)
+                        self.excluded.append(prefix + relative)
                     # Only a `!` rule can bring back something below an excluded directory.
                     if not pruning and item.is_dir(follow_symlinks=False):
-                        inner = _open_directory(fd, name, shown=shown)
-                        stack.append((inner, path, in_context, relative, _listing(inner, shown)))
+                        stack.append(_level(fd, path, relative, shown=f"{resolved}/{relative}"))
                     continue
                 if read_up_to and item.is_file(follow_symlinks=False):
                     yield _opened_file(
                         fd,
-                        name,
                         relative,
                         read_up_to=read_up_to,
                         path=path,
-                        shown=shown,
+                        resolved=resolved,
                         beneath=self.root,
                     )
                     continue
@@ -263,14 +260,27 @@ class BuildContext:
                     info = item.stat(follow_symlinks=False)
                     link = os.readlink(name, dir_fd=fd) if stat.S_ISLNK(info.st_mode) else ""
                 except OSError as error:
-                    raise ContextError(f"cannot read {shown}: {error.strerror}") from None
+                    raise ContextError(
+                        f"cannot read {resolved}/{relative}: {error.strerror}"
+                    ) from None
                 yield _describe(path, relative, info, beneath=self.root, linkname=link)
                 if stat.S_ISDIR(info.st_mode):
-                    inner = _open_directory(fd, name, shown=shown)
-                    stack.append((inner, path, in_context, relative, _listing(inner, shown)))
+                    stack.append(_level(fd, path, relative, shown=f"{resolved}/{relative}"))
         finally:
             for level in stack:
                 os.close(level[0])
+
+
+def _level(
+    parent: int, path: str, relative: str, *, shown: str
+) -> tuple[int, str, str, Iterator[os.DirEntry[str]]]:
+    """A directory to walk next: opened from its parent without following a link."""
+    fd = _open_directory(parent, posixpath.basename(path), shown=shown)
+    try:
+        return fd, path, relative, _listing(fd, shown)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
@@ -318,24 +328,24 @@ def _name(item: os.DirEntry[str]) -> str:
 
 def _opened_file(
     directory: int,
-    name: str,
     relative: str,
     *,
     read_up_to: int,
     path: str,
-    shown: str,
+    resolved: str,
     beneath: Path,
 ) -> SourceFile:
     """A regular file, described from the descriptor opened for it (without following a
     link, so one swapped in is refused), with its bytes when it is at most `read_up_to`."""
+    name = posixpath.basename(relative)
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=directory)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise ContextError(
-                f"{shown} was replaced by a symlink during the build; not read"
+                f"{resolved}/{relative} was replaced by a symlink during the build; not read"
             ) from None
-        raise ContextError(f"cannot read {shown}: {error.strerror}") from None
+        raise ContextError(f"cannot read {resolved}/{relative}: {error.strerror}") from None
     try:
         info = os.fstat(fd)
         size = info.st_size
@@ -345,11 +355,11 @@ def _opened_file(
         while len(data) < size and (more := os.read(fd, size + 1 - len(data))):
             data += more
     except OSError as error:
-        raise ContextError(f"cannot read {shown}: {error.strerror}") from None
+        raise ContextError(f"cannot read {resolved}/{relative}: {error.strerror}") from None
     finally:
         os.close(fd)
     if len(data) != size:
-        raise ContextError(f"{shown} changed while it was being read")
+        raise ContextError(f"{resolved}/{relative} changed while it was being read")
     return _describe(path, relative, info, beneath=beneath, data=data)
 
 
