@@ -20,7 +20,7 @@ import stat
 import struct
 import tarfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 from zlib import adler32
@@ -364,6 +364,11 @@ class BuiltLayer:
     created_by: str
     location: Location | None = None
     streams: tuple[EntryStream, ...] = ()
+    # Cache keys already computed in this build, by compression and cache directory: each
+    # costs a stat of every source file, and a build asks for them more than once.
+    keys: dict[tuple[Compression, Path | None], str | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @staticmethod
     def of(
@@ -385,8 +390,15 @@ class BuiltLayer:
         counted = [file_totals(self.listed)] + [stream.totals for stream in self.streams]
         return sum(count for count, _ in counted), sum(size for _, size in counted)
 
+    def key(self, compression: Compression, cache: BlobStore) -> str | None:
+        """This layer's key in `cache` (computed once per build)."""
+        where = (compression, cache.root)
+        if where not in self.keys:
+            self.keys[where] = cache.layer_key(self.entries, compression)
+        return self.keys[where]
+
     def known_blob(self, compression: Compression, cache: BlobStore) -> LayerBlob | None:
-        return cache.lookup(cache.layer_key(self.entries, compression))
+        return cache.lookup(self.key(compression, cache))
 
     def write_blob(
         self,
@@ -398,7 +410,7 @@ class BuiltLayer:
     ) -> LayerBlob:
         """Copied from the cache when it holds the blob intact, else built from the sources
         (and, when compressed, kept in the cache on the way)."""
-        key = cache.layer_key(self.entries, compression)
+        key = self.key(compression, cache)
         hit = cache.copy_cached(key, compression, sink)
         if hit is not None:
             reporter.layer_finished(hit.diff_id, hit.digest, hit.size, cached=True)
