@@ -70,3 +70,17 @@ def test_hard_links_share_bytes_with_files_of_lower_layers():
     a, b = rootfs.entries["data/a"], rootfs.entries["data/b"]
     assert b.kind == "file" and b.size == 4 and a.link_group and a.link_group == b.link_group
     assert paths(layer(("a", b"1"), ("b", "=>missing"))) == ["a"]  # a broken link is left out
+
+
+def test_layers_put_on_later_are_applied_in_order_when_first_looked_at():
+    from pybuild.oci.rootfs import RootFS
+
+    rootfs = RootFS()
+    rootfs.later(layer(("a", b"1"), ("d",), ("d/x", b"x")))
+    rootfs.later(layer((".wh.a", b""), ("d/.wh..wh..opq", b""), ("d/y", b"y")))
+    copied = rootfs.copy()  # a stage based on this one sees the same, applied on its own
+    assert rootfs._pending  # nothing applied yet
+    assert sorted(rootfs.entries) == ["d", "d/y"]
+    assert not rootfs._pending and rootfs.applied == 2
+    copied.apply(layer(("z", b"z")))  # pending layers go first, then this one
+    assert sorted(copied.entries) == ["d", "d/y", "z"] and copied.applied == 3

@@ -227,7 +227,11 @@ class BuildContext:
         fd = _open_directory(self.root, prefix.rstrip("/"))
         # Each level: its descriptor, its path, its path below `resolved`, and what is left
         # of its sorted listing. Messages name a path as `resolved/relative`.
-        stack = [(fd, top, "", _listing(fd, f"{resolved}"))]
+        try:
+            stack = [(fd, top, "", _listing(fd, resolved))]
+        except BaseException:
+            os.close(fd)
+            raise
         try:
             while stack:
                 fd, directory, relative_dir, listing = stack[-1]

@@ -141,9 +141,9 @@ def plan_copy(
                     _with_chmod(directory, options) if base not in files.entries else directory
                 )
             tree = CopiedTree(source, base, options, timestamps)
-            if source.context is not None and len(sources) == 1:
+            if _streamable(source, options) and len(sources) == 1:
                 streams.append(tree)  # walked when the layer is written
-                if source.context.ignore is not None:
+                if source.context is not None and source.context.ignore is not None:
                     tree.note_excluded()
             else:  # another source may overwrite what it holds: listed, in order
                 entries.update((entry.path, entry) for entry in tree.stream(note=True))
@@ -169,6 +169,14 @@ def plan_copy(
     return CopyPlan(listed, tuple(streams))
 
 
+def _streamable(source: ResolvedSource, options: CopyOptions) -> bool:
+    """Whether what lies below a copied directory can be walked when the layer is written
+    instead of listed now: a context directory, with no `!` rule (a path brought back below
+    an excluded directory needs that directory's entry, which with_parents adds to a list)."""
+    rules = [source.context.ignore if source.context is not None else None, options.exclude]
+    return source.context is not None and not any(r is not None and r.has_exclusions for r in rules)
+
+
 @dataclass(frozen=True)
 class CopyPlan:
     """What one COPY adds: entries listed (parents included) and, for a context directory,
@@ -178,11 +186,12 @@ class CopyPlan:
     streams: tuple[EntryStream, ...] = ()
 
 
-@dataclass
+@dataclass(eq=False)
 class CopiedTree:
     """What lies below a copied directory, laid under `base` with the COPY's options: walked
     from the source each time it is read (BuildContext.below for a context directory), so
-    no object per file is held between reads."""
+    no object per file is held between reads. Compared and hashed by identity, like the
+    walk it stands for (equal layers are told apart by their entries: layout.fingerprint)."""
 
     source: ResolvedSource
     base: str

@@ -334,9 +334,15 @@ class Entries:
     """A layer's entries: those listed, then those of its streams (which all lie below the
     last listed directory, so the whole is in layer order). Iterable any number of times."""
 
-    def __init__(self, listed: tuple[LayerEntry, ...], streams: tuple[EntryStream, ...]):
+    def __init__(
+        self,
+        listed: tuple[LayerEntry, ...],
+        streams: tuple[EntryStream, ...],
+        location: Location | None = None,
+    ):
         self.listed = listed
         self.streams = streams
+        self.location = location  # of the instruction: a stream's errors are its errors
 
     def __iter__(self) -> Iterator[LayerEntry]:
         return self.read(0)
@@ -351,8 +357,9 @@ class Entries:
 
     def read(self, read_up_to: int) -> Iterator[LayerEntry]:
         yield from self.listed
-        for stream in self.streams:
-            yield from stream.stream(read_up_to=read_up_to)
+        with located(self.location):  # walked later, wherever: the COPY's line is named
+            for stream in self.streams:
+                yield from stream.stream(read_up_to=read_up_to)
 
 
 @dataclass(frozen=True)
@@ -383,11 +390,12 @@ class BuiltLayer:
 
     @property
     def entries(self) -> Entries:
-        return Entries(self.listed, self.streams)
+        return Entries(self.listed, self.streams, self.location)
 
     def totals(self) -> tuple[int, int]:
         """Files (not directories) and their bytes, without walking any stream."""
-        counted = [file_totals(self.listed)] + [stream.totals for stream in self.streams]
+        with located(self.location):
+            counted = [file_totals(self.listed)] + [stream.totals for stream in self.streams]
         return sum(count for count, _ in counted), sum(size for _, size in counted)
 
     def key(self, compression: Compression, cache: BlobStore) -> str | None:
