@@ -28,13 +28,13 @@ ALLOWED = {
     "progress": {"events"},
     "api": BASE | {"dockerfile", "build", "oci", "outputs", "reports", "recording", "attest"},
     "cli": BASE | {"api", "attest", "oci", "outputs", "reports", "progress", "__version__"},
-    "entry": {"cli", "recording"},
+    "entry": {"cli", "recording", "__version__"},  # --version, answered before the CLI loads
     "__main__": {"entry"},
     "__init__": set(),
 }
 # The terminal's edge: what the CLI prints, the progress renderers, and the up-to-date answer
 # that prints a recorded build's lines before the CLI loads.
-MAY_PRINT = {"cli.py", "progress.py", "recording.py"}
+MAY_PRINT = {"cli.py", "entry.py", "progress.py", "recording.py"}
 
 
 def modules() -> list[tuple[Path, str, ast.Module]]:
