@@ -3,6 +3,7 @@ open and with htpasswd auth; pull and run what was pushed."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -17,9 +18,19 @@ import pytest
 from conftest import SAMPLES
 from images import push_sample
 from pybuild import api
+from pybuild.events import QUIET
 from pybuild.oci import registry
+from pybuild.oci.credentials import Credentials
+from pybuild.oci.layout import blob_path
+from pybuild.oci.model import LayerBlob
 from pybuild.oci.reference import parse_reference
-from pybuild.oci.registry import RegistryAccess, RegistryClient, RegistryError, push_layout
+from pybuild.oci.registry import (
+    PushingLayout,
+    RegistryAccess,
+    RegistryClient,
+    RegistryError,
+    push_layout,
+)
 from pybuild.oci.validate import validate_archive
 from pybuild.outputs.spec import parse_output
 from servers import free_port  # noqa: F401
@@ -152,6 +163,73 @@ def test_large_blobs_go_up_in_chunks(open_registry, tmp_path, monkeypatch):
     assert len(document["layers"]) == 2
 
 
+def _made_slowly(data: bytes, *, uploading: RegistryClient):
+    """A blob maker that writes half of `data`, waits until the registry has had a PATCH of
+    it (the upload runs while the blob is made), then writes the rest."""
+
+    def produce(out) -> LayerBlob:
+        half = len(data) // 2
+        for start in range(0, half, 64 << 10):
+            out.write(data[start : min(start + (64 << 10), half)])
+        deadline = time.monotonic() + 10
+        while not any(method == "PATCH" for method, _, _ in uploading.requests):
+            assert time.monotonic() < deadline, "nothing went up while the blob was made"
+            time.sleep(0.01)
+        out.write(data[half:])
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        return LayerBlob(digest, digest, len(data))
+
+    return produce
+
+
+def test_a_layer_goes_up_while_it_is_made(open_registry, tmp_path, monkeypatch):
+    """PushingLayout sends a blob's bytes as they are written, in CHUNK pieces, and closes the
+    upload under the digest known only at the end; the layout keeps the blob too."""
+    monkeypatch.setattr(registry, "CHUNK", 256 << 10)
+    data = os.urandom(3 << 20)
+    client = RegistryClient(open_registry)
+    layout = PushingLayout(tmp_path / "layout", client, "demo/streamed", reporter=QUIET)
+    blob = layout.streamed_blob(_made_slowly(data, uploading=client))
+    layout.close()
+    assert (tmp_path / "layout" / blob_path(blob.digest)).read_bytes() == data
+    assert sum(1 for method, _, _ in client.requests if method == "PATCH") == 12
+    address = f"http://{open_registry}/v2/demo/streamed/blobs/{blob.digest}"
+    with urllib.request.urlopen(address, timeout=10) as served:
+        assert served.read() == data
+
+
+def test_a_streamed_upload_refused_or_abandoned_ends_cleanly(auth_registry, tmp_path):
+    """A registry that refuses the upload fails the push with its answer; a blob whose making
+    fails is never closed under a digest. Neither leaves a thread behind."""
+    import threading
+
+    refused = PushingLayout(
+        tmp_path / "a", RegistryClient(auth_registry), "demo/refused", reporter=QUIET
+    )
+    with pytest.raises(RegistryError, match="401"):
+        refused.streamed_blob(lambda out: _written(out, os.urandom(20 << 20)))
+        refused.close()
+
+    client = RegistryClient(auth_registry, creds=Credentials("alice", "s3cret"))
+    abandoned = PushingLayout(tmp_path / "b", client, "demo/abandoned", reporter=QUIET)
+
+    def failing(out) -> LayerBlob:
+        out.write(os.urandom(20 << 20))
+        raise OSError("a source file vanished")
+
+    with pytest.raises(OSError, match="vanished"):
+        abandoned.streamed_blob(failing)
+    abandoned.close()
+    assert not [method for method, _, _ in client.requests if method == "PUT"]
+    assert not [t for t in threading.enumerate() if t.name == "pybuild-upload"]
+
+
+def _written(out, data: bytes) -> LayerBlob:
+    out.write(data)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    return LayerBlob(digest, digest, len(data))
+
+
 @pytest.mark.engine
 def test_docker_pulls_and_runs_what_was_pushed(engine, open_registry):
     ref = f"{open_registry}/demo/hello:run"
@@ -282,11 +360,14 @@ def test_a_killed_push_run_again_sends_only_what_is_missing(open_registry, tmp_p
         "--push",
         "--progress",
         "plain",
-        "--no-cache",
+        "--cache-dir",
+        str(tmp_path / "cache"),
         "-t",
         ref,
         str(context),
     ]
+    # A layer goes up while it is made, before its digest is known; the layer cache is what
+    # knows, on the second run, the digests of the layers the first one finished.
     first = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     lines = []
     for line in first.stderr:  # wait until the first blob has arrived, then kill

@@ -70,7 +70,10 @@ def blob_digest(path: str) -> str | None:
 
 
 class LayoutWriter(Protocol):
-    def streamed_blob(self, produce: Callable[[BinaryIO], LayerBlob]) -> LayerBlob: ...
+    def streamed_blob(
+        self, produce: Callable[[BinaryIO], LayerBlob], *, known: LayerBlob | None = None
+    ) -> LayerBlob:
+        """Write the blob `produce` makes; `known` is it when the cache already holds it."""
 
     def blob(self, data: bytes) -> str: ...
 
@@ -112,7 +115,9 @@ class TarLayout:
         self.file(blob_path(digest), data)
         return digest
 
-    def streamed_blob(self, produce: Callable[[BinaryIO], LayerBlob]) -> LayerBlob:
+    def streamed_blob(
+        self, produce: Callable[[BinaryIO], LayerBlob], *, known: LayerBlob | None = None
+    ) -> LayerBlob:
         start = self.out.tell()
         self.out.write(b"\0" * BLOCK)
         written = produce(self.out)
@@ -148,7 +153,9 @@ class DirLayout:
         self.file(blob_path(digest), data)
         return digest
 
-    def streamed_blob(self, produce: Callable[[BinaryIO], LayerBlob]) -> LayerBlob:
+    def streamed_blob(
+        self, produce: Callable[[BinaryIO], LayerBlob], *, known: LayerBlob | None = None
+    ) -> LayerBlob:
         with tempfile.NamedTemporaryFile(dir=self.blobs, prefix=".partial-", delete=False) as out:
             written = produce(out)  # type: ignore[arg-type]
         os.replace(out.name, self.root / blob_path(written.digest))
@@ -405,7 +412,8 @@ def _write_layers(
         files, size = layer.totals() if reporter.wants_totals else (None, None)
         reporter.layer_started(number, len(image.layers), layer.created_by, files=files, size=size)
         blob = layout.streamed_blob(
-            partial(layer.write_blob, compression=compression, cache=cache, reporter=reporter)
+            partial(layer.write_blob, compression=compression, cache=cache, reporter=reporter),
+            known=layer.known_blob(compression, cache),
         )
         if made is not None:
             made[key] = blob

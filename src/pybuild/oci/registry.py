@@ -1,9 +1,11 @@
 """Pushing to and pulling from a registry with the distribution (OCI) HTTP API v2: one client
 for both, over the build's pooled connections (transport.py).
 
-Each blob is checked with HEAD and skipped when the registry has it (so a push that was cut
-off and is run again sends only what is missing); small blobs go up in one PUT, large ones in
-chunked PATCHes closed by a PUT; the manifest goes last. Blobs move in parallel (Limits.parallel,
+A build's new layers go up while they are made (PushingLayout: chunked PATCHes read from the
+growing blob file, closed by PUT ?digest= once the digest is known). Every other blob, layers
+the cache already knew among them, is checked with HEAD and skipped when the registry has it
+(so a push that was cut off and is run again sends only what is missing); small blobs go up in
+one PUT, large ones in chunked PATCHes closed by a PUT; the manifest goes last. Blobs move in parallel (Limits.parallel,
 4 by default). Auth: anonymous, Basic, or the Bearer token flow driven by the WWW-Authenticate
 challenge, tokens reused until they expire and identity (refresh) tokens traded for them; where
 credentials come from is credentials.py's business. Registries that are insecure (loopback,
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -29,7 +33,11 @@ from ..errors import PybuildError
 from ..events import QUIET, Reporter
 from .blobstore import NO_CACHE, BlobStore, InvalidBlob
 from .credentials import DOCKER_HUB, Credentials, find_credentials
-from .layout import BLOBS, blob_path  # the API's blob routes share the layout's folder name
+from .layout import (
+    BLOBS,
+    DirLayout,
+    blob_path,
+)  # the API's blob routes share the layout's folder name
 from .mirrors import Endpoint, endpoints, read_rules
 from .model import (
     INDEX_TYPES,
@@ -39,6 +47,7 @@ from .model import (
     ImageConfig,
     Index,
     InvalidDocument,
+    LayerBlob,
     Manifest,
     canonical_json,
     json_object,
@@ -449,9 +458,7 @@ class RegistryClient:
     ) -> None:
         """Send a blob: one PUT when small, else PATCHes of CHUNK bytes closed by a PUT. Upload
         Locations are followed as given, relative or on another host."""
-        start = self.request("POST", f"/v2/{repository}/{BLOBS}/uploads/", scope, expect=(202,))
-        start.close()
-        location = self._location(start)
+        location = self.start_upload(repository, scope)
         if size <= MONOLITHIC_LIMIT:
             self.request(
                 "PUT",
@@ -467,23 +474,37 @@ class RegistryClient:
             while offset < size:
                 blob.seek(offset)
                 chunk = blob.read(CHUNK)
-                end = offset + len(chunk) - 1
-                answer = self.request(
-                    "PATCH",
-                    location,
-                    scope,
-                    headers={
-                        "Content-Type": "application/octet-stream",
-                        "Content-Range": f"{offset}-{end}",
-                        "Content-Length": str(len(chunk)),
-                    },
-                    body=_constant(chunk),
-                    expect=(202,),
-                )
-                answer.close()
-                location = self._location(answer, location)
-                offset = end + 1
+                location = self.patch(location, chunk, offset, scope=scope)
+                offset += len(chunk)
                 progress(offset)
+        self.close_upload(location, digest, scope=scope)
+
+    def start_upload(self, repository: str, scope: str) -> str:
+        """Open an upload session; return where its bytes go."""
+        start = self.request("POST", f"/v2/{repository}/{BLOBS}/uploads/", scope, expect=(202,))
+        start.close()
+        return self._location(start)
+
+    def patch(self, location: str, chunk: bytes, offset: int, *, scope: str) -> str:
+        """Send the next piece of an upload (Content-Range, as every registry accepts); return
+        where the next one goes."""
+        answer = self.request(
+            "PATCH",
+            location,
+            scope,
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+                "Content-Length": str(len(chunk)),
+            },
+            body=lambda: iter((chunk,)),  # (the request keeps no hold on its bytes once sent)
+            expect=(202,),
+        )
+        answer.close()
+        return self._location(answer, location)
+
+    def close_upload(self, location: str, digest: str, *, scope: str) -> None:
+        """End an upload: the registry checks the bytes it got against `digest`."""
         self.request(
             "PUT",
             _with_digest(location, digest),
@@ -664,6 +685,143 @@ class RegistryClient:
         if not location:
             raise RegistryError(f"registry {self.registry} gave no upload location")
         return urllib.parse.urljoin(self.base + "/", location)
+
+
+class StreamedUpload:
+    """A blob sent while it is being written to a file: a worker thread reads what has been
+    written so far and PATCHes it in CHUNK pieces, so making and uploading overlap and the
+    writer never waits for the registry (the page cache is the buffer, not memory).
+    `finish(digest, size)` gives the worker the digest for its closing PUT ?digest=, which
+    the registry checks against what it got: a partial or wrong blob never lands."""
+
+    def __init__(self, client: RegistryClient, repository: str, path: Path, *, scope: str):
+        self.client, self.repository, self.scope = client, repository, scope
+        self.source = open(path, "rb")  # noqa: SIM115 (the worker closes it)
+        self.written = self.sent = 0
+        self.digest = ""
+        self.cancelled = False
+        self.error: BaseException | None = None
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._send, daemon=True, name="pybuild-upload")
+        self.thread.start()
+
+    def advance(self, written: int) -> None:
+        """The file now holds `written` bytes."""
+        if self.error is not None:
+            raise self.error
+        with self.changed:
+            self.written = written
+            self.changed.notify()
+
+    def finish(self, digest: str, size: int) -> None:
+        with self.changed:
+            self.digest, self.written = digest, size
+            self.changed.notify()
+
+    def cancel(self) -> None:
+        with self.changed:
+            self.cancelled = True
+            self.changed.notify()
+        self.thread.join()
+
+    def join(self) -> int:
+        """Wait until the blob is in the registry; return its size."""
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.sent
+
+    def _piece(self) -> int:
+        """How many bytes to send next (0: the upload is complete); waits for the writer."""
+        with self.changed:
+            self.changed.wait_for(
+                lambda: self.cancelled or self.digest or self.written - self.sent >= CHUNK
+            )
+            if self.cancelled:
+                raise RegistryError("upload cancelled")
+            return min(CHUNK, self.written - self.sent)
+
+    def _send(self) -> None:
+        try:
+            with self.source:
+                location = self.client.start_upload(self.repository, self.scope)
+                while size := self._piece():
+                    chunk = os.pread(self.source.fileno(), size, self.sent)
+                    location = self.client.patch(location, chunk, self.sent, scope=self.scope)
+                    self.sent += len(chunk)
+                self.client.close_upload(location, self.digest, scope=self.scope)
+        except BaseException as error:  # raised in the writing thread, at its next advance
+            self.error = error
+
+
+class PushingLayout(DirLayout):
+    """A layout directory whose layer blobs, as they are written, also go up to `repository`:
+    compressing and uploading overlap instead of following each other, several layers upload
+    at once, and the push that follows (push_layout, after close) finds those blobs there.
+    Blobs the cache already knows are only written here: the push asks the registry whether
+    it has them before sending any."""
+
+    def __init__(self, root: Path, client: RegistryClient, repository: str, *, reporter: Reporter):
+        super().__init__(root)
+        self.client, self.repository, self.reporter = client, repository, reporter
+        self.scope = f"repository:{repository}:pull,push"
+        self.uploads: list[tuple[str, StreamedUpload]] = []
+
+    def streamed_blob(
+        self, produce: Callable[[BinaryIO], LayerBlob], *, known: LayerBlob | None = None
+    ) -> LayerBlob:
+        if known is not None:
+            return super().streamed_blob(produce)
+        with tempfile.NamedTemporaryFile(dir=self.blobs, prefix=".partial-", delete=False) as out:
+            upload = StreamedUpload(self.client, self.repository, Path(out.name), scope=self.scope)
+            try:
+                # (the sink writes and tells, all that making a blob asks of it)
+                written = produce(_Upstream(out, upload))  # type: ignore[arg-type]
+                out.flush()
+            except BaseException:
+                upload.cancel()
+                raise
+        upload.finish(written.digest, written.size)
+        os.replace(out.name, self.root / blob_path(written.digest))
+        self.uploads.append((written.digest, upload))
+        return written
+
+    def close(self) -> None:
+        """Wait for every upload under way."""
+        uploads, self.uploads = self.uploads, []
+        try:
+            for digest, upload in uploads:
+                sent = upload.join()
+                self.reporter.note(f"{digest}: pushed ({sent} bytes) while it was written")
+        finally:
+            for _, upload in uploads:
+                upload.cancel()
+
+
+class _Upstream:
+    """The layout's file, telling the upload as it grows (in pieces of at least CHUNK)."""
+
+    def __init__(self, out: BinaryIO, upload: StreamedUpload):
+        self.out, self.upload = out, upload
+        self.told = 0
+
+    def write(self, data: bytes) -> None:
+        self.out.write(data)
+        if self.out.tell() - self.told >= CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        self.out.flush()
+        self.told = self.out.tell()
+        self.upload.advance(self.told)
+
+    def tell(self) -> int:
+        return self.out.tell()
+
+    def seek(self, offset: int) -> None:
+        """Only a cached blob found broken while it was copied goes back; its bytes may be
+        sent already, so this push cannot go on."""
+        raise RegistryError("the layer cache changed while this layer was pushed; build again")
 
 
 def _basic(creds: Credentials) -> str:

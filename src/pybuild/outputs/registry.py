@@ -1,6 +1,7 @@
 """`-o type=registry,name=REF` and `--push`: the image is written as an OCI layout in a
-temporary directory, then pushed to every name (oci/registry.py); a second repository on the
-same registry mounts the blobs the first received instead of receiving them again."""
+temporary directory, its new layers going up to the first name while they are made, then pushed
+to every name (oci/registry.py); a second repository on the same registry mounts the blobs the
+first received instead of receiving them again."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import tempfile
 from pathlib import Path
 
 from ..errors import UsageError
-from ..oci.layout import DirLayout, write_images
+from ..oci.layout import write_images
 from ..oci.model import Image, WrittenImage
 from ..oci.reference import Reference, parse_reference
-from ..oci.registry import push_layout
+from ..oci.registry import PushingLayout, push_layout
 from .export import Exporting
 from .spec import OutputSpec
 
@@ -20,16 +21,22 @@ def export(
     images: list[Image], refs: list[Reference], spec: OutputSpec, *, using: Exporting
 ) -> WrittenImage:
     """Write the layout (one image, or an index of several platforms) in a temporary
-    directory, then push it to every name."""
+    directory, streaming new layers to the first name, then push it to every name."""
     targets = [parse_reference(name) for name in spec.names] or refs
     if not targets:
         raise UsageError("pushing needs a name: -t REGISTRY/REPO:TAG or -o type=registry,name=...")
     with tempfile.TemporaryDirectory(prefix="pybuild-push-") as directory:
-        layout = Path(directory)
+        layout, first = Path(directory), targets[0]
+        streaming = PushingLayout(
+            layout,
+            using.registry.client(first.domain, pushing=True),
+            first.path,
+            reporter=using.reporter,
+        )
         written = write_images(
             images,
             targets,
-            DirLayout(layout),
+            streaming,
             compression=spec.compression,
             cache=using.cache,
             reporter=using.reporter,
