@@ -21,6 +21,7 @@ from ..oci.blobstore import NO_CACHE
 from ..oci.layer import Layer, LayerEntry, tar_digests
 from ..oci.model import LayerBlob, WrittenImage
 from ..oci.rootfs import union
+from .diff import config_changes
 from .filesystem import entry_line, entry_row, file_list, filesystem_lines
 
 SCHEMA_VERSION = 1
@@ -54,22 +55,6 @@ def _layer(layer: Layer, blob: LayerBlob, in_image: bool, *, media_type: str) ->
         "file_count": sum(1 for entry in layer.entries if entry.kind != "dir"),
         "files": files,
     }
-
-
-def config_changes(
-    before: dict[str, Any], after: dict[str, Any], prefix: str = "config"
-) -> list[dict]:
-    """JSON paths whose value changed; maps (Labels, ExposedPorts, Volumes) key by key."""
-    changes = []
-    for key in sorted(set(before) | set(after)):
-        old, new = before.get(key), after.get(key)
-        if old == new:
-            continue
-        if (isinstance(old, dict) and old) or (isinstance(new, dict) and new):
-            changes += config_changes(old or {}, new or {}, f"{prefix}.{key}")
-        else:
-            changes.append({"path": f"{prefix}.{key}", "before": old, "after": new})
-    return changes
 
 
 def explanation(
