@@ -3,7 +3,7 @@ as ``file:line:col: message`` followed by the source line and a caret."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -84,3 +84,14 @@ class ContextError(InstructionError):
 
 class UsageError(PybuildError):
     """Bad command-line input (a tag, a platform, an output path)."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """` (did you mean X?)` for the choice nearest `word`, as BuildKit suggests; "" when none
+    is near. The suggestion keeps the word's case (COPPY -> COPY, coppy -> copy)."""
+    import difflib
+
+    found = difflib.get_close_matches(word.lower(), [c.lower() for c in choices], n=1, cutoff=0.6)
+    if not found:
+        return ""
+    return f" (did you mean {found[0].upper() if word.isupper() else found[0]}?)"

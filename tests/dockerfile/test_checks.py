@@ -49,3 +49,31 @@ def test_skip_and_error_settings():
     assert active_warnings(dockerfile, "error")[1] is True
     assert active_warnings(parse("# check=error=true\nFROM scratch\n"), None) == ([], True)
     assert active_warnings(dockerfile, "skip=all") == ([], False)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The majority is lowercase: each uppercase keyword is named, as BuildKit names it.
+        (
+            'from scratch\ncopy a /a\nCOPY a /b\ncopy a /c\nCMD ["/a"]\n',
+            [
+                (3, "Command 'COPY' should match the case of the command majority (lowercase)"),
+                (5, "Command 'CMD' should match the case of the command majority (lowercase)"),
+            ],
+        ),
+        # A tie counts as uppercase; an ARG before FROM does not vote.
+        (
+            "arg X=1\nFROM scratch\ncopy a /a\n",
+            [(3, "Command 'copy' should match the case of the command majority (uppercase)")],
+        ),
+        ("FROM scratch\nCOPY a /a\n", []),
+    ],
+)
+def test_majority_casing(text, expected):
+    found = [
+        (w.location.line, w.message)
+        for w in check(parse(text))
+        if w.rule == "ConsistentInstructionCasing"
+    ]
+    assert found == expected

@@ -206,7 +206,32 @@ def check(dockerfile: Dockerfile) -> list[Warning]:
                 )
     for stage in stages:
         warnings += _stage_checks(stage)
+    warnings += _majority_casing(dockerfile.instructions)
     return sorted(warnings, key=lambda w: (w.location.line, w.location.column))
+
+
+def _majority_casing(instructions: tuple[Instruction, ...]) -> list[Warning]:
+    """ConsistentInstructionCasing as BuildKit counts it: the keywords of the stages (from the
+    first FROM on) that are all lower or all upper case vote; each keyword not in the
+    majority's case is named (a tie counts as uppercase). Mixed-case keywords get the
+    rule's other message, above."""
+    first = next((i for i, item in enumerate(instructions) if isinstance(item, From)), None)
+    staged = instructions[first:] if first is not None else ()
+    words = [item.keyword for item in staged]
+    lower = sum(1 for word in words if word == word.lower())
+    upper = sum(1 for word in words if word == word.upper())
+    wanted = "lowercase" if lower > upper else "uppercase"
+    return [
+        Warning(
+            "ConsistentInstructionCasing",
+            f"Command '{item.keyword}' should match the case of the command majority ({wanted})",
+            item.location,
+        )
+        for item in staged
+        if item.keyword in (item.keyword.lower(), item.keyword.upper())
+        and item.keyword
+        != (item.keyword.lower() if wanted == "lowercase" else item.keyword.upper())
+    ]
 
 
 def active_warnings(dockerfile: Dockerfile, option: str | None) -> tuple[list[Warning], bool]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import InstructionError
+from ..errors import InstructionError, did_you_mean
 from .instructions import Flag
 
 STRING, BOOL, LIST = "string", "bool", "list"
@@ -59,7 +59,8 @@ def read_flags(keyword: str, flags: tuple[Flag, ...]) -> dict[str, Any]:
     for flag in flags:
         kind = allowed.get(flag.name)
         if kind is None:
-            raise InstructionError(f"unknown flag: --{flag.name}", flag.location)
+            nearest = did_you_mean(flag.name, allowed).replace("mean ", "mean --")
+            raise InstructionError(f"unknown flag: --{flag.name}{nearest}", flag.location)
         if kind == LIST:
             if flag.value is None:
                 raise InstructionError(f"missing a value on flag: --{flag.name}", flag.location)

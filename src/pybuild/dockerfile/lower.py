@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypedDict, TypeVar
 
-from ..errors import DockerfileSyntaxError, InstructionError, Location
+from ..errors import DockerfileSyntaxError, InstructionError, Location, did_you_mean
 from .flags import read_flags
 from .instructions import (
     KNOWN_KEYWORDS,
@@ -110,7 +110,7 @@ def trigger_problem(trigger: str) -> str:
     if keyword in ("FROM", "MAINTAINER"):
         return f"{keyword} isn't allowed as an ONBUILD trigger"
     if keyword.lower() not in KNOWN_KEYWORDS:
-        return f"unknown instruction in ONBUILD: {keyword}"
+        return f"unknown instruction in ONBUILD: {keyword}{did_you_mean(keyword, KNOWN_KEYWORDS)}"
     return ""
 
 
@@ -447,7 +447,10 @@ LOWERINGS: dict[str, Callable[[_Lowering], Instruction]] = {
 def lower_instruction(raw: RawInstruction, escape: str = "\\") -> Instruction:
     keyword = raw.keyword.lower()
     if keyword not in KNOWN_KEYWORDS:
-        raise DockerfileSyntaxError(f"unknown instruction: {raw.keyword}", raw.location)
+        raise DockerfileSyntaxError(
+            f"unknown instruction: {raw.keyword}{did_you_mean(raw.keyword, KNOWN_KEYWORDS)}",
+            raw.location,
+        )
     lowering = _Lowering(raw, escape)
     return LOWERINGS.get(keyword, _Lowering.unsupported)(lowering)
 
