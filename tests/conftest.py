@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -16,8 +17,15 @@ from engine import EngineUnavailable, find_or_start_engine  # noqa: E402
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="pybuild-test-cache-")
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "samples"
-CONFORMANCE = Path(os.environ.get("PYBUILD_CONFORMANCE", REPO.parent / "shared" / "conformance"))
+# The samples are built from a copy: the web server sample's busybox is copied in by make, and
+# a test run leaves the checkout as it found it.
+SAMPLES = Path(tempfile.mkdtemp(prefix="pybuild-test-samples-")) / "samples"
+shutil.copytree(REPO / "samples", SAMPLES, ignore=shutil.ignore_patterns("busybox"))
+# Screenshots and other things worth a look after a run; outside the checkout unless asked.
+ARTIFACTS = Path(os.environ.get("PYBUILD_TEST_ARTIFACTS") or tempfile.mkdtemp(prefix="pybuild-"))
+# BuildKit's parser and shell fixtures and the tables made from upstream tests, vendored with
+# their licence (tests/data/conformance/README.md says where each came from).
+CONFORMANCE = Path(os.environ.get("PYBUILD_CONFORMANCE", REPO / "tests" / "data" / "conformance"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -52,7 +60,7 @@ def conformance() -> Path:
     if not CONFORMANCE.is_dir():
         if IN_CI:
             pytest.fail(f"CI needs the conformance data at {CONFORMANCE}")
-        pytest.skip(f"conformance data not found at {CONFORMANCE} (../shared beside the checkout)")
+        pytest.skip(f"conformance data not found at {CONFORMANCE}")
     return CONFORMANCE
 
 
@@ -63,7 +71,7 @@ CONFORMANCE_COUNTS: dict[str, str] = {}
 
 def pytest_terminal_summary(terminalreporter) -> None:
     if CONFORMANCE_COUNTS:
-        terminalreporter.section("conformance with ../shared/conformance")
+        terminalreporter.section("conformance with tests/data/conformance")
         for name, count in CONFORMANCE_COUNTS.items():
             terminalreporter.write_line(f"{name}: {count}")
 

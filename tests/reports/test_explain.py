@@ -1,5 +1,6 @@
 """explain: its JSON agrees with the archive it describes; its HTML renders in real headless
-Chromium (the screenshot is kept under test-artifacts/) and shows the archive's digests."""
+Chromium (the screenshot is kept in $PYBUILD_TEST_ARTIFACTS, else a temporary directory) and
+shows the archive's digests."""
 
 from __future__ import annotations
 
@@ -14,12 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI, REPO, SAMPLES
+from conftest import ARTIFACTS, IN_CI, SAMPLES
 from pybuild import api
 from pybuild.oci.validate import validate_archive
 from pybuild.outputs.spec import parse_output
-
-ARTIFACTS = REPO / "test-artifacts"
 
 
 @pytest.fixture(scope="module", autouse=True)
