@@ -223,3 +223,79 @@ def test_an_interrupt_after_the_output_is_in_place_says_it_is_complete(
     assert exited.value.code == 130
     assert f"interrupted; {out} was already written complete" in capsys.readouterr().err
     assert out.stat().st_size > 0
+
+
+def test_a_dockerfile_from_stdin_and_its_errors_name_stdin(tmp_path):
+    context = write_case(tmp_path, "FROM scratch\n")
+    out = tmp_path / "s.tar"
+    run = [sys.executable, "-m", "pybuild", "-q", "-t", "s:1", "-f", "-", "-o", str(out)]
+    ok = subprocess.run(
+        [*run, str(context)], input=b"FROM scratch\nCOPY a.txt /b\n", capture_output=True
+    )
+    assert ok.returncode == 0, ok.stderr
+    from pybuild.reports.inspect import read_image
+
+    assert [row["path"] for row in read_image(out)["filesystem"]] == ["/b"]
+    bad = subprocess.run(
+        [*run, str(context)], input=b"FROM scratch\nCOPPY a.txt /b\n", capture_output=True
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.decode().startswith("error: <stdin>:2:1: unknown instruction: COPPY")
+
+
+def test_a_build_without_a_tag_is_named_by_its_image_id(tmp_path):
+    result = pybuild(str(SAMPLES / "hello"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    image_id = next(
+        line.split()[1] for line in result.stderr.decode().splitlines() if line.startswith("image ")
+    )
+    name = image_id.removeprefix("sha256:")[:12] + ".tar"
+    assert result.stdout.decode().strip() == name and [p.name for p in tmp_path.iterdir()] == [name]
+    from pybuild.reports.inspect import read_image
+
+    untagged = read_image(tmp_path / name)
+    assert untagged["image_id"] == image_id and untagged["tags"] == []
+
+
+def test_the_image_is_never_written_to_a_terminal(tmp_path):
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pybuild", "-t", "x:1", "-o", "-", str(SAMPLES / "hello")],
+            stdout=follower,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    message = result.stderr.decode()
+    assert result.returncode == 1 and "terminal" in message and "-o - > image.tar" in message
+    assert len(message.splitlines()) == 1
+
+
+def test_an_oci_archive_says_how_to_load_it(tmp_path):
+    out = tmp_path / "o.tar"
+    result = pybuild("-t", "o:1", "-o", f"type=oci,dest={out}", str(SAMPLES / "hello"))
+    assert result.returncode == 0
+    assert (
+        b"podman load -i" in result.stderr and b"docker load` wants -o type=docker" in result.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "message"),
+    [
+        ("FROM scratch\nCOPPY a.txt /x\n", "unknown instruction: COPPY (did you mean COPY?)"),
+        ("from scratch\ncopi a.txt /x\n", "unknown instruction: copi (did you mean copy?)"),
+        ("FROM scratch\nCOPY --chwn=1 a.txt /x\n", "unknown flag: --chwn (did you mean --chown?)"),
+        ("FROM scratch\nXYZZY a.txt /x\n", "unknown instruction: XYZZY\n"),
+    ],
+)
+def test_unknown_words_suggest_the_nearest_valid_one(tmp_path, dockerfile, message):
+    result = pybuild(
+        "-t", "t:1", "-o", str(tmp_path / "t.tar"), str(write_case(tmp_path, dockerfile))
+    )
+    assert result.returncode == 1 and message in result.stderr.decode()

@@ -36,7 +36,7 @@ from .oci.registry import RegistryAccess
 from .oci.sinks import DiscardSink
 from .outputs.export import Exporting, export
 from .outputs.files import PLACED
-from .outputs.spec import STDOUT, OutputSpec, parse_annotation
+from .outputs.spec import STDOUT, OutputSpec, parse_annotation, untagged_name
 
 if TYPE_CHECKING:  # git is asked only for provenance and --git-labels
     from .attest.vcs import Checkout
@@ -48,6 +48,7 @@ class BuildOptions:
 
     context: Path
     dockerfile: Path | None = None  # default: CONTEXT/Dockerfile
+    dockerfile_text: str | None = None  # `-f -`: the Dockerfile read from stdin (then not read)
     tags: tuple[str, ...] = ()
     output: OutputSpec = OutputSpec()  # -o, --load and --push, parsed (outputs/spec.py)
     registry: RegistryAccess = field(default_factory=RegistryAccess)  # credentials, --insecure
@@ -63,6 +64,9 @@ class BuildOptions:
         default_factory=lambda: os.environ.get("SOURCE_DATE_EPOCH")
     )
     record_steps: bool = False  # keep what each instruction did (explain sets it)
+    # Leave a summary of this build in the cache directory for the next one's `explain --why`
+    # and cache-miss reasons (explain compares with it instead).
+    keep_summary: bool = True
     attest: AttestOptions = AttestOptions()  # SBOM, provenance, git labels
     annotations: tuple[str, ...] = ()  # --annotation [PLACE:]KEY=VALUE
 
@@ -78,6 +82,8 @@ class BuildResult:
     warnings: tuple[str, ...] = ()
     names: tuple[str, ...] = ()  # the image's full names: its tags, or where it was pushed
     evaluations: tuple[Evaluation, ...] = ()  # one per platform (`evaluation` is the first)
+    timestamps: Timestamps = Timestamps()  # the times used, and where they came from
+    summary: dict[str, Any] | None = None  # what the next build compares with (reports/why.py)
 
     @property
     def image_id(self) -> str:
@@ -122,6 +128,13 @@ def read_dockerfile(path: Path) -> str:
         raise DockerfileSyntaxError(
             f"the Dockerfile is not UTF-8 text (byte {error.start})", Location(str(path), 1, 1)
         ) from None
+
+
+def dockerfile_text(options: BuildOptions, path: Path) -> str:
+    """The Dockerfile as given on stdin (`-f -`), else read from `path`."""
+    if options.dockerfile_text is not None:
+        return options.dockerfile_text
+    return read_dockerfile(path)
 
 
 def _read_without_waiting(path: Path) -> bytes:
@@ -208,7 +221,7 @@ def build(
     if options.attest.git_labels:
         labels = {**git_labels(checkout, context_dir), **labels}
 
-    text = read_dockerfile(dockerfile)
+    text = dockerfile_text(options, dockerfile)
     parsed = parse(text, str(dockerfile))
     lint, fatal = active_warnings(parsed, options.check)
     if fatal and lint:
@@ -219,8 +232,10 @@ def build(
             "(--check=error or # check=error=true)",
             first.location,
         )
-    context = BuildContext(context_dir, load_ignore_rules(context_dir, dockerfile))
+    beside = dockerfile if options.dockerfile_text is None else None  # stdin: none beside it
+    context = BuildContext(context_dir, load_ignore_rules(context_dir, beside))
     store = BlobStore(options.cache_dir)
+    summarised = store.root is not None  # what each instruction did is kept for the next build
     # Decompressed ADD archives and base layers live here until the image is written, then go;
     # the build's registry connections are closed then too.
     with tempfile.TemporaryDirectory(prefix="pybuild-") as scratch, closing(options.registry):
@@ -240,7 +255,7 @@ def build(
                 registry=options.registry,
                 reporter=reporter,
                 store=store,
-                record_steps=options.record_steps,
+                record_steps=options.record_steps or summarised,
             )
             for platform in platforms
         ]
@@ -264,7 +279,55 @@ def build(
         written = export(images, refs, output, using=using)
     warnings = tuple(str(warning) for warning in lint) + evaluation.warnings
     names = tuple(ref.full for ref in [parse_reference(name) for name in output.names] or refs)
-    return BuildResult(evaluation, written, output, warnings, names, tuple(evaluations))
+    if output.named_by_id:
+        output = replace(output, dest=untagged_name(written.image_id))
+    summary = None
+    if summarised:
+        summary = _summarise(evaluation, written, build_args=build_args, timestamps=timestamps)
+        if options.keep_summary:
+            _keep_summary(
+                summary, store, context=context_dir, dockerfile=dockerfile, reporter=reporter
+            )
+    return BuildResult(
+        evaluation,
+        written,
+        output,
+        warnings,
+        names,
+        tuple(evaluations),
+        timestamps=timestamps,
+        summary=summary,
+    )
+
+
+def _summarise(
+    evaluation: Evaluation,
+    written: WrittenImage,
+    *,
+    build_args: dict[str, str],
+    timestamps: Timestamps,
+) -> dict[str, Any]:
+    from .reports import why  # the teaching module loads only for builds with a cache
+
+    return why.summary(evaluation, written, build_args=build_args, timestamps=timestamps)
+
+
+def _keep_summary(
+    summary: dict[str, Any],
+    store: BlobStore,
+    *,
+    context: Path,
+    dockerfile: Path,
+    reporter: Reporter,
+) -> None:
+    """Say which layers differ from the last build's and why, then replace its summary."""
+    from .reports import why
+
+    assert store.root is not None
+    path = why.record_path(store.root, context, dockerfile)
+    for reason in why.miss_reasons(why.load(path), summary):
+        reporter.note(reason)
+    why.save(path, summary)
 
 
 def _now() -> str:
@@ -307,34 +370,66 @@ def write_result_files(
 
 
 def explain(
-    options: BuildOptions, *, stdout: BinaryIO | None = None
+    options: BuildOptions,
+    *,
+    stdout: BinaryIO | None = None,
+    why: bool = False,
+    against: Path | None = None,
 ) -> tuple[dict[str, Any], BuildResult]:
     """Build as `build` does and say what each instruction produced; the image is written
-    only when `options.output` asks for it (a dest, or --load)."""
+    only when `options.output` asks for it (a dest, or --load). `why` adds how the image
+    differs from the last build of this context and Dockerfile (reports/why.py); `against`
+    how it differs from that image (an archive or layout), file by file."""
     wanted = options.output.dest is not None or options.output.load
-    run = (
-        replace(options, record_steps=True)
-        if wanted
-        else replace(
+    if against is not None and wanted:
+        raise UsageError("--against compares with an image written for the purpose: drop --image")
+    dockerfile = options.dockerfile or default_dockerfile(Path(options.context))
+    from .reports import why as whys  # the teaching modules load only when asked for
+    from .reports.explain import explanation
+
+    last = None
+    if why:
+        if options.cache_dir is None:
+            raise UsageError("--why compares with the build recorded in the cache: drop --no-cache")
+        last = whys.load(whys.record_path(options.cache_dir, Path(options.context), dockerfile))
+    with tempfile.TemporaryDirectory(prefix="pybuild-explain-") as scratch:
+        fresh = Path(scratch) / "image.tar"
+        if wanted:
+            output = options.output
+        elif against is not None:
+            output = replace(options.output, type="docker", dest=str(fresh))
+        else:
+            output = replace(options.output, dest=STDOUT)
+        run = replace(
             options,
-            output=replace(options.output, dest=STDOUT),
+            output=output,
             tags=options.tags or ("explain:latest",),
             record_steps=True,
+            keep_summary=False,  # explain looks; only a build leaves the summary
         )
-    )
-    result = build(run, stdout=stdout if wanted else cast(BinaryIO, DiscardSink()))
-    from .reports.explain import explanation  # the teaching module loads only when asked for
+        result = build(run, stdout=stdout if wanted else cast(BinaryIO, DiscardSink()))
+        source = normalise_text(dockerfile_text(options, dockerfile))[:-1].split("\n")
+        document = explanation(
+            result.evaluation,
+            result.written,
+            MEDIA_OCI_LAYER + result.output.compression.media_suffix,
+            dockerfile=str(dockerfile),
+            source=source,
+            others=result.evaluations[1:],
+            timestamps=result.timestamps,
+        )
+        if why:
+            document["why"] = (
+                whys.compare(last, result.summary)
+                if last is not None and result.summary is not None
+                else None
+            )
+        if against is not None:
+            from .reports.diff import diff_images, read_facts
 
-    dockerfile = options.dockerfile or default_dockerfile(Path(options.context))
-    source = normalise_text(read_dockerfile(dockerfile))[:-1].split("\n")
-    document = explanation(
-        result.evaluation,
-        result.written,
-        MEDIA_OCI_LAYER + result.output.compression.media_suffix,
-        dockerfile=str(dockerfile),
-        source=source,
-        others=result.evaluations[1:],
-    )
+            document["against"] = whys.placed(
+                diff_images(read_facts(against), read_facts(fresh)), document
+            )
     return document, result
 
 
@@ -355,7 +450,8 @@ def start_recording(options: BuildOptions, argv: list[str]) -> recording.Recordi
     that writes an archive file, loads and pushes nothing, and keeps reproducible times."""
     output = options.output
     if (
-        options.attest.any  # provenance names git revisions, which no watched file shows
+        options.dockerfile_text is not None  # stdin leaves no file to watch
+        or options.attest.any  # provenance names git revisions, which no watched file shows
         or options.attest.git_labels
         or options.cache_dir is None
         or output.load

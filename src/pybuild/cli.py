@@ -64,7 +64,7 @@ def main() -> None:
     "--file",
     "dockerfile",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The Dockerfile (default: CONTEXT/Dockerfile).",
+    help="The Dockerfile (default: CONTEXT/Dockerfile); - reads it from stdin.",
 )
 @click.option("-t", "--tag", "tags", multiple=True, help="Name and tag, NAME[:TAG]; may repeat.")
 @click.option(
@@ -223,9 +223,11 @@ def build(
     git_labels: bool,
 ) -> None:
     """Build the Dockerfile in CONTEXT into an image archive (docker-archive + OCI layout)."""
+    dockerfile, text = _dockerfile_argument(dockerfile)
     options = api.BuildOptions(
         context=context,
         dockerfile=dockerfile,
+        dockerfile_text=text,
         tags=tags,
         output=run(lambda: parse_output(output, load, push)),
         registry=RegistryAccess(creds, insecure, registry_mirrors, pull),
@@ -247,6 +249,13 @@ def build(
         annotations=annotations,
         **({"cache_dir": None} if no_cache else {"cache_dir": cache_dir} if cache_dir else {}),
     )
+    if options.output.to_stdout and sys.stdout.isatty():
+        run(
+            lambda: _refuse(
+                "-o -: the image is a binary tar and stdout is a terminal; redirect it "
+                "(-o - > image.tar, or -o - | docker load) or give -o PATH"
+            )
+        )
     argv = (click.get_current_context().find_root().obj or {}).get("argv")
     # A build that writes files besides the image is never answered from a record.
     writes_more = iidfile is not None or metadata_file is not None
@@ -274,7 +283,29 @@ def outcome_lines(result: api.BuildResult, quiet: bool, up_to_date: bool) -> lis
     lines.append(("err", f"image {result.image_id}"))
     if result.dest is not None and not to_stdout:
         lines.append(("out", result.dest))
+        if result.output.type == "oci":
+            lines.append(
+                (
+                    "err",
+                    f"an OCI archive: `podman load -i {result.dest}` or `skopeo copy "
+                    f"oci-archive:{result.dest} ...` take it; `docker load` wants -o type=docker",
+                )
+            )
     return lines
+
+
+def _dockerfile_argument(path: Path | None) -> tuple[Path | None, str | None]:
+    """`-f -`: the Dockerfile comes from stdin (named <stdin> in messages), as with docker
+    build; any other path is read by the build."""
+    if path is None or str(path) != "-":
+        return path, None
+    data = sys.stdin.buffer.read()
+    try:
+        return Path("<stdin>"), data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        message = f"-f -: the Dockerfile on stdin is not UTF-8 text (byte {error.start})"
+    run(lambda: _refuse(message))
+    raise AssertionError("run() exits on a refusal")
 
 
 @main.command()
@@ -284,7 +315,7 @@ def outcome_lines(result: api.BuildResult, quiet: bool, up_to_date: bool) -> lis
     "--file",
     "dockerfile",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The Dockerfile (default: CONTEXT/Dockerfile).",
+    help="The Dockerfile (default: CONTEXT/Dockerfile); - reads it from stdin.",
 )
 @click.option(
     "--format",
@@ -302,6 +333,18 @@ def outcome_lines(result: api.BuildResult, quiet: bool, up_to_date: bool) -> lis
     help="Write the explanation to this file instead of stdout.",
 )
 @click.option("--image", metavar="PATH|type=...", help="Also write the image, as build's -o.")
+@click.option(
+    "--why",
+    is_flag=True,
+    help="Say why the image differs from the last build of this context and Dockerfile: "
+    "the build args, base images, times and files that moved, and the first line they changed.",
+)
+@click.option(
+    "--against",
+    type=click.Path(path_type=Path),
+    metavar="IMAGE",
+    help="Say how the image differs from IMAGE (an archive or layout), line by line.",
+)
 @click.option("-t", "--tag", "tags", multiple=True, help="Name and tag for the image.")
 @click.option("--build-arg", "build_args", multiple=True, metavar="KEY[=VALUE]")
 @click.option("--target", help="Explain this stage's image instead of the last one.")
@@ -319,6 +362,8 @@ def explain(
     *,
     report: Path | None,
     image: str | None,
+    why: bool,
+    against: Path | None,
     tags: tuple[str, ...],
     build_args: tuple[str, ...],
     target: str | None,
@@ -327,9 +372,11 @@ def explain(
 ) -> None:
     """Show what each instruction of the Dockerfile in CONTEXT produces: layers, files,
     config changes, history, digests. Builds without writing an archive unless --image."""
+    dockerfile, text = _dockerfile_argument(dockerfile)
     options = api.BuildOptions(
         context=context,
         dockerfile=dockerfile,
+        dockerfile_text=text,
         tags=tags,
         output=run(lambda: parse_output(image)),
         build_args=build_args,
@@ -337,12 +384,30 @@ def explain(
         platform=platform,
         build_contexts=build_contexts,
     )
-    document, result = run(lambda: api.explain(options, stdout=sys.stdout.buffer))
+    document, result = run(
+        lambda: api.explain(options, stdout=sys.stdout.buffer, why=why, against=against)
+    )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     from .reports.explain import render_text
 
-    if fmt == "json":
+    if fmt == "text" and (why or against is not None):  # the question asked, then the rest
+        from .reports import why as whys
+
+        parts = []
+        if why:
+            found = document["why"]
+            parts.append(
+                whys.render_text(found)
+                if found is not None
+                else "why: no earlier build of this context and Dockerfile is recorded "
+                "(every build with a cache directory records itself)\n"
+            )
+        if against is not None:
+            parts.append(whys.render_against(document["against"]))
+        parts.append("\n" + render_text(document, colour=report is None and sys.stdout.isatty()))
+        text = "".join(parts)
+    elif fmt == "json":
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     elif fmt == "html":
         from .reports.html import render_html

@@ -156,12 +156,11 @@ class IgnoreRules:
         return matched
 
 
-def load_ignore_rules(context_dir: Path, dockerfile: Path) -> IgnoreRules | None:
-    """`<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's `.dockerignore`."""
-    for candidate in (
-        dockerfile.with_name(dockerfile.name + ".dockerignore"),
-        context_dir / ".dockerignore",
-    ):
+def load_ignore_rules(context_dir: Path, dockerfile: Path | None) -> IgnoreRules | None:
+    """`<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's `.dockerignore`
+    (`dockerfile` None: a Dockerfile from stdin, which has nothing beside it)."""
+    beside = [dockerfile.with_name(dockerfile.name + ".dockerignore")] if dockerfile else []
+    for candidate in (*beside, context_dir / ".dockerignore"):
         if candidate.is_file():
             text = candidate.read_text(encoding="utf-8", errors="replace")
             return IgnoreRules(read_ignore_file(text), str(candidate))

@@ -14,6 +14,14 @@ from ..errors import UsageError
 class Timestamps:
     epoch: int = 0
     keep_file_times: bool = False
+    source: str = "the default: the Unix epoch, for reproducible digests"  # for explain
+
+    @property
+    def file_times(self) -> str:
+        """What files' mtimes are in the image, in words."""
+        if not self.keep_file_times:
+            return f"{self.created}, every file (the epoch)"
+        return f"each file's own mtime, clamped to {self.created}"
 
     @property
     def created(self) -> str:
@@ -31,7 +39,7 @@ class Timestamps:
         """`--timestamp now|SECONDS` wins over SOURCE_DATE_EPOCH; without either, the epoch.
         `now` opts out of reproducibility: the build time, and files' own mtimes."""
         if option is not None and option.lower() == "now":
-            return Timestamps(int(time.time()), keep_file_times=True)
+            return Timestamps(int(time.time()), True, f"{option}: the build's start")
         name, value = (
             ("--timestamp", option) if option is not None else ("SOURCE_DATE_EPOCH", value)
         )
@@ -43,4 +51,4 @@ class Timestamps:
             raise UsageError(f"{name} must be whole seconds (or now), got {value!r}") from None
         if epoch < 0:
             raise UsageError(f"{name} must not be negative, got {value!r}")
-        return Timestamps(epoch, keep_file_times=True)
+        return Timestamps(epoch, True, f"{name}={value}")

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 # Bump when what a key covers, or the bytes a key stands for, change. 2: compressors are handed
 # even writes (compression.py), so gzip blobs cached by version 1 hold other bytes.
 FORMAT = 2
+STAMPS = 100_000  # files a layer's stamps name at most (see layer_key)
 
 
 def default_cache_path() -> Path:
@@ -59,9 +61,17 @@ class BlobStore:
         """Whether blobs of this compression are kept (uncompressed ones are cheaper to write)."""
         return self.root is not None and compression.name != "uncompressed"
 
-    def layer_key(self, entries: Iterable[LayerEntry], compression: Compression) -> str | None:
+    def layer_key(
+        self,
+        entries: Iterable[LayerEntry],
+        compression: Compression,
+        *,
+        stamps: dict[str, int] | None = None,
+    ) -> str | None:
         """The key of a layer made of `entries`, or None when it cannot be cached (a source
-        vanished, or the cache is off)."""
+        vanished, or the cache is off). `stamps` receives, for up to STAMPS entries, a
+        checksum of what the key took from each (its fields and its source's stat): how the
+        next build tells which files changed (explain --why)."""
         if self.root is None:
             return None
         digest = hashlib.sha256(
@@ -89,7 +99,10 @@ class BlobStore:
                 entry.link_group != "",
                 source,
             ]
-            digest.update(json.dumps(record).encode() + b"\n")
+            line = json.dumps(record).encode() + b"\n"
+            digest.update(line)
+            if stamps is not None and len(stamps) < STAMPS:
+                stamps[entry.path] = zlib.crc32(line)
             if entry.link_group:
                 groups.append(entry.link_group)
         digest.update(json.dumps([groups.index(g) for g in groups]).encode())  # link structure

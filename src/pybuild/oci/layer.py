@@ -376,6 +376,9 @@ class BuiltLayer:
     keys: dict[tuple[Compression, Path | None], str | None] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # Per entry, a checksum of what its key took (BlobStore.layer_key): what explain --why
+    # compares with the last build's to name the files that changed.
+    stamps: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     def of(
@@ -402,7 +405,8 @@ class BuiltLayer:
         """This layer's key in `cache` (computed once per build)."""
         where = (compression, cache.root)
         if where not in self.keys:
-            self.keys[where] = cache.layer_key(self.entries, compression)
+            self.stamps.clear()
+            self.keys[where] = cache.layer_key(self.entries, compression, stamps=self.stamps)
         return self.keys[where]
 
     def known_blob(self, compression: Compression, cache: BlobStore) -> LayerBlob | None:

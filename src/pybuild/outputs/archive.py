@@ -20,7 +20,7 @@ from ..oci.reference import Reference
 from .export import Exporting
 from .files import file_in_place
 from .load import load_archive
-from .spec import OutputSpec
+from .spec import OutputSpec, untagged_name
 
 
 def write_archive(
@@ -53,6 +53,9 @@ def write_archive(
                 assert using.stdout is not None, "dest - needs a stdout to write to"
                 shutil.copyfileobj(scratch, using.stdout, 1 << 20)
                 using.stdout.flush()
+            if spec.named_by_id:  # its name was known only once it was written
+                with file_in_place(Path(untagged_name(written.image_id))) as placed:
+                    shutil.copyfileobj(scratch, placed.stream, 1 << 20)
         return written
     path = Path(spec.dest)
     written_before = (

@@ -39,6 +39,7 @@ class OutputSpec:
     # type=docker of several platforms: whose image manifest.json names (default: this machine's)
     platform: Platform | None = None
     annotations: tuple[Annotation, ...] = ()  # --annotation and -o annotation.KEY=VALUE
+    named_by_id: bool = False  # no dest and no tag: the archive is named by its image ID
 
     @property
     def to_stdout(self) -> bool:
@@ -46,14 +47,17 @@ class OutputSpec:
 
     def with_default_dest(self, refs: list[Reference]) -> OutputSpec:
         """A docker or oci archive with no dest (and nothing to load) goes to `NAME-TAG.tar`
-        from the first tag, in the current directory."""
+        from the first tag, in the current directory; without a tag, to `IMAGE_ID.tar`."""
         if self.dest is not None or self.load or self.type == "registry":
             return self
-        if not refs:
-            raise UsageError(
-                "say where to write the image: -o PATH (or - for stdout), or -t NAME:TAG"
-            )
+        if not refs:  # untagged, as `docker build` without -t: named by its image ID
+            return replace(self, named_by_id=True)
         return replace(self, dest=refs[0].familiar.replace("/", "_").replace(":", "-") + ".tar")
+
+
+def untagged_name(image_id: str) -> str:
+    """An untagged image's archive: `IMAGE_ID.tar`, the 12 digits `docker images` shows."""
+    return image_id.removeprefix("sha256:")[:12] + ".tar"
 
 
 def parse_output(text: str | None, load: bool = False, push: bool = False) -> OutputSpec:

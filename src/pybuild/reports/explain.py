@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from ..build.evaluator import Evaluation
+from ..build.timestamps import Timestamps
 from ..oci.blobstore import NO_CACHE
 from ..oci.layer import Layer, LayerEntry, tar_digests
 from ..oci.model import LayerBlob, WrittenImage
@@ -65,6 +66,7 @@ def explanation(
     dockerfile: str,
     source: list[str] | None = None,
     others: tuple[Evaluation, ...] = (),
+    timestamps: Timestamps | None = None,
 ) -> dict[str, Any]:
     """The explain document (schema version 1). With `others` (the other platforms of a
     multi-platform build), `by_platform` says which lines gave another result there and which
@@ -99,6 +101,7 @@ def explanation(
                 media_type=media_type if number else "application/vnd.oci.image.layer.v1.tar",
             )
             item["layer"]["excluded_by_dockerignore"] = sorted(set(step.excluded))
+            item["layer"]["number"] = number  # its place in the image (None: another stage)
         if step.history is not None:
             item["history"] = {
                 "created_by": step.history.created_by,
@@ -125,6 +128,49 @@ def explanation(
         "filesystem": file_list(union(layer.entries for layer in evaluation.image.layers)),
         "platforms": [str(item.image.config.platform) for item in (evaluation, *others)],
         "by_platform": platform_differences(evaluation, others),
+        "runs": what_runs(config.get("config") or {}, set_by),
+        "time": {
+            "created": config.get("created"),
+            "file_mtimes": (timestamps or Timestamps()).file_times,
+            "source": (timestamps or Timestamps()).source,
+            "set_by": "--timestamp, else SOURCE_DATE_EPOCH, else the epoch",
+        },
+    }
+
+
+SHELL_FORM = ["/bin/sh", "-c"]
+
+
+def what_runs(config: dict[str, Any], set_by: dict[str, list[int]]) -> dict[str, Any]:
+    """The process `docker run IMAGE` starts, as the engine assembles it: ENTRYPOINT then CMD
+    (CMD alone when there is no ENTRYPOINT), shell forms already wrapped in /bin/sh -c; the
+    user, directory and environment it starts with; and the lines that set each."""
+    entrypoint, cmd = config.get("Entrypoint") or [], config.get("Cmd") or []
+    argv = entrypoint if entrypoint[:2] == SHELL_FORM else [*entrypoint, *cmd]
+    notes = []
+    if not argv:
+        notes.append("no ENTRYPOINT or CMD: `docker run` must be given a command")
+    if entrypoint[:2] == SHELL_FORM:
+        notes.append(
+            "ENTRYPOINT is in shell form: /bin/sh runs it, CMD and `docker run` arguments are "
+            "ignored, and signals go to the shell, not the program"
+        )
+    elif cmd[:2] == SHELL_FORM and not entrypoint:
+        notes.append("CMD is in shell form: /bin/sh -c runs it (the image needs a /bin/sh)")
+    if entrypoint and cmd and entrypoint[:2] != SHELL_FORM:
+        notes.append(
+            "CMD gives ENTRYPOINT its default arguments; `docker run IMAGE ARGS` replaces them"
+        )
+    return {
+        "argv": argv,
+        "user": config.get("User") or "root (the default: no USER)",
+        "workdir": config.get("WorkingDir") or "/ (the default: no WORKDIR)",
+        "env": config.get("Env") or [],
+        "notes": notes,
+        "set_by": {
+            key: set_by.get(f"config.{key}", [])
+            for key in ("Entrypoint", "Cmd", "User", "WorkingDir", "Env")
+        },
     }
 
 
@@ -216,6 +262,12 @@ def render_text(document: dict[str, Any], colour: bool = False) -> str:
         lines.append(f"  {key}: {short(value)}{style(where, fg='bright_black')}")
     lines.append(f"  rootfs.diff_ids: {len(document['diff_ids'])} layers")
     lines.append("")
+    lines += _runs_lines(document["runs"], style)
+    time = document["time"]
+    lines.append(style("time", bold=True) + f" (from {time['source']}):")
+    lines.append(f"  created      {time['created']}")
+    lines.append(f"  file mtimes  {time['file_mtimes']}")
+    lines.append("")
     lines.append(f"image ID         {document['image_id']}")
     lines.append(f"manifest digest  {document['manifest_digest']}")
     if len(document.get("platforms") or []) > 1:
@@ -236,3 +288,23 @@ def render_text(document: dict[str, Any], colour: bool = False) -> str:
     )
     lines += filesystem_lines(document["filesystem"], indent="  ")
     return "\n".join(lines) + "\n"
+
+
+def _runs_lines(runs: dict[str, Any], style: Any) -> list[str]:
+    """`docker run IMAGE` starts: argv, user, directory, environment, with their lines."""
+
+    def where(key: str) -> str:
+        found = runs["set_by"].get(key) or []
+        return style(f"  # line {', '.join(map(str, found))}", fg="bright_black") if found else ""
+
+    argv = runs["argv"]
+    lines = [style("what runs", bold=True) + " (what `docker run IMAGE` starts):"]
+    shown = json.dumps(argv, ensure_ascii=False) if argv else "(nothing)"
+    lines.append(f"  command  {shown}{where('Entrypoint') or where('Cmd')}")
+    lines.append(f"  user     {runs['user']}{where('User')}")
+    lines.append(f"  workdir  {runs['workdir']}{where('WorkingDir')}")
+    for variable in runs["env"]:
+        lines.append(f"  env      {variable}")
+    lines += [f"  note: {note}" for note in runs["notes"]]
+    lines.append("")
+    return lines
