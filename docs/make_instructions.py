@@ -186,6 +186,9 @@ def render() -> str:
                 )
             )
         document["dockerfile"] = "Dockerfile"
+        # The archive's anatomy and the time are the same story for every example: README
+        # tells it once; here each instruction shows what it changes, and what runs.
+        del document["archive"], document["time"]
         parts.append(
             f"## {title}\n\n```dockerfile\n{dockerfile}```\n\n`pybuild explain`:\n\n"
             f"```\n{render_text(document)}```\n\n**At run time:** {runtime}\n"

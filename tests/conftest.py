@@ -21,6 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 # a test run leaves the checkout as it found it.
 SAMPLES = Path(tempfile.mkdtemp(prefix="pybuild-test-samples-")) / "samples"
 shutil.copytree(REPO / "samples", SAMPLES, ignore=shutil.ignore_patterns("busybox"))
+if Path("/bin/busybox").exists():  # Debian's busybox-static; tests that need it say so
+    shutil.copy2("/bin/busybox", SAMPLES / "webserver" / "busybox")
 # Screenshots and other things worth a look after a run; outside the checkout unless asked.
 ARTIFACTS = Path(os.environ.get("PYBUILD_TEST_ARTIFACTS") or tempfile.mkdtemp(prefix="pybuild-"))
 # BuildKit's parser and shell fixtures and the tables made from upstream tests, vendored with

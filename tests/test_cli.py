@@ -299,3 +299,25 @@ def test_unknown_words_suggest_the_nearest_valid_one(tmp_path, dockerfile, messa
         "-t", "t:1", "-o", str(tmp_path / "t.tar"), str(write_case(tmp_path, dockerfile))
     )
     assert result.returncode == 1 and message in result.stderr.decode()
+
+
+def test_a_bare_check_runs_only_the_checks_with_buildkits_rule_names(tmp_path):
+    context = write_case(tmp_path, "FROM scratch\nCMD echo hi\n")
+    found = pybuild("--check", str(context), cwd=tmp_path)
+    stderr = found.stderr.decode()
+    assert found.returncode == 1
+    assert (
+        "WARNING: JSONArgsRecommended - "
+        "https://docs.docker.com/go/dockerfile/rule/json-args-recommended/" in stderr
+    )
+    assert "Dockerfile:2:1:" in stderr and stderr.rstrip().endswith(
+        "Check complete, 1 warning has been found!"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ctx"]  # nothing built
+    (context / "Dockerfile").write_text('FROM scratch\nCMD ["echo", "hi"]\n')
+    clean = pybuild("build", "-f", str(context / "Dockerfile"), "--check", str(context))
+    assert clean.returncode == 0 and b"no warnings have been found" in clean.stderr
+    settings = pybuild(
+        "--check=skip=JSONArgsRecommended", "-q", "-o", str(tmp_path / "x.tar"), str(context)
+    )
+    assert settings.returncode == 0 and (tmp_path / "x.tar").is_file()

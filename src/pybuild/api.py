@@ -21,7 +21,7 @@ from .build.contexts import parse_named_context
 from .build.evaluator import Evaluation, evaluate
 from .build.ignore import load_ignore_rules
 from .build.timestamps import Timestamps
-from .dockerfile.checks import CheckFailed, active_warnings
+from .dockerfile.checks import CheckFailed, Warning, active_warnings
 from .dockerfile.dump import dump
 from .dockerfile.instructions import Dockerfile
 from .dockerfile.lower import lower
@@ -330,6 +330,15 @@ def _keep_summary(
     why.save(path, summary)
 
 
+def check_only(options: BuildOptions) -> list[Warning]:
+    """`--check` with no settings: the build checks, run without building (as `docker build
+    --check`), after the Dockerfile's `# check=skip=...` directive."""
+    context_dir = Path(options.context)
+    dockerfile = options.dockerfile or default_dockerfile(context_dir)
+    parsed = parse(dockerfile_text(options, dockerfile), str(dockerfile))
+    return active_warnings(parsed, None)[0]
+
+
 def _now() -> str:
     import datetime as dt
 
@@ -418,6 +427,7 @@ def explain(
             others=result.evaluations[1:],
             timestamps=result.timestamps,
         )
+        document["archive"] = _anatomy(result, run, document)
         if why:
             document["why"] = (
                 whys.compare(last, result.summary)
@@ -431,6 +441,25 @@ def explain(
                 diff_images(read_facts(against), read_facts(fresh)), document
             )
     return document, result
+
+
+def _anatomy(result: BuildResult, options: BuildOptions, explained: dict[str, Any]) -> dict | None:
+    """The documents of the archive explain's build wrote (or would have written) as one
+    image; None for an index (several platforms, attestations): `inspect` shows those."""
+    from .oci.layout import documents
+    from .reports.explain import anatomy
+
+    found = documents(
+        result.evaluation.image,
+        [parse_reference(tag) for tag in options.tags],
+        list(result.written.layers),
+        compression=result.output.compression,
+        docker=result.output.type == "docker",
+        annotations=result.output.annotations,
+    )
+    if found.manifest_digest != result.written.manifest_digest:
+        return None
+    return anatomy(found.files, found.manifest, found.config, explained=explained)
 
 
 def local_inputs(options: BuildOptions) -> list[str]:

@@ -18,6 +18,8 @@ from .oci.registry import RegistryAccess
 from .outputs.spec import STDOUT, parse_output
 from .progress import make_progress
 
+CHECK_ONLY = "\0check-only"  # what a bare --check gives (no setting can be spelt so)
+
 
 class DefaultToBuild(click.Group):
     """`pybuild -t x .` means `pybuild build -t x .`, as `docker build` users type it."""
@@ -58,7 +60,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("context", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("context", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "-f",
     "--file",
@@ -131,8 +133,11 @@ def main() -> None:
 @click.option(
     "--check",
     "check",
-    metavar="SETTINGS",
-    help="Build checks: 'error' makes warnings fatal; 'skip=Rule,...' silences rules.",
+    is_flag=False,
+    flag_value=CHECK_ONLY,
+    metavar="[SETTINGS]",
+    help="Alone: run the build checks only, as docker build --check (exit 1 on a warning). "
+    "'error' makes warnings fatal; 'skip=Rule,...' silences rules.",
 )
 @click.option(
     "--cache-dir",
@@ -192,7 +197,7 @@ def main() -> None:
     help="Write the image's digests and names as JSON (buildx's keys) to this file.",
 )
 def build(
-    context: Path,
+    context: Path | None,
     dockerfile: Path | None,
     tags: tuple[str, ...],
     *,
@@ -223,6 +228,7 @@ def build(
     git_labels: bool,
 ) -> None:
     """Build the Dockerfile in CONTEXT into an image archive (docker-archive + OCI layout)."""
+    check, context, only_check = _check_mode(check, context)
     dockerfile, text = _dockerfile_argument(dockerfile)
     options = api.BuildOptions(
         context=context,
@@ -249,6 +255,13 @@ def build(
         annotations=annotations,
         **({"cache_dir": None} if no_cache else {"cache_dir": cache_dir} if cache_dir else {}),
     )
+    if only_check:
+        found = run(lambda: api.check_only(options))
+        for warning in found:
+            click.echo(warning.report() + "\n", err=True)
+        plural = "warning has" if len(found) == 1 else "warnings have"
+        click.echo(f"Check complete, {len(found) or 'no'} {plural} been found!", err=True)
+        sys.exit(1 if found else 0)
     if options.output.to_stdout and sys.stdout.isatty():
         run(
             lambda: _refuse(
@@ -292,6 +305,21 @@ def outcome_lines(result: api.BuildResult, quiet: bool, up_to_date: bool) -> lis
                 )
             )
     return lines
+
+
+def _check_mode(check: str | None, context: Path | None) -> tuple[str | None, Path, bool]:
+    """--check's settings, the context, and whether only to check. A bare `--check` means
+    check only; click then reads the next word as its value, so a value that is no setting
+    (`error`, `skip=...`, `error=...`) is the context itself: `pybuild --check .` works."""
+    if check is not None and check != CHECK_ONLY and context is None:
+        if check.lower() != "error" and "=" not in check:
+            context, check = Path(check), CHECK_ONLY
+    if context is None:
+        run(lambda: _refuse("missing the build context: pybuild [OPTIONS] CONTEXT"))
+    assert context is not None
+    if check == CHECK_ONLY:
+        return None, context, True
+    return check, context, False
 
 
 def _dockerfile_argument(path: Path | None) -> tuple[Path | None, str | None]:

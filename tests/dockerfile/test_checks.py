@@ -77,3 +77,17 @@ def test_majority_casing(text, expected):
         if w.rule == "ConsistentInstructionCasing"
     ]
     assert found == expected
+
+
+def test_rule_pages_are_buildkits():
+    from pybuild.dockerfile.checks import RULES, rule_url
+
+    assert rule_url("JSONArgsRecommended").endswith("/rule/json-args-recommended/")
+    assert rule_url("ConsistentInstructionCasing").endswith("/rule/consistent-instruction-casing/")
+    assert rule_url("SecretsUsedInArgOrEnv").endswith("/rule/secrets-used-in-arg-or-env/")
+    every = {
+        w.rule
+        for text in ("FROM scratch\nCMD x\n", "FROM scratch AS Build\n")
+        for w in check(parse(text))
+    }
+    assert every <= set(RULES)

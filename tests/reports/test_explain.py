@@ -168,3 +168,103 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
     assert re.search(r'id="image-id">(sha256:[0-9a-f]{64})<', dom).group(1) == document["image_id"]
     selected = re.findall(r'class="step selected" data-line="(\d+)"', dom)
     assert selected == ["5"], "the #line-5 address selects that instruction's output"
+
+
+def test_the_archive_anatomy_is_the_archive_written(tmp_path):
+    """explain's `archive` shows the very documents in the tar, in the order a reader follows
+    them, each layer blob placed at the line that made it."""
+    document, config = explain_with_archive(tmp_path, "webserver")
+    found = document["archive"]
+    with tarfile.open(tmp_path / "image.tar") as tar:
+        for item in found["documents"]:
+            assert json.loads(tar.extractfile(item["name"]).read()) == item["json"]
+        names = set(tar.getnames())
+    assert [item["name"] for item in found["documents"][:3]] == [
+        "oci-layout",
+        "index.json",
+        "manifest.json",
+    ]
+    manifest, image_config = found["documents"][3]["json"], found["documents"][4]["json"]
+    assert found["documents"][4]["digest"] == document["image_id"] and image_config == config
+    assert [layer["digest"] for layer in found["layers"]] == [
+        blob["digest"] for blob in manifest["layers"]
+    ]
+    assert all(layer["name"] in names for layer in found["layers"])
+    lines = {item["line"] for item in document["instructions"] if item["layer"]}
+    assert {layer["line"] for layer in found["layers"]} <= lines
+
+
+@pytest.mark.parametrize(
+    ("instructions", "argv", "note"),
+    [
+        ('CMD ["/app", "-v"]', ["/app", "-v"], None),
+        ("CMD /app -v", ["/bin/sh", "-c", "/app -v"], "CMD is in shell form"),
+        ('ENTRYPOINT ["/app"]\nCMD ["--help"]', ["/app", "--help"], "default arguments"),
+        ("ENTRYPOINT /app\nCMD -h", ["/bin/sh", "-c", "/app"], "are ignored"),
+        ("LABEL a=b", [], "must be given a command"),
+    ],
+)
+def test_what_runs_is_what_docker_run_starts(tmp_path, instructions, argv, note):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM scratch\nUSER 1000\nWORKDIR /srv\n{instructions}\n")
+    document, _ = api.explain(api.BuildOptions(context=context, cache_dir=None))
+    runs = document["runs"]
+    assert runs["argv"] == argv and runs["user"] == "1000" and runs["workdir"] == "/srv"
+    assert runs["set_by"]["User"] == [2] and runs["set_by"]["WorkingDir"] == [3]
+    assert note is None or any(note in text for text in runs["notes"])
+
+
+@pytest.mark.parametrize(
+    ("epoch", "option", "source", "created"),
+    [
+        (None, None, "the default", "1970-01-01T00:00:00Z"),
+        ("1700000000", None, "SOURCE_DATE_EPOCH=1700000000", "2023-11-14T22:13:20Z"),
+        ("1700000000", "86400", "--timestamp=86400", "1970-01-02T00:00:00Z"),
+    ],
+)
+def test_explain_says_which_time_went_in_and_why(tmp_path, epoch, option, source, created):
+    document, _ = api.explain(
+        api.BuildOptions(
+            context=SAMPLES / "hello",
+            cache_dir=None,
+            source_date_epoch=epoch,
+            timestamp=option,
+        )
+    )
+    assert document["time"]["source"].startswith(source)
+    assert document["time"]["created"] == document["config"]["created"] == created
+
+
+def test_copy_from_rows_name_the_stage_and_directories_count(tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "a.txt").write_text("hi\n")
+    (context / "Dockerfile").write_text(
+        "FROM scratch AS build\nCOPY a.txt /out/a.txt\n"
+        "FROM scratch\nWORKDIR /srv\nCOPY --from=build /out/a.txt /srv/\n"
+    )
+    document, _ = api.explain(api.BuildOptions(context=context, cache_dir=None))
+    from pybuild.reports.explain import contents
+
+    workdir, copied = (item["layer"] for item in document["instructions"][3:5])
+    assert contents(workdir) == "1 directory" and contents(copied) == "1 file, 1 directory"
+    assert [row["source"] for row in copied["files"]] == [None, "build:/out/a.txt"]
+
+
+def test_the_html_page_fits_a_1366_screen_and_links_the_archive(tmp_path):
+    """Laid out by real Chromium at 1366 px: nothing wider than the window (no horizontal
+    scroll); every digest link of the archive section points at a blob shown on the page."""
+    document, _ = explain_with_archive(tmp_path, "webserver")
+    from pybuild.reports.html import render_html
+
+    page = tmp_path / "report.html"
+    page.write_text(render_html(document), encoding="utf-8")
+    dom = run_chromium(tmp_path, "--window-size=1366,768", "--dump-dom", f"file://{page}").stdout
+    width = re.search(r'data-scroll-width="(\d+)" data-viewport="(\d+)"', dom)
+    assert width, "the page measured itself"
+    assert int(width.group(1)) <= int(width.group(2)) == 1366
+    targets = set(re.findall(r'data-to="(blob-[0-9a-f]{64})"', dom))
+    anchors = set(re.findall(r'id="(blob-[0-9a-f]{64})"', dom))
+    assert targets and targets <= anchors
+    assert re.search(r'class="set-by" data-line="\d+"', dom)

@@ -3,9 +3,11 @@ a real `docker save` of an image Docker built."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +92,49 @@ def test_reads_a_real_docker_save_of_an_image_docker_built(engine, tmp_path):
     )
     assert any(f["path"] == "/data/a.txt" for f in document["layers"][0]["files"])
     assert document["config"]["Cmd"] == ["x"]
+
+
+PYTHON_WORDS = (
+    "Traceback",
+    "Expecting value",
+    "could not be opened successfully",
+    "unexpected end of data",
+    "string indices",
+    "object has no attribute",
+    "KeyError",
+    "[Errno",
+)
+
+
+def test_broken_archives_get_plain_words_not_python_exception_text(tmp_path):
+    import tarfile as tarlib
+
+    def tar_of(name: str, **members: bytes) -> Path:
+        path = tmp_path / name
+        with tarlib.open(path, "w") as tar:
+            for member, data in members.items():
+                info = tarlib.TarInfo(member)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return path
+
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    (layout / "index.json").write_text("nope")
+    cases = {
+        "empty": tmp_path / "empty.tar",
+        "noise": tmp_path / "noise.tar",
+        "json": tmp_path / "x.json",
+        "no config": tar_of("a.tar", **{"manifest.json": b'[{"Layers": []}]'}),
+        "bad index": layout,
+    }
+    cases["empty"].write_bytes(b"")
+    cases["noise"].write_bytes(bytes(range(256)) * 7)
+    cases["json"].write_text("{}")
+    for what, path in cases.items():
+        result = subprocess.run(
+            [sys.executable, "-m", "pybuild", "inspect", str(path)], capture_output=True, text=True
+        )
+        assert result.returncode == 1, what
+        assert len(result.stderr.splitlines()) == 1 and str(path) in result.stderr, what
+        assert not [word for word in PYTHON_WORDS if word in result.stderr], (what, result.stderr)

@@ -30,6 +30,34 @@ SECRET_NAME = re.compile(
 )
 
 
+# What BuildKit says each rule is for; its documentation lives at rule_url(rule).
+RULES = {
+    "StageNameCasing": "Stage names should be lowercase",
+    "FromAsCasing": "The 'as' keyword should match the case of the 'from' keyword",
+    "ConsistentInstructionCasing": "All commands within the Dockerfile should use the same "
+    "casing (either upper or lower)",
+    "JSONArgsRecommended": "JSON arguments recommended for ENTRYPOINT/CMD to prevent "
+    "unintended behavior related to OS signals",
+    "MaintainerDeprecated": "The MAINTAINER instruction is deprecated, use a label instead to "
+    "define an image author",
+    "WorkdirRelativePath": "Relative workdir without an absolute workdir declared within the "
+    "build can have unexpected results if the base image changes",
+    "LegacyKeyValueFormat": "Legacy key/value format with whitespace separator should not be used",
+    "ExposeProtoCasing": "Protocol in EXPOSE instruction should be lowercase",
+    "ExposeInvalidFormat": "IP address and host-port mapping should not be used in EXPOSE "
+    "instruction. This will become an error in a future release",
+    "MultipleInstructionsDisallowed": "Multiple instructions of the same type should not be "
+    "used in the same stage",
+    "SecretsUsedInArgOrEnv": "Sensitive data should not be used in the ARG or ENV commands",
+}
+
+
+def rule_url(rule: str) -> str:
+    """BuildKit's page for a rule: JSONArgsRecommended -> .../json-args-recommended/."""
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", rule).lower()
+    return f"https://docs.docker.com/go/dockerfile/rule/{words}/"
+
+
 @dataclass(frozen=True)
 class Warning:
     rule: str
@@ -38,6 +66,12 @@ class Warning:
 
     def __str__(self) -> str:
         return f"{self.location}: {self.rule}: {self.message}"
+
+    def report(self) -> str:
+        """The warning as `--check` shows it, in BuildKit's shape: the rule, its page and what
+        it is for, then where, with the line and a caret."""
+        where = InstructionError(self.message, self.location).render()
+        return f"WARNING: {self.rule} - {rule_url(self.rule)}\n{RULES.get(self.rule, '')}\n{where}"
 
 
 @dataclass(frozen=True)

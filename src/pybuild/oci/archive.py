@@ -28,6 +28,7 @@ from .model import (
     Index,
     InvalidDocument,
     Manifest,
+    json_error_place,
     json_object,
     json_value,
     sha256_digest,
@@ -85,11 +86,10 @@ class ImageArchive:
                 self.tar = tarfile.open(self.path)
                 # Every header now: a cut-off archive fails here, clearly.
                 self.members = {posixpath.normpath(m.name): m for m in self.tar.getmembers()}
-            except (tarfile.TarError, OSError, EOFError) as error:
-                raise ArchiveError(
-                    f"{self.path} is not a tar archive or an OCI layout directory "
-                    f"({first_line(error)})"
-                ) from None
+            except (tarfile.TarError, EOFError) as error:
+                raise ArchiveError(_not_a_tar(self.path, error)) from None
+            except OSError as error:
+                raise ArchiveError(f"{self.path}: cannot read it ({error.strerror})") from None
 
     def __enter__(self) -> ImageArchive:
         return self
@@ -125,8 +125,8 @@ class ImageArchive:
         member = self.tar.extractfile(found) if found is not None else None
         try:
             yield member
-        except (tarfile.TarError, EOFError) as error:
-            raise ArchiveError(f"{self.path}: {name} is cut short ({first_line(error)})") from None
+        except (tarfile.TarError, EOFError):
+            raise ArchiveError(f"{self.path}: {name} is cut short or not a tar") from None
 
     def read(self, name: str) -> bytes | None:
         with self.open(name) as handle:
@@ -160,7 +160,7 @@ class ImageArchive:
         try:
             entries = self._top_entries()
         except (InvalidDocument, ValueError, KeyError, TypeError) as error:
-            raise ArchiveError(f"{self.path}: cannot read the index: {first_line(error)}") from None
+            raise ArchiveError(f"{self.path}: cannot read the index: {problem(error)}") from None
         return [
             entry for entry in entries if entry.platform is not None and not is_attestation(entry)
         ]
@@ -201,7 +201,7 @@ class ImageArchive:
                     )
         except (InvalidDocument, ValueError, KeyError, TypeError) as error:
             raise ArchiveError(
-                f"{self.path}: cannot read the attestations: {first_line(error)}"
+                f"{self.path}: cannot read the attestations: {problem(error)}"
             ) from None
         return found
 
@@ -219,7 +219,7 @@ class ImageArchive:
                 return self._docker_image(manifest_json)
             return self._oci_image(platform, tag, digest)
         except (InvalidDocument, ValueError, KeyError, TypeError) as error:
-            raise ArchiveError(f"{self.path}: cannot read the image: {first_line(error)}") from None
+            raise ArchiveError(f"{self.path}: cannot read the image: {problem(error)}") from None
 
     def _docker_image(self, manifest_json: bytes) -> ArchivedImage:
         entries = json_value(manifest_json, f"{self.path} manifest.json")
@@ -288,3 +288,47 @@ class ImageArchive:
             tags,
             data,
         )
+
+
+def _not_a_tar(path: Path, error: BaseException) -> str:
+    """Why `path` could not be opened as a tar, in words (tarfile's own messages name its
+    internals, not the user's file)."""
+    if isinstance(error, EOFError) or "unexpected end" in str(error):
+        return f"{path} is cut short: it ends inside a member (an interrupted copy?)"
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = -1
+    if size == 0:
+        return f"{path} is an empty file, not an image archive"
+    if size > 0 and size % 512:
+        return f"{path} is not a tar archive or an OCI layout directory (or was cut off)"
+    return f"{path} is not a tar archive or an OCI layout directory"
+
+
+READ_FAILURES = (tarfile.TarError, ValueError, KeyError, TypeError, EOFError, OSError)
+
+
+def unreadable(path: Path, error: BaseException) -> str:
+    """Why an image in `path` could not be read, in words: the user's file and what is wrong
+    with it, never the text of a Python exception."""
+    if isinstance(error, PybuildError):
+        return str(error)
+    if isinstance(error, OSError):
+        return f"{path}: cannot read the image ({error.strerror or 'I/O error'})"
+    if isinstance(error, (tarfile.TarError, EOFError)):
+        return f"{path}: a layer is cut short or not a tar"
+    return f"{path}: {problem(error)}"
+
+
+def problem(error: BaseException) -> str:
+    """What is wrong with a document, from the error reading it raised."""
+    if isinstance(error, InvalidDocument):
+        return first_line(error)
+    if isinstance(error, KeyError):
+        return (
+            f"a document lacks the field {error.args[0]!r}" if error.args else "a field is missing"
+        )
+    if isinstance(error, ValueError):
+        return f"a document is not valid{json_error_place(error)}"
+    return "a document has a field of the wrong type"

@@ -92,7 +92,16 @@ def json_value(data: bytes | str, what: str) -> Any:
     except RecursionError:
         raise InvalidDocument(f"{what} is JSON nested too deep to read") from None
     except ValueError as error:
-        raise InvalidDocument(f"{what} is not JSON: {error}") from None
+        raise InvalidDocument(f"{what} is not JSON{json_error_place(error)}") from None
+
+
+def json_error_place(error: ValueError) -> str:
+    """Where JSON went wrong, in words, never the decoder's own message."""
+    if isinstance(error, json.JSONDecodeError):
+        return f" (line {error.lineno}, column {error.colno})"
+    if isinstance(error, UnicodeDecodeError):
+        return f" (not UTF-8 text at byte {error.start})"
+    return ""
 
 
 def json_object(data: bytes | Mapping[str, Any], what: str) -> Mapping[str, Any]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PybuildError
-from ..oci.archive import ArchiveError, ImageArchive
+from ..oci.archive import READ_FAILURES, ArchiveError, ImageArchive, unreadable
 from ..oci.compression import decompressed
 from ..oci.layer import OPAQUE, WHITEOUT, member_path
 from ..oci.platform import Platform
@@ -85,8 +85,8 @@ def read_facts(path: Path, platform: Platform | None = None) -> ImageFacts:
                 )
     except ArchiveError as error:
         raise DiffError(str(error)) from None
-    except (tarfile.TarError, ValueError, KeyError, EOFError, OSError) as error:
-        raise DiffError(f"{path}: cannot read the image: {error}") from None
+    except READ_FAILURES as error:
+        raise DiffError(unreadable(path, error)) from None
     config = json.loads(found.config_bytes)
     history = [str(item.get("created_by", "")) for item in config.get("history") or []]
     return ImageFacts(str(path), found.image_id, config, history, layers)

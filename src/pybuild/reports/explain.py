@@ -12,6 +12,7 @@ build's Evaluation (what each instruction did) and the written image: no side ch
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -20,6 +21,7 @@ from ..build.evaluator import Evaluation
 from ..build.timestamps import Timestamps
 from ..oci.blobstore import NO_CACHE
 from ..oci.layer import Layer, LayerEntry, tar_digests
+from ..oci.layout import blob_path
 from ..oci.model import LayerBlob, WrittenImage
 from ..oci.rootfs import union
 from .diff import config_changes
@@ -41,12 +43,19 @@ STYLES: dict[str, dict[Any, int]] = {
 }
 
 
-def _file(entry: LayerEntry) -> dict[str, Any]:
-    return {**entry_row(entry), "source": entry.origin or None}
+def _file(entry: LayerEntry, stage: str | None) -> dict[str, Any]:
+    """A file's row; `source` says where it came from: a context path, or `STAGE:/path` for
+    COPY --from (a stage's name or number, or an image)."""
+    source = entry.origin or None
+    if source and stage is not None:
+        source = f"{stage}:/{source.lstrip('/')}"
+    return {**entry_row(entry), "source": source}
 
 
-def _layer(layer: Layer, blob: LayerBlob, in_image: bool, *, media_type: str) -> dict[str, Any]:
-    files = [_file(entry) for entry in layer.entries]
+def _layer(
+    layer: Layer, blob: LayerBlob, in_image: bool, *, media_type: str, stage: str | None = None
+) -> dict[str, Any]:
+    files = [_file(entry, stage) for entry in layer.entries]
     return {
         "diff_id": blob.diff_id,
         "digest": blob.digest,
@@ -54,6 +63,7 @@ def _layer(layer: Layer, blob: LayerBlob, in_image: bool, *, media_type: str) ->
         "media_type": media_type,
         "in_image": in_image,
         "file_count": sum(1 for entry in layer.entries if entry.kind != "dir"),
+        "dir_count": sum(1 for entry in layer.entries if entry.kind == "dir"),
         "files": files,
     }
 
@@ -94,11 +104,14 @@ def explanation(
         if step.layer is not None:
             number = step.layer_number
             blob = written.layers[number - 1] if number else tar_digests(step.layer, NO_CACHE)
+            copying = step.instruction.keyword.lower() in ("copy", "add")
+            copied_from = step.instruction.options.get("from") if copying else None
             item["layer"] = _layer(
                 step.layer,
                 blob,
                 number is not None,
                 media_type=media_type if number else "application/vnd.oci.image.layer.v1.tar",
+                stage=copied_from,
             )
             item["layer"]["excluded_by_dockerignore"] = sorted(set(step.excluded))
             item["layer"]["number"] = number  # its place in the image (None: another stage)
@@ -228,7 +241,7 @@ def render_text(document: dict[str, Any], colour: bool = False) -> str:
             lines.append(f"  layer  diff_id {layer['diff_id']}{note}")
             if layer["digest"] != layer["diff_id"]:
                 lines.append(f"         digest  {layer['digest']}")
-            lines.append(f"         {layer['size']} bytes, {layer['file_count']} files")
+            lines.append(f"         {layer['size']} bytes, {contents(layer)}")
             for entry in layer["files"]:
                 source = f"  <- {entry['source']}" if entry["source"] else ""
                 lines.append(f"         {entry_line(entry)}{style(source, fg='bright_black')}")
@@ -263,11 +276,14 @@ def render_text(document: dict[str, Any], colour: bool = False) -> str:
     lines.append(f"  rootfs.diff_ids: {len(document['diff_ids'])} layers")
     lines.append("")
     lines += _runs_lines(document["runs"], style)
-    time = document["time"]
-    lines.append(style("time", bold=True) + f" (from {time['source']}):")
-    lines.append(f"  created      {time['created']}")
-    lines.append(f"  file mtimes  {time['file_mtimes']}")
-    lines.append("")
+    if document.get("archive"):
+        lines += _anatomy_lines(document["archive"], style)
+    time = document.get("time")
+    if time:
+        lines.append(style("time", bold=True) + f" (from {time['source']}):")
+        lines.append(f"  created      {time['created']}")
+        lines.append(f"  file mtimes  {time['file_mtimes']}")
+        lines.append("")
     lines.append(f"image ID         {document['image_id']}")
     lines.append(f"manifest digest  {document['manifest_digest']}")
     if len(document.get("platforms") or []) > 1:
@@ -308,3 +324,99 @@ def _runs_lines(runs: dict[str, Any], style: Any) -> list[str]:
     lines += [f"  note: {note}" for note in runs["notes"]]
     lines.append("")
     return lines
+
+
+ANATOMY_ROLES = {
+    "oci-layout": "marks the directory (or tar) as an OCI image layout",
+    "index.json": "the entry point of OCI tools: names the image manifest by digest, with the tag",
+    "manifest.json": "what `docker load` reads: the config and the layers, by path",
+    "manifest": "the OCI image manifest: the config and each layer blob, by digest and size",
+    "config": "the config: what the container runs, rootfs.diff_ids (one per layer) and history",
+}
+
+
+def anatomy(
+    files: dict[str, bytes], manifest: bytes, config: bytes, *, explained: dict[str, Any]
+) -> dict[str, Any]:
+    """The written archive itself, document by document, in the order a reader follows it
+    (index.json -> manifest -> config -> diff_ids -> layers), each layer blob placed at the
+    Dockerfile line that made it."""
+    manifest_doc, config_doc = json.loads(manifest), json.loads(config)
+    documents = [
+        {"name": name, "role": ANATOMY_ROLES[name], "json": json.loads(files[name])}
+        for name in ("oci-layout", "index.json", "manifest.json")
+        if name in files
+    ]
+    for role, data, value in (("manifest", manifest, manifest_doc), ("config", config, config_doc)):
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        documents.append(
+            {
+                "name": blob_path(digest),
+                "role": ANATOMY_ROLES[role],
+                "digest": digest,
+                "json": value,
+            }
+        )
+    made_by = {
+        item["layer"]["number"]: item
+        for item in explained["instructions"]
+        if item["layer"] is not None and item["layer"].get("number")
+    }
+    layers = []
+    for number, (blob, diff_id) in enumerate(
+        zip(manifest_doc["layers"], config_doc["rootfs"]["diff_ids"], strict=True), start=1
+    ):
+        step = made_by.get(number)
+        layers.append(
+            {
+                "number": number,
+                "name": blob_path(blob["digest"]),
+                "digest": blob["digest"],
+                "diff_id": diff_id,
+                "size": blob["size"],
+                "media_type": blob["mediaType"],
+                "line": step["line"] if step else None,
+                "text": step["text"] if step else "(from the base image)",
+            }
+        )
+    return {
+        "order": "index.json -> manifest -> config -> diff_ids -> layers",
+        "documents": documents,
+        "layers": layers,
+    }
+
+
+def _anatomy_lines(found: dict[str, Any], style: Any) -> list[str]:
+    lines = [style("the archive", bold=True) + f" ({found['order']}):"]
+    for item in found["documents"]:
+        lines.append(f"  {item['name']}: {item['role']}")
+        if item["name"] == "index.json":
+            for entry in item["json"].get("manifests", []):
+                tag = (entry.get("annotations") or {}).get("org.opencontainers.image.ref.name")
+                lines.append(
+                    f"    -> manifest {entry['digest']}" + (f" (tag {tag})" if tag else "")
+                )
+        elif item["name"] == "manifest.json":
+            for entry in item["json"]:
+                lines.append(f"    Config {entry['Config']}, {len(entry['Layers'])} layers")
+        elif "digest" in item and "layers" in item["json"]:
+            lines.append(f"    -> config {item['json']['config']['digest']}")
+            lines += [f"    -> layer {layer['digest']}" for layer in item["json"]["layers"]]
+        elif "digest" in item:
+            diff_ids = item["json"].get("rootfs", {}).get("diff_ids", [])
+            lines += [f"    rootfs.diff_ids: {diff_id}" for diff_id in diff_ids]
+    for layer in found["layers"]:
+        where = f"line {layer['line']}: {layer['text']}" if layer["line"] else layer["text"]
+        lines.append(f"  {layer['name']}: layer {layer['number']}, {layer['size']} bytes ({where})")
+        lines.append(f"    its tar's sha256 (diff_id) {layer['diff_id']}")
+    lines.append("")
+    return lines
+
+
+def contents(layer: dict[str, Any]) -> str:
+    """`3 files, 1 directory`: what a layer holds, counted as a person would."""
+    files, directories = layer["file_count"], layer.get("dir_count", 0)
+    parts = [f"{files} file{'' if files == 1 else 's'}"] if files or not directories else []
+    if directories:
+        parts.append(f"{directories} director{'y' if directories == 1 else 'ies'}")
+    return ", ".join(parts)

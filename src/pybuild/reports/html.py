@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
+
+from .explain import contents
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -29,7 +32,15 @@ pre.dockerfile{background:#fff;border:1px solid #d6d9e0;border-radius:6px;margin
 table{border-collapse:collapse;font-size:12px;font-family:ui-monospace,monospace;width:100%}
 td,th{padding:2px 6px;border-bottom:1px solid #eceef2;text-align:left;vertical-align:top}
 .note{color:#6b7080;font-size:12px}.empty{color:#8a90a0}
-section.image{background:#fff;border:1px solid #d6d9e0;border-radius:6px;padding:10px 14px}
+section.image{background:#fff;border:1px solid #d6d9e0;border-radius:6px;padding:10px 14px;
+ margin-bottom:10px}
+main>*{min-width:0}
+td{overflow-wrap:anywhere}
+pre.json{font:12px/1.4 ui-monospace,monospace;background:#f6f7f9;padding:6px 8px;margin:4px 0;
+ white-space:pre-wrap;overflow-wrap:anywhere}
+.ref{color:#3b5bdb;cursor:pointer;text-decoration:underline dotted}
+.set-by{color:#8a90a0;cursor:pointer}.set-by:hover{color:#3b5bdb}
+.doc.flash{box-shadow:0 0 0 2px #fab005}
 """
 
 SCRIPT = """
@@ -42,6 +53,15 @@ function select(line){
 document.querySelectorAll('.src.has,.step').forEach(e=>e.addEventListener('click',
   ()=>{select(e.dataset.line); history.replaceState(null,'','#line-'+e.dataset.line);}));
 const m=location.hash.match(/^#line-(\\d+)$/); if(m){select(m[1]);}
+document.querySelectorAll('.ref').forEach(e=>e.addEventListener('click',()=>{
+  const to=document.getElementById(e.dataset.to); if(!to){return;}
+  to.scrollIntoView({block:'start'}); to.classList.add('flash');
+  setTimeout(()=>to.classList.remove('flash'),1200);}));
+document.querySelectorAll('.set-by').forEach(e=>e.addEventListener('click',
+  ev=>{ev.stopPropagation(); select(e.dataset.line);}));
+// The page's own layout, for tests in a headless browser: how wide it is against the window.
+const root=document.documentElement;
+root.dataset.scrollWidth=root.scrollWidth; root.dataset.viewport=window.innerWidth;
 """
 
 
@@ -66,7 +86,7 @@ def _layer(layer: dict[str, Any], widest: int) -> str:
     )
     return (
         f"<div class=bar style='width:{width}%' title='{layer['size']} bytes'></div>"
-        f"<div>layer{where}: {layer['size']} bytes, {layer['file_count']} files</div>"
+        f"<div>layer{where}: {layer['size']} bytes, {_e(contents(layer))}</div>"
         f"<div class=digest>diff_id <span class=diff_id>{_e(layer['diff_id'])}</span></div>"
         f"<div class=digest>digest&nbsp; <span class=layer-digest>{_e(layer['digest'])}</span></div>"
         f"<table><tr><th>mode</th><th>owner</th><th>size</th><th>path</th><th>from</th></tr>{rows}</table>"
@@ -131,7 +151,112 @@ def render_html(document: dict[str, Any]) -> str:
 image ID <code id=image-id>{_e(document["image_id"])}</code> &middot; manifest digest
 <code id=manifest-digest>{_e(document["manifest_digest"])}</code></header>
 <main><pre class=dockerfile>{source}</pre><div>{"".join(steps)}
+{_runs(document["runs"]) if document.get("runs") else ""}
 <section class=image><h2>config</h2><table><tr><th>field</th><th>value</th><th>set by line</th></tr>
-{config_rows}</table><h2>digests</h2><ul>{notes}</ul></section></div></main>
+{config_rows}</table><h2>digests</h2><ul>{notes}</ul></section>
+{_anatomy(document["archive"], document["config_set_by"]) if document.get("archive") else ""}
+{_time(document["time"]) if document.get("time") else ""}</div></main>
 <script>{SCRIPT}</script></body></html>
 """
+
+
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _linked_json(value: Any, blobs: set[str], set_by: dict[str, list[int]]) -> str:
+    """A JSON document as HTML: digests of blobs in the archive are links to them, and each
+    config field says (and selects) the line that set it."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    if not isinstance(value, dict) or "config" not in value or "rootfs" not in value:
+        return _digest_links(_e(text), blobs)
+    raw = text.split("\n")
+    lines: list[str] = []
+    for index, line in enumerate(raw):
+        shown = _digest_links(_e(line), blobs)
+        key = re.match(r'^ {4}"(\w+)":', line)  # a field of the config's "config" object
+        inside = key is not None and _inside_config(raw[:index])
+        found = set_by.get(f"config.{key.group(1)}") if key and inside else None
+        if found:
+            shown += "".join(
+                f" <span class=set-by data-line={number}>&larr; line {number}</span>"
+                for number in found
+            )
+        lines.append(shown)
+    return "\n".join(lines)
+
+
+def _inside_config(earlier: list[str]) -> bool:
+    """Whether the lines so far leave us inside the top-level "config" object."""
+    for line in reversed(earlier):
+        if re.match(r'^ {2}"\w+"', line):
+            return line.startswith('  "config"')
+    return False
+
+
+def _digest_links(escaped: str, blobs: set[str]) -> str:
+    return DIGEST.sub(
+        lambda m: (
+            f"<span class=ref data-to=blob-{m.group(0)[7:]}>{m.group(0)}</span>"
+            if m.group(0) in blobs
+            else m.group(0)
+        ),
+        escaped,
+    )
+
+
+def _anatomy(found: dict[str, Any], set_by: dict[str, list[int]]) -> str:
+    blobs = {item["digest"] for item in found["documents"] if "digest" in item}
+    blobs |= {layer["digest"] for layer in found["layers"]}
+    parts = [
+        f"<h2>the archive</h2><div class=note>follow {_e(found['order'])}: click a digest</div>"
+    ]
+    for item in found["documents"]:
+        anchor = f" id=blob-{item['digest'][7:]}" if "digest" in item else ""
+        parts.append(
+            f"<div class=doc{anchor}><b>{_e(item['name'])}</b> <span class=note>{_e(item['role'])}"
+            f"</span><pre class=json>{_linked_json(item['json'], blobs, set_by)}</pre></div>"
+        )
+    for layer in found["layers"]:
+        where = (
+            f"<span class=set-by data-line={layer['line']}>line {layer['line']}: {_e(layer['text'])}</span>"
+            if layer["line"]
+            else _e(layer["text"])
+        )
+        parts.append(
+            f"<div class=doc id=blob-{layer['digest'][7:]}><b>{_e(layer['name'])}</b> "
+            f"<span class=note>layer {layer['number']}, {layer['size']} bytes, "
+            f"{_e(layer['media_type'])}</span><div>{where}</div>"
+            f"<div class='digest note'>diff_id {_e(layer['diff_id'])}</div></div>"
+        )
+    return f"<section class=image>{''.join(parts)}</section>"
+
+
+def _runs(runs: dict[str, Any]) -> str:
+    def where(key: str) -> str:
+        return "".join(
+            f" <span class=set-by data-line={n}>&larr; line {n}</span>" for n in runs["set_by"][key]
+        )
+
+    rows = [
+        (
+            "command",
+            _json(runs["argv"]) if runs["argv"] else "(nothing)",
+            where("Entrypoint") + where("Cmd"),
+        ),
+        ("user", _e(runs["user"]), where("User")),
+        ("workdir", _e(runs["workdir"]), where("WorkingDir")),
+        ("env", "<br>".join(_e(v) for v in runs["env"]) or "(none)", where("Env")),
+    ]
+    table = "".join(f"<tr><th>{k}</th><td>{v}{w}</td></tr>" for k, v, w in rows)
+    notes = "".join(f"<div class=note>{_e(note)}</div>" for note in runs["notes"])
+    return f"<section class=image><h2>what runs</h2><table>{table}</table>{notes}</section>"
+
+
+def _time(time: dict[str, Any]) -> str:
+    return (
+        "<section class=image><h2>time</h2><table>"
+        f"<tr><th>created</th><td>{_e(time['created'])}</td></tr>"
+        f"<tr><th>file mtimes</th><td>{_e(time['file_mtimes'])}</td></tr>"
+        f"<tr><th>from</th><td>{_e(time['source'])}</td></tr></table>"
+        f"<div class=note>{_e(time['set_by'])}</div></section>"
+    )

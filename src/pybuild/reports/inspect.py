@@ -7,15 +7,15 @@ container sees: the union of the layers (oci/rootfs.py), the same view builds an
 from __future__ import annotations
 
 import json
-import tarfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import PybuildError
-from ..oci.archive import ArchiveError, ImageArchive
+from ..oci.archive import READ_FAILURES, ArchiveError, ImageArchive, unreadable
 from ..oci.compression import decompressed
 from ..oci.layer import stream_entries
+from ..oci.model import json_error_place
 from ..oci.platform import Platform
 from ..oci.rootfs import RootFS
 from .filesystem import entry_line, entry_row, file_list, filesystem_lines
@@ -81,8 +81,8 @@ def read_image(path: Path, platform: Platform | None = None) -> dict[str, Any]:
                 layers.append(view)
     except ArchiveError as error:
         raise InspectError(str(error)) from None
-    except (tarfile.TarError, ValueError, KeyError, EOFError, OSError) as error:
-        raise InspectError(f"{path}: cannot read the image: {error}") from None
+    except READ_FAILURES as error:
+        raise InspectError(unreadable(path, error)) from None
     return {
         "archive": str(path),
         "tags": list(found.tags),
@@ -132,7 +132,8 @@ def attached_predicate(path: Path, kind: str, platform: Platform | None = None) 
     except ArchiveError as error:
         raise InspectError(str(error)) from None
     except ValueError as error:
-        raise InspectError(f"{path}: an attestation is not JSON: {error}") from None
+        place = json_error_place(error)
+        raise InspectError(f"{path}: an attestation is not JSON{place}") from None
     raise InspectError(
         f"{path}: no {kind} attestation for this image (build with --{kind} to attach one)"
     )
