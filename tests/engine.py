@@ -57,6 +57,16 @@ class Engine:
     started: subprocess.Popen | None = None
     workdir: str | None = None
     images: set[str] = field(default_factory=set)
+    # Every image ID the engine held when the session began: at the end, untagged images
+    # that appeared since (classic builds' other stages, tags moved to a newer build) go too.
+    before: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.before = self._image_ids()
+
+    def _image_ids(self, *filters: str) -> set[str]:
+        listed = self.docker("images", "-aq", "--no-trunc", *filters, check=False)
+        return set(listed.stdout.decode().split())
 
     def docker(
         self,
@@ -138,8 +148,27 @@ class Engine:
         return result
 
     def cleanup(self) -> None:
+        self.remove_images()
+        self.stop()
+
+    def untagged(self) -> set[str]:
+        """IDs of the untagged images the engine holds now (dangling or intermediate)."""
+        listed = self.docker(
+            "images", "-a", "--no-trunc", "--format", "{{.Tag}} {{.ID}}", check=False
+        ).stdout.decode()
+        return {line.split()[1] for line in listed.splitlines() if line.startswith("<none> ")}
+
+    def remove_images(self) -> None:
+        """Remove the session's images: its tags, then the untagged images left behind."""
         if self.images:
             self.docker("rmi", "-f", *sorted(self.images), check=False)
+        for _ in range(3):  # removing one untagged image can leave its parent untagged too
+            left = sorted(self.untagged() - self.before)
+            if not left:
+                break
+            self.docker("rmi", "-f", *left, check=False)
+
+    def stop(self) -> None:
         if self.started is not None:
             self.started.terminate()
             try:

@@ -110,3 +110,24 @@ def test_webserver_serves_its_page(engine, tmp_path):
         assert page == (SAMPLES / "webserver" / "www" / "index.html").read_text()
     finally:
         engine.docker("rm", "-f", name, check=False)
+
+
+@pytest.mark.engine
+def test_a_session_leaves_no_untagged_images_behind(engine, tmp_path):
+    """Two classic builds under one tag leave the first image untagged (dangling), and a
+    multi-stage one leaves its other stage: removing a session's images removes those too."""
+    from engine import Engine
+
+    session = Engine(engine.env)  # its own record of what the engine held before
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "a").write_text("a\n")
+    for text in ("one", "two"):
+        (context / "Dockerfile").write_text(
+            f"FROM scratch AS first\nCOPY a /{text}\nFROM scratch\nCOPY --from=first /{text} /b\n"
+        )
+        built = session.classic_build(context, context / "Dockerfile", "pybuild-dangling:1")
+        assert built.returncode == 0, built.stderr
+    assert session.untagged() - session.before, "the builds left untagged images"
+    session.remove_images()
+    assert not session.untagged() - session.before
