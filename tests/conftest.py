@@ -13,6 +13,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 import servers  # noqa: E402
 from engine import EngineUnavailable, find_or_start_engine  # noqa: E402
 
+# Hypothesis's own files (its example database) go to a temporary directory, not ./.hypothesis.
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="pybuild-hypothesis-")
+)
 # The layer cache of every build in the tests lives in a fresh directory, not the user's.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="pybuild-test-cache-")
 
