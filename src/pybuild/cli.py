@@ -376,6 +376,13 @@ def _dockerfile_argument(path: Path | None) -> tuple[Path | None, str | None]:
 @click.option("-t", "--tag", "tags", multiple=True, help="Name and tag for the image.")
 @click.option("--build-arg", "build_args", multiple=True, metavar="KEY[=VALUE]")
 @click.option("--target", help="Explain this stage's image instead of the last one.")
+@click.option(
+    "--pull",
+    type=click.Choice(["missing", "always", "never"]),
+    default="missing",
+    show_default=True,
+    help="Base images, as build's --pull (always: see whether a tag moved, for --why).",
+)
 @click.option("--platform", help="Target platform os/arch[/variant].")
 @click.option(
     "--build-context",
@@ -395,6 +402,7 @@ def explain(
     tags: tuple[str, ...],
     build_args: tuple[str, ...],
     target: str | None,
+    pull: str,
     platform: str | None,
     build_contexts: tuple[str, ...],
 ) -> None:
@@ -407,6 +415,7 @@ def explain(
         dockerfile_text=text,
         tags=tags,
         output=run(lambda: parse_output(image)),
+        registry=RegistryAccess(pull=pull),
         build_args=build_args,
         target=target,
         platform=platform,

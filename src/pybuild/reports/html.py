@@ -150,7 +150,7 @@ def render_html(document: dict[str, Any]) -> str:
 <body><header><h1>What each instruction of {_e(document["dockerfile"])} produced</h1>
 image ID <code id=image-id>{_e(document["image_id"])}</code> &middot; manifest digest
 <code id=manifest-digest>{_e(document["manifest_digest"])}</code></header>
-<main><pre class=dockerfile>{source}</pre><div>{"".join(steps)}
+<main><pre class=dockerfile>{source}</pre><div>{_why(document)}{"".join(steps)}
 {_runs(document["runs"]) if document.get("runs") else ""}
 <section class=image><h2>config</h2><table><tr><th>field</th><th>value</th><th>set by line</th></tr>
 {config_rows}</table><h2>digests</h2><ul>{notes}</ul></section>
@@ -160,7 +160,7 @@ image ID <code id=image-id>{_e(document["image_id"])}</code> &middot; manifest d
 """
 
 
-DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+DIGEST = re.compile(r"(?:sha256:|blobs/sha256/)([0-9a-f]{64})")  # a digest, or a blob path
 
 
 def _linked_json(value: Any, blobs: set[str], set_by: dict[str, list[int]]) -> str:
@@ -196,8 +196,8 @@ def _inside_config(earlier: list[str]) -> bool:
 def _digest_links(escaped: str, blobs: set[str]) -> str:
     return DIGEST.sub(
         lambda m: (
-            f"<span class=ref data-to=blob-{m.group(0)[7:]}>{m.group(0)}</span>"
-            if m.group(0) in blobs
+            f"<span class=ref data-to=blob-{m.group(1)}>{m.group(0)}</span>"
+            if f"sha256:{m.group(1)}" in blobs
             else m.group(0)
         ),
         escaped,
@@ -260,3 +260,17 @@ def _time(time: dict[str, Any]) -> str:
         f"<tr><th>from</th><td>{_e(time['source'])}</td></tr></table>"
         f"<div class=note>{_e(time['set_by'])}</div></section>"
     )
+
+
+def _why(document: dict[str, Any]) -> str:
+    """explain --why / --against, answered first: the question the page was asked."""
+    from . import why
+
+    parts = []
+    if document.get("why"):
+        parts.append(why.render_text(document["why"]))
+    if document.get("against"):
+        parts.append(why.render_against(document["against"]))
+    if not parts:
+        return ""
+    return f"<section class=image><h2>why it changed</h2><pre class=json>{_e(''.join(parts))}</pre></section>"
