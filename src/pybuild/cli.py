@@ -504,22 +504,24 @@ def inspect(
 
 
 @main.command()
-@click.argument("first", metavar="A", type=click.Path(path_type=Path))
-@click.argument("second", metavar="B", type=click.Path(path_type=Path))
+@click.argument("first", metavar="A")
+@click.argument("second", metavar="B")
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.option("--platform", help="Of archives of several platforms, the images to compare.")
-def diff(first: Path, second: Path, fmt: str, *, platform: str | None) -> None:
-    """Show how image B differs from image A (archives or OCI layout directories): config
-    fields, history, and the files added, removed or changed in each layer and in the whole
-    file system (content compared by digest). Exit 0 either way, as `git diff` does."""
+def diff(first: str, second: str, fmt: str, *, platform: str | None) -> None:
+    """Show how image B differs from image A (archives, OCI layout directories, or
+    references pulled from their registries): config fields, history, and the files added,
+    removed or changed in each layer and in the whole file system (content compared by
+    digest). Exit 0 either way, as `git diff` does."""
     from .oci.platform import parse_platform
-    from .reports.diff import diff_images, read_facts, render_text
+    from .reports.diff import diff_images, read_image_facts, render_text
 
     chosen = run(lambda: parse_platform(platform)) if platform else None
     document = diff_images(
-        run(lambda: read_facts(first, chosen)), run(lambda: read_facts(second, chosen))
+        run(lambda: read_image_facts(first, chosen)),
+        run(lambda: read_image_facts(second, chosen)),
     )
     if fmt == "json":
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))

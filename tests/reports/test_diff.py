@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SAMPLES
 from pybuild import api
 from pybuild.outputs.spec import parse_output
 from pybuild.reports.diff import DiffError, diff_images, read_facts, render_text, union
@@ -117,3 +118,27 @@ def test_a_file_that_is_not_an_image_is_a_diff_error(tmp_path):
     junk.write_bytes(b"not a tar at all" * 100)
     with pytest.raises(DiffError):
         read_facts(junk)
+
+
+def test_an_image_in_a_registry_against_an_archive(open_registry, pair, tmp_path):
+    """A reference is pulled (through the layer cache) and compared like an archive."""
+    from images import push_sample
+    from pybuild.oci.registry import RegistryAccess
+
+    ref = f"{open_registry}/diff/hello:1"
+    push_sample(ref, RegistryAccess(), sample="hello")
+    archive = tmp_path / "hello.tar"
+    api.build(
+        api.BuildOptions(
+            context=SAMPLES / "hello",
+            tags=("h:1",),
+            output=parse_output(str(archive)),
+            cache_dir=None,
+        )
+    )
+    from pybuild.reports.diff import read_image_facts
+
+    same = diff_images(read_image_facts(ref), read_image_facts(str(archive)))
+    assert same["identical"]
+    other = diff_images(read_image_facts(ref), read_image_facts(str(pair[1])))
+    assert "/hello" in other["filesystem"]["removed"]

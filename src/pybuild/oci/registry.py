@@ -1000,6 +1000,7 @@ class PulledImage:
     config: ImageConfig
     blobs: tuple[Path, ...]
     manifest_digest: str = ""
+    config_bytes: bytes = b""  # the config as the registry holds it (its digest is the image ID)
 
 
 def _stored_image(digest: str, platform: Platform, store: BlobStore) -> PulledImage | None:
@@ -1023,7 +1024,8 @@ def _stored_image(digest: str, platform: Platform, store: BlobStore) -> PulledIm
         return None
     config, *layers = blobs
     assert config is not None
-    return PulledImage(ImageConfig.from_json(config.read_bytes()), tuple(layers), digest)  # type: ignore[arg-type]
+    data = config.read_bytes()
+    return PulledImage(ImageConfig.from_json(data), tuple(layers), digest, data)  # type: ignore[arg-type]
 
 
 def pull_image(
@@ -1141,8 +1143,9 @@ def _pull_from(
     paths = in_parallel(blob, wanted, client.connections.limits.parallel, stop=stop)
     found = {descriptor.digest: path for descriptor, path in zip(wanted, paths, strict=True)}
     config, layers = found[manifest.config.digest], [found[item.digest] for item in manifest.layers]
+    config_bytes = config.read_bytes()
     return PulledImage(
-        ImageConfig.from_json(config.read_bytes()), tuple(layers), sha256_digest(data)
+        ImageConfig.from_json(config_bytes), tuple(layers), sha256_digest(data), config_bytes
     )
 
 

@@ -63,6 +63,54 @@ class ImageFacts:
     layers: list[LayerFacts]
 
 
+def read_image_facts(where: str, platform: Platform | None = None) -> ImageFacts:
+    """An archive or layout when `where` is a path that exists, else an image reference
+    pulled from its registry (through the layer cache, as FROM pulls)."""
+    path_like = where.startswith(("/", ".")) or where.endswith((".tar", ".tgz", ".tar.gz"))
+    if Path(where).exists() or path_like:
+        return read_facts(Path(where), platform)
+    return read_reference(where, platform)
+
+
+def read_reference(text: str, platform: Platform | None = None) -> ImageFacts:
+    import tempfile
+
+    from ..oci.blobstore import BlobStore, default_cache_path
+    from ..oci.platform import host_platform
+    from ..oci.registry import RegistryAccess, pull_image
+
+    access = RegistryAccess()
+    try:
+        with tempfile.TemporaryDirectory(prefix="pybuild-diff-") as scratch:
+            pulled = pull_image(
+                text,
+                platform or host_platform(),
+                Path(scratch),
+                access=access,
+                store=BlobStore(default_cache_path()),
+            )
+            made_by, diff_ids = pulled.config.layer_history(), pulled.config.diff_ids
+            layers = []
+            for number, blob in enumerate(pulled.blobs):
+                with open(blob, "rb") as handle:
+                    files = _layer_files(decompressed(handle))
+                layers.append(
+                    LayerFacts(
+                        diff_ids[number] if number < len(diff_ids) else None,
+                        made_by[number] if number < len(made_by) else None,
+                        files,
+                    )
+                )
+    except READ_FAILURES as error:
+        raise DiffError(unreadable(Path(text), error)) from None
+    finally:
+        access.close()
+    config = json.loads(pulled.config_bytes)
+    history = [str(item.get("created_by", "")) for item in config.get("history") or []]
+    image_id = "sha256:" + hashlib.sha256(pulled.config_bytes).hexdigest()
+    return ImageFacts(text, image_id, config, history, layers)
+
+
 def read_facts(path: Path, platform: Platform | None = None) -> ImageFacts:
     """Everything diff compares, read from an image archive or layout directory."""
     try:
@@ -217,11 +265,16 @@ def diff_images(first: ImageFacts, second: ImageFacts) -> dict[str, Any]:
         "a": {"image": first.name, "image_id": first.image_id},
         "b": {"image": second.name, "image_id": second.image_id},
         "identical": first.image_id == second.image_id,
-        "config": config_changes(first.config, second.config, prefix=""),
+        # (history and rootfs.diff_ids have their own sections below)
+        "config": config_changes(_settings(first.config), _settings(second.config), prefix=""),
         "history": history,
         "layers": layers,
         "filesystem": file_changes(union(first.layers), union(second.layers)),
     }
+
+
+def _settings(config: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in config.items() if key not in ("history", "rootfs")}
 
 
 def _padded(first: list[str], second: list[str]) -> list[tuple[str | None, str | None]]:
