@@ -766,6 +766,7 @@ class PushingLayout(DirLayout):
         self.client, self.repository, self.reporter = client, repository, reporter
         self.scope = f"repository:{repository}:pull,push"
         self.uploads: list[tuple[str, StreamedUpload]] = []
+        self.sent: set[str] = set()  # digests whose upload was closed: in the registry now
 
     def streamed_blob(
         self, produce: Callable[[BinaryIO], LayerBlob], *, known: LayerBlob | None = None
@@ -792,6 +793,7 @@ class PushingLayout(DirLayout):
         try:
             for digest, upload in uploads:
                 sent = upload.join()
+                self.sent.add(digest)
                 self.reporter.note(f"{digest}: pushed ({sent} bytes) while it was written")
         finally:
             for _, upload in uploads:
@@ -936,10 +938,11 @@ def push_layout(
     oci_media_types: bool = True,
     reporter: Reporter = QUIET,
     mount_from: str | None = None,
+    sent: frozenset[str] = frozenset(),
 ) -> str:
     """Push the image in an OCI layout directory to `ref`; return the manifest digest. With
     `mount_from` (a repository of the same registry that has the blobs), missing blobs are
-    mounted from it instead of sent again."""
+    mounted from it instead of sent again. Blobs in `sent` went up already (PushingLayout)."""
     repository = ref.path
     scope = f"repository:{repository}:pull,push"
     if mount_from:
@@ -950,6 +953,8 @@ def push_layout(
 
     def send(descriptor: Descriptor) -> None:
         digest, size = descriptor.digest, descriptor.size
+        if digest in sent:  # its upload was closed under this digest: the registry has it
+            return
         if client.has_blob(repository, digest, scope):
             reporter.note(f"{digest}: already in {client.registry}")
             return

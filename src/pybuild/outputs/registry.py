@@ -53,6 +53,7 @@ def export(
                 oci_media_types=spec.oci_media_types,
                 reporter=using.reporter,
                 mount_from=source if source != ref.path else None,
+                sent=frozenset(streaming.sent) if ref == first else frozenset(),
             )
             pushed[ref.domain] = ref.path
             using.reporter.note(f"pushed {ref.domain}/{ref.path}:{ref.tag}@{digest}")

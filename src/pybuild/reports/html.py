@@ -10,6 +10,7 @@ import json
 import re
 from typing import Any
 
+from ..oci.layout import blob_path
 from .explain import contents
 
 STYLE = """
@@ -160,7 +161,8 @@ image ID <code id=image-id>{_e(document["image_id"])}</code> &middot; manifest d
 """
 
 
-DIGEST = re.compile(r"(?:sha256:|blobs/sha256/)([0-9a-f]{64})")  # a digest, or a blob path
+# A digest, or the path of a blob in the layout (as manifest.json names them).
+DIGEST = re.compile(rf"(?:sha256:|{re.escape(blob_path('sha256:'))})([0-9a-f]{{64}})")
 
 
 def _linked_json(value: Any, blobs: set[str], set_by: dict[str, list[int]]) -> str:
