@@ -42,7 +42,11 @@ def start_registry(
     port = free_port()
     config = {
         "version": 0.1,
-        "storage": {"filesystem": {"rootdirectory": str(root / "data")}},
+        # (deletes allowed: the layer cache tests remove a blob a cache names)
+        "storage": {
+            "filesystem": {"rootdirectory": str(root / "data")},
+            "delete": {"enabled": True},
+        },
         "http": {"addr": f"127.0.0.1:{port}"},
         "log": {"level": "error"},
     }

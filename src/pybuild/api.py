@@ -29,9 +29,10 @@ from .dockerfile.parser import normalise_text, parse_dockerfile
 from .errors import DockerfileSyntaxError, Location, PybuildError, UsageError
 from .events import QUIET, Reporter
 from .oci.blobstore import BlobStore, default_cache_path
-from .oci.model import MEDIA_OCI_LAYER, WrittenImage
+from .oci.layer import Layer
+from .oci.model import MEDIA_OCI_LAYER, Image, LayerBlob, WrittenImage
 from .oci.platform import host_platform, parse_platforms
-from .oci.reference import parse_reference
+from .oci.reference import Reference, parse_reference
 from .oci.registry import RegistryAccess
 from .oci.sinks import DiscardSink
 from .outputs.export import Exporting, export
@@ -69,6 +70,8 @@ class BuildOptions:
     keep_summary: bool = True
     attest: AttestOptions = AttestOptions()  # SBOM, provenance, git labels
     annotations: tuple[str, ...] = ()  # --annotation [PLACE:]KEY=VALUE
+    cache_from: tuple[str, ...] = ()  # type=registry,ref=REF | type=local,src=DIR (layercache.py)
+    cache_to: tuple[str, ...] = ()  # type=registry,ref=REF | type=local,dest=DIR
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,12 @@ def build(
         raise UsageError(
             "attestations need an OCI image index and OCI manifests: drop oci-mediatypes=false"
         )
+    if options.cache_from or options.cache_to:  # a misspelt cache is said before any work
+        from .oci.layercache import parse_cache
+
+        for flag, texts in (("--cache-from", options.cache_from), ("--cache-to", options.cache_to)):
+            for text in texts:
+                parse_cache(text, flag)
     checkout = None
     if options.attest.provenance is not None or options.attest.git_labels:
         from .attest.vcs import checkout as find_checkout
@@ -275,8 +284,10 @@ def build(
                 checkout=checkout,
             )
             images = attach(evaluations, options.attest, facts)
-        using = Exporting(store, reporter, stdout, options.registry)
+        mountable = _take_from_caches(options, images, output, refs, store, reporter)
+        using = Exporting(store, reporter, stdout, options.registry, mountable)
         written = export(images, refs, output, using=using)
+        _write_caches(options, images, written, output, refs, store, reporter)
     warnings = tuple(str(warning) for warning in lint) + evaluation.warnings
     names = tuple(ref.full for ref in [parse_reference(name) for name in output.names] or refs)
     if output.named_by_id:
@@ -337,6 +348,79 @@ def check_only(options: BuildOptions) -> list[Warning]:
     dockerfile = options.dockerfile or default_dockerfile(context_dir)
     parsed = parse(dockerfile_text(options, dockerfile), str(dockerfile))
     return active_warnings(parsed, None)[0]
+
+
+def _push_targets(output: OutputSpec, refs: list[Reference]) -> list[Reference]:
+    if output.type != "registry":
+        return []
+    return [parse_reference(name) for name in output.names] or refs
+
+
+def _take_from_caches(
+    options: BuildOptions,
+    images: list[Image],
+    output: OutputSpec,
+    refs: list[Reference],
+    store: BlobStore,
+    reporter: Reporter,
+) -> dict[str, tuple[str, str]]:
+    """--cache-from: the layers the caches hold are made known to the local store (mounted
+    when the image goes to the cache's registry, else downloaded); returns what to mount."""
+    if not options.cache_from:
+        return {}
+    from .oci import layercache
+
+    specs = [layercache.parse_cache(text, "--cache-from") for text in options.cache_from]
+    if store.root is None:
+        reporter.note("warning: --cache-from needs the layer cache: it is not used with --no-cache")
+        return {}
+    remote = layercache.read_caches(specs, options.registry, reporter=reporter)
+    targets = _push_targets(output, refs)
+    domains = {ref.domain for ref in targets}
+    taken = layercache.take_from_caches(
+        images,
+        remote,
+        compression=output.compression,
+        store=store,
+        mount_to=domains.pop() if len(domains) == 1 else None,
+        access=options.registry,
+        reporter=reporter,
+    )
+    reporter.note(f"--cache-from: {taken} layers taken from the cache")
+    return remote.mountable
+
+
+def _write_caches(
+    options: BuildOptions,
+    images: list[Image],
+    written: WrittenImage,
+    output: OutputSpec,
+    refs: list[Reference],
+    store: BlobStore,
+    reporter: Reporter,
+) -> None:
+    if not options.cache_to:
+        return
+    from .oci import layercache
+
+    targets = _push_targets(output, refs)
+
+    def make_blob(layer: Layer, path: Path) -> LayerBlob:
+        with open(path, "wb") as out:
+            return layer.write_blob(out, output.compression, store)
+
+    for text in options.cache_to:
+        layercache.write_cache(
+            layercache.parse_cache(text, "--cache-to"),
+            images,
+            written,
+            compression=output.compression,
+            store=store,
+            access=options.registry,
+            pushed_to=targets[0] if targets else None,
+            make_blob=make_blob,
+            reporter=reporter,
+        )
 
 
 def _now() -> str:
@@ -480,6 +564,8 @@ def start_recording(options: BuildOptions, argv: list[str]) -> recording.Recordi
     output = options.output
     if (
         options.dockerfile_text is not None  # stdin leaves no file to watch
+        or options.cache_to  # the cache must be written, and --cache-from may have moved
+        or options.cache_from
         or options.attest.any  # provenance names git revisions, which no watched file shows
         or options.attest.git_labels
         or options.cache_dir is None

@@ -140,6 +140,20 @@ def main() -> None:
     "'error' makes warnings fatal; 'skip=Rule,...' silences rules.",
 )
 @click.option(
+    "--cache-from",
+    "cache_from",
+    multiple=True,
+    metavar="type=registry,ref=REF|type=local,src=DIR",
+    help="Take layers from a layer cache another machine left (a registry or a directory).",
+)
+@click.option(
+    "--cache-to",
+    "cache_to",
+    multiple=True,
+    metavar="type=registry,ref=REF|type=local,dest=DIR",
+    help="Leave this build's layers and their content keys as a cache there.",
+)
+@click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Layer cache (default: $XDG_CACHE_HOME/pybuild or ~/.cache/pybuild).",
@@ -217,6 +231,8 @@ def build(
     timestamp: str | None,
     cache_dir: Path | None,
     no_cache: bool,
+    cache_from: tuple[str, ...],
+    cache_to: tuple[str, ...],
     progress: str,
     quiet: bool,
     iidfile: Path | None,
@@ -253,6 +269,8 @@ def build(
             )
         ),
         annotations=annotations,
+        cache_from=cache_from,
+        cache_to=cache_to,
         **({"cache_dir": None} if no_cache else {"cache_dir": cache_dir} if cache_dir else {}),
     )
     if only_check:

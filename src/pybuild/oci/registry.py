@@ -761,16 +761,28 @@ class PushingLayout(DirLayout):
     Blobs the cache already knows are only written here: the push asks the registry whether
     it has them before sending any."""
 
-    def __init__(self, root: Path, client: RegistryClient, repository: str, *, reporter: Reporter):
+    def __init__(
+        self,
+        root: Path,
+        client: RegistryClient,
+        repository: str,
+        *,
+        reporter: Reporter,
+        mountable: dict[str, str] | None = None,
+    ):
         super().__init__(root)
         self.client, self.repository, self.reporter = client, repository, reporter
         self.scope = f"repository:{repository}:pull,push"
+        # Blobs a layer cache holds in another repository of this registry: digest -> repository
+        self.mountable = mountable or {}
         self.uploads: list[tuple[str, StreamedUpload]] = []
         self.sent: set[str] = set()  # digests whose upload was closed: in the registry now
 
     def streamed_blob(
         self, produce: Callable[[BinaryIO], LayerBlob], *, known: LayerBlob | None = None
     ) -> LayerBlob:
+        if known is not None and known.digest in self.mountable and self._mounted(known):
+            return known
         if known is not None:
             return super().streamed_blob(produce)
         with tempfile.NamedTemporaryFile(dir=self.blobs, prefix=".partial-", delete=False) as out:
@@ -786,6 +798,17 @@ class PushingLayout(DirLayout):
         os.replace(out.name, self.root / blob_path(written.digest))
         self.uploads.append((written.digest, upload))
         return written
+
+    def _mounted(self, blob: LayerBlob) -> bool:
+        """Mount a cached layer's blob from the cache's repository: no byte is sent, and
+        none is written here (the push knows the registry has it)."""
+        source = self.mountable[blob.digest]
+        scope = f"{self.scope} repository:{source}:pull"
+        if not self.client.mount_blob(self.repository, blob.digest, source, scope=scope):
+            return False
+        self.sent.add(blob.digest)
+        self.reporter.note(f"{blob.digest}: mounted from the layer cache in {source}")
+        return True
 
     def close(self) -> None:
         """Wait for every upload under way."""

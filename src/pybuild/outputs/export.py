@@ -33,6 +33,8 @@ class Exporting:
     reporter: Reporter = QUIET
     stdout: BinaryIO | None = None  # where dest "-" goes
     registry: RegistryAccess = field(default_factory=RegistryAccess)
+    # Layer blobs a --cache-from cache holds in the registry pushed to: digest -> (host, repo)
+    mountable: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 class Exporter(Protocol):

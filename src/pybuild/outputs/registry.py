@@ -32,6 +32,11 @@ def export(
             using.registry.client(first.domain, pushing=True),
             first.path,
             reporter=using.reporter,
+            mountable={
+                digest: repository
+                for digest, (host, repository) in using.mountable.items()
+                if host == first.domain
+            },
         )
         written = write_images(
             images,
