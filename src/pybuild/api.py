@@ -284,10 +284,14 @@ def build(
                 checkout=checkout,
             )
             images = attach(evaluations, options.attest, facts)
-        mountable = _take_from_caches(options, images, output, refs, store, reporter)
+        mountable = _take_from_caches(
+            options, images, output=output, refs=refs, store=store, reporter=reporter
+        )
         using = Exporting(store, reporter, stdout, options.registry, mountable)
         written = export(images, refs, output, using=using)
-        _write_caches(options, images, written, output, refs, store, reporter)
+        _write_caches(
+            options, images, written, output=output, refs=refs, store=store, reporter=reporter
+        )
     warnings = tuple(str(warning) for warning in lint) + evaluation.warnings
     names = tuple(ref.full for ref in [parse_reference(name) for name in output.names] or refs)
     if output.named_by_id:
@@ -359,6 +363,7 @@ def _push_targets(output: OutputSpec, refs: list[Reference]) -> list[Reference]:
 def _take_from_caches(
     options: BuildOptions,
     images: list[Image],
+    *,
     output: OutputSpec,
     refs: list[Reference],
     store: BlobStore,
@@ -394,6 +399,7 @@ def _write_caches(
     options: BuildOptions,
     images: list[Image],
     written: WrittenImage,
+    *,
     output: OutputSpec,
     refs: list[Reference],
     store: BlobStore,

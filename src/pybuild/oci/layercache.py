@@ -194,7 +194,7 @@ def take_from_caches(
                 if not _blob_there(spec, found, access, reporter=reporter):
                     continue
                 remote.mountable[found.digest] = (spec.ref.domain, spec.ref.path)
-            elif not _download(spec, found, store, access, reporter=reporter):
+            elif not _download(spec, found, store=store, access=access, reporter=reporter):
                 continue
             store.remember(local_key, blob)
             taken += 1
@@ -235,9 +235,9 @@ def _blob_there(
 def _download(
     spec: CacheSpec,
     blob: Descriptor,
+    *,
     store: BlobStore,
     access: RegistryAccess,
-    *,
     reporter: Reporter,
 ) -> bool:
     """Fetch the blob into the local store, checked against its digest."""
@@ -311,14 +311,20 @@ def write_cache(
             return path
 
         if spec.type == "local":
-            _write_local(spec, manifest, blobs, blob_file)
+            _write_local(spec, manifest, blobs, blob_file=blob_file)
         else:
-            _write_registry(spec, manifest, blobs, access, pushed_to=pushed_to, blob_file=blob_file)
+            _write_registry(
+                spec, manifest, blobs, access=access, pushed_to=pushed_to, blob_file=blob_file
+            )
     reporter.note(f"--cache-to {spec}: {len(blobs)} layers")
 
 
 def _write_local(
-    spec: CacheSpec, manifest: bytes, blobs: tuple[LayerBlob, ...], blob_file: Callable[[int], Path]
+    spec: CacheSpec,
+    manifest: bytes,
+    blobs: tuple[LayerBlob, ...],
+    *,
+    blob_file: Callable[[int], Path],
 ) -> None:
     """The cache as an OCI layout directory: its blobs, the empty config, the manifest."""
     from .layout import DirLayout
@@ -340,8 +346,8 @@ def _write_registry(
     spec: CacheSpec,
     manifest: bytes,
     blobs: tuple[LayerBlob, ...],
-    access: RegistryAccess,
     *,
+    access: RegistryAccess,
     pushed_to: Reference | None,
     blob_file: Callable[[int], Path],
 ) -> None:
