@@ -27,7 +27,8 @@ ALLOWED = {
     "attest": BASE | {"oci", "build", "__version__"},  # the SBOM and provenance name pybuild
     "progress": {"events"},
     "api": BASE | {"dockerfile", "build", "oci", "outputs", "reports", "recording", "attest"},
-    "cli": BASE | {"api", "attest", "oci", "outputs", "reports", "progress", "__version__"},
+    "bake": BASE | {"api", "oci", "outputs"},  # many builds from one file, through api
+    "cli": BASE | {"api", "attest", "bake", "oci", "outputs", "reports", "progress", "__version__"},
     "entry": {"cli", "recording", "__version__"},  # --version, answered before the CLI loads
     "__main__": {"entry"},
     "__init__": set(),

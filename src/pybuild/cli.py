@@ -522,6 +522,89 @@ def inspect(
 
 
 @main.command()
+@click.argument("names", nargs=-1, metavar="[TARGET|GROUP]...")
+@click.option(
+    "-f",
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The bake file (default: docker-bake.hcl, pybuild-bake.hcl or compose.yaml here); "
+    "may repeat.",
+)
+@click.option(
+    "--print", "show", is_flag=True, help="Print the resolved plan as JSON; build nothing."
+)
+@click.option("--push", is_flag=True, help="Push every target to its tags.")
+@click.option(
+    "--shard", metavar="K/N", help="Build only the Kth of N shares of the (target, platform) pairs."
+)
+@click.option("--jobs", type=int, default=2, show_default=True, help="Targets built at once.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Layer cache (default: $XDG_CACHE_HOME/pybuild or ~/.cache/pybuild).",
+)
+@click.option("--no-cache", is_flag=True, help="Use no layer cache.")
+@click.option(
+    "--progress",
+    type=click.Choice(["auto", "plain", "tty", "quiet", "json"]),
+    default="quiet",
+    show_default=True,
+    help="How builds report (quiet: notes only; builds run side by side).",
+)
+def bake(
+    names: tuple[str, ...],
+    files: tuple[Path, ...],
+    *,
+    show: bool,
+    push: bool,
+    shard: str | None,
+    jobs: int,
+    cache_dir: Path | None,
+    no_cache: bool,
+    progress: str,
+) -> None:
+    """Build many images from one file, as `docker buildx bake` does: targets with context,
+    dockerfile, args, tags, platforms, labels, output and caches, `inherits`, groups,
+    variables (the environment overrides defaults), functions and `matrix`; compose files'
+    build sections too. --shard K/N spreads the (target, platform) pairs over N machines."""
+    from .bake import plan as planning
+    from .bake import run as running
+
+    plan = run(lambda: planning.read_plan(planning.find_file(list(files))))
+    selected = run(lambda: plan.select(list(names)))
+    pairs = plan.pairs(selected)
+    share = run(lambda: planning.shard(pairs, shard)) if shard else pairs
+    if show:
+        click.echo(json.dumps(plan.printed(selected, share), indent=2))
+        return
+    base = api.BuildOptions(
+        context=Path("."),
+        **({"cache_dir": None} if no_cache else {"cache_dir": cache_dir} if cache_dir else {}),
+    )
+    reporter = make_progress(progress)
+    results = run(
+        lambda: running.bake(
+            plan.targets,
+            share,
+            base=base,
+            push=push,
+            sharded=shard is not None,
+            jobs=jobs,
+            reporter=reporter,
+        )
+    )
+    for result in results:
+        where = " ".join(result.names) if push else result.dest or ""
+        click.echo(f"{result.target}\t{result.image_id}\t{where}")
+    if shard and push:
+        click.echo("when every shard is done, join the platforms:", err=True)
+        for command in running.joins(plan.targets, sorted({name for name, _ in share})):
+            click.echo(f"  {command}", err=True)
+
+
+@main.command()
 @click.argument("first", metavar="A")
 @click.argument("second", metavar="B")
 @click.option(

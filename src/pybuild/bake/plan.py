@@ -1,0 +1,339 @@
+"""What a bake file asks for, resolved: every target with its inherited attributes, its matrix
+expanded and its `${...}` evaluated, the groups, and the (target, platform) pairs that
+`--shard K/N` splits. `--print` shows this plan as `docker buildx bake --print` does.
+
+Read: HCL (`docker-bake.hcl`, `pybuild-bake.hcl`, parsed by python-hcl2) with `variable`
+(default, overridden by an environment variable of the same name), `group`, `target`,
+`inherits`, `matrix` and `name`; and compose files' `services.NAME.build` sections.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from .expressions import Scope, plain, value_of
+
+DEFAULT_FILES = (
+    "docker-bake.json",
+    "docker-bake.hcl",
+    "pybuild-bake.hcl",
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yaml",
+    "docker-compose.yml",
+)
+LISTS = ("tags", "platforms", "output", "cache-from", "cache-to")
+MAPS = ("args", "labels", "annotations")
+KNOWN = {"context", "dockerfile", "target", "inherits", "matrix", "name", "no-cache", "pull"}
+KNOWN |= set(LISTS) | set(MAPS) | {"description", "contexts", "attest", "secret", "ssh"}
+
+
+@dataclass
+class Plan:
+    """The resolved targets (name -> attributes, as --print shows them) and groups."""
+
+    targets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+
+    def select(self, names: list[str]) -> list[str]:
+        """The targets `names` (targets or groups) stand for, in order; no names: the
+        `default` group, else a `default` target."""
+        wanted = names or ["default"]
+        found: list[str] = []
+
+        def add(name: str, seen: tuple[str, ...]) -> None:
+            if name in seen:
+                raise UsageError(f"bake: group {name} contains itself")
+            if name in self.groups:
+                for member in self.groups[name]:
+                    add(member, (*seen, name))
+            elif name in self.targets:
+                if name not in found:
+                    found.append(name)
+            else:
+                known = ", ".join(sorted({*self.targets, *self.groups}))
+                raise UsageError(f"bake: no target or group {name!r} (the file has: {known})")
+
+        for name in wanted:
+            add(name, ())
+        return found
+
+    def pairs(self, names: list[str]) -> list[tuple[str, str]]:
+        """(target, platform) for every platform of every target ("" for none given)."""
+        return [
+            (name, platform)
+            for name in names
+            for platform in (self.targets[name].get("platforms") or [""])
+        ]
+
+    def printed(self, names: list[str], share: list[tuple[str, str]] | None = None) -> dict:
+        """The plan as `docker buildx bake --print` prints it (a shard: its pairs only)."""
+        chosen = share if share is not None else self.pairs(names)
+        targets: dict[str, dict[str, Any]] = {}
+        for name, platform in chosen:
+            entry = targets.setdefault(name, dict(self.targets[name]))
+            if platform:
+                entry["platforms"] = [
+                    p for p in self.targets[name].get("platforms", []) if (name, p) in chosen
+                ]
+        return {"group": {"default": {"targets": list(targets)}}, "target": targets}
+
+
+def shard(pairs: list[tuple[str, str]], spec: str) -> list[tuple[str, str]]:
+    """`K/N`: the Kth of N deterministic shares (K from 1): pair i goes to share i mod N,
+    the pairs sorted first, so every machine computes the same split."""
+    try:
+        k, n = (int(part) for part in spec.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard {spec}: expected K/N, e.g. 1/2") from None
+    if not 1 <= k <= n:
+        raise UsageError(f"--shard {spec}: K counts from 1 to N")
+    return [pair for index, pair in enumerate(sorted(pairs)) if index % n == k - 1]
+
+
+def find_file(given: list[Path]) -> list[Path]:
+    if given:
+        return given
+    for name in DEFAULT_FILES:
+        if Path(name).is_file():
+            return [Path(name)]
+    raise UsageError(
+        f"bake: no bake file here (looked for {', '.join(DEFAULT_FILES)}); use -f FILE"
+    )
+
+
+def read_plan(files: list[Path], overrides: dict[str, str] | None = None) -> Plan:
+    """Every file's blocks, later files adding to earlier ones (as buildx merges them)."""
+    blocks: dict[str, list[tuple[str, dict[str, Any]]]] = {
+        "variable": [],
+        "group": [],
+        "target": [],
+    }
+    for path in files:
+        for kind, found in _blocks(path).items():
+            blocks.setdefault(kind, []).extend(found)
+    variables = _Variables(
+        {name: body for name, body in blocks["variable"]}, overrides or dict(os.environ)
+    )
+    raw_targets: dict[str, dict[str, Any]] = {}
+    for name, body in blocks["target"]:
+        raw_targets.setdefault(name, {}).update(body)
+    plan = Plan()
+    for name, body in blocks["group"]:
+        scope = Scope(variables.get, f"group {name}")
+        members = value_of(body.get("targets", []), scope)
+        plan.groups.setdefault(name, []).extend(str(member) for member in members)
+    resolved: dict[str, dict[str, Any]] = {}
+    for name in raw_targets:
+        for instance, attributes in _instances(name, raw_targets, variables, resolved):
+            plan.targets[instance] = attributes
+            if instance != name:
+                plan.groups.setdefault(name, []).append(instance)
+    return plan
+
+
+def _blocks(path: Path) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"bake: cannot read {path}: {error.strerror}") from None
+    if path.suffix in (".yaml", ".yml"):
+        return _compose(path, text)
+    if path.suffix == ".json":
+        try:
+            document = json.loads(text)
+        except ValueError as error:
+            raise UsageError(f"bake: {path} is not JSON ({error})") from None
+        return {
+            kind: [(name, body) for name, body in (document.get(kind) or {}).items()]
+            for kind in ("variable", "group", "target")
+        }
+    import hcl2
+    from lark.exceptions import LarkError
+
+    try:
+        document = hcl2.loads(text)
+    except (LarkError, ValueError) as error:
+        where = f"line {getattr(error, 'line', '?')}, column {getattr(error, 'column', '?')}"
+        raise UsageError(f"bake: {path}: not HCL this reader understands ({where})") from None
+    found: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for kind in ("variable", "group", "target", "function"):
+        for block in document.get(kind, []):
+            for label, body in block.items():
+                name = label[1:-1] if label.startswith('"') else label
+                found.setdefault(kind, []).append((name, plain(body)))
+    if found.get("function"):
+        raise UsageError(f"bake: {path}: user-defined functions are not supported yet")
+    return found
+
+
+def _compose(path: Path, text: str) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """compose's `services.NAME.build` sections as targets (context, dockerfile, args,
+    target, tags from `image` and `build.tags`, platforms, labels, cache_from/cache_to)."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise UsageError(f"bake: {path} is not YAML ({first_line(error)})") from None
+    targets = []
+    for name, service in (document.get("services") or {}).items():
+        build = service.get("build") if isinstance(service, dict) else None
+        if build is None:
+            continue
+        if isinstance(build, str):
+            build = {"context": build}
+        body: dict[str, Any] = {
+            "context": build.get("context", "."),
+            "dockerfile": build.get("dockerfile", "Dockerfile"),
+        }
+        args = build.get("args") or {}
+        if isinstance(args, list):
+            args = dict(item.partition("=")[::2] for item in args)
+        tags = [service["image"]] if service.get("image") else []
+        for key, value in (
+            ("args", {k: "" if v is None else str(v) for k, v in args.items()}),
+            ("target", build.get("target")),
+            ("tags", tags + list(build.get("tags") or [])),
+            ("platforms", build.get("platforms")),
+            ("labels", build.get("labels")),
+            ("cache-from", build.get("cache_from")),
+            ("cache-to", build.get("cache_to")),
+        ):
+            if value:
+                body[key] = _json_quoted(value)
+        body["context"], body["dockerfile"] = (
+            _json_quoted(body["context"]),
+            _json_quoted(body["dockerfile"]),
+        )
+        targets.append((str(name), body))
+    return {"target": targets}
+
+
+def first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def _json_quoted(value: Any) -> Any:
+    """Compose values as HCL would hold them (strings quoted, so `${...}` still works)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return [_json_quoted(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _json_quoted(item) for key, item in value.items()}
+    return value
+
+
+class _Variables:
+    """`variable` blocks: an environment variable of the same name wins over the default
+    (converted to the default's type), defaults may use other variables."""
+
+    def __init__(self, blocks: dict[str, dict[str, Any]], environment: dict[str, str]):
+        self.blocks, self.environment = blocks, environment
+        self.values: dict[str, Any] = {}
+        self.resolving: list[str] = []
+
+    def get(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        if name not in self.blocks:
+            raise UsageError(f'bake: unknown variable {name!r} (declare it with variable "{name}")')
+        if name in self.resolving:
+            raise UsageError(f"bake: variable {name} depends on itself")
+        self.resolving.append(name)
+        try:
+            default = value_of(
+                self.blocks[name].get("default"), Scope(self.get, f"variable {name}")
+            )
+        finally:
+            self.resolving.pop()
+        value = self.environment.get(name)
+        self.values[name] = default if value is None else _typed(value, default)
+        return self.values[name]
+
+
+def _typed(text: str, like: Any) -> Any:
+    if isinstance(like, bool):
+        return text.lower() in ("1", "true", "yes")
+    if isinstance(like, int):
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _instances(
+    name: str,
+    raw: dict[str, dict[str, Any]],
+    variables: _Variables,
+    resolved: dict[str, dict[str, Any]],
+) -> list[tuple[str, dict[str, Any]]]:
+    """The target's instances: one, or one per combination of its matrix."""
+    body = raw[name]
+    scope = Scope(variables.get, f"target {name}")
+    matrix = value_of(body.get("matrix"), scope) if "matrix" in body else None
+    if not matrix:
+        return [(name, _resolved(name, raw, variables, resolved, {}))]
+    keys = sorted(matrix)
+    found = []
+    for combination in itertools.product(*(matrix[key] for key in keys)):
+        values = dict(zip(keys, combination, strict=True))
+        attributes = _resolved(name, raw, variables, resolved, values)
+        instance = str(attributes.pop("name", None) or name + "-" + "-".join(map(str, combination)))
+        found.append((instance.replace(".", "_"), attributes))
+    return found
+
+
+def _resolved(
+    name: str,
+    raw: dict[str, dict[str, Any]],
+    variables: _Variables,
+    resolved: dict[str, dict[str, Any]],
+    matrix: dict[str, Any],
+    seen: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """A target's attributes: its parents' (in `inherits` order), then its own on top; maps
+    (args, labels) merge key by key."""
+    if name in seen:
+        raise UsageError(f"bake: target {name} inherits from itself ({' -> '.join((*seen, name))})")
+    if not matrix and name in resolved:
+        return dict(resolved[name])
+    body = raw.get(name)
+    if body is None:
+        raise UsageError(f"bake: target {seen[-1]} inherits from {name!r}, which is not a target")
+
+    def lookup(key: str) -> Any:
+        return matrix[key] if key in matrix else variables.get(key)
+
+    scope = Scope(lookup, f"target {name}")
+    attributes: dict[str, Any] = {}
+    for parent in value_of(body.get("inherits", []), scope):
+        inherited = _resolved(str(parent), raw, variables, resolved, {}, (*seen, name))
+        for key, value in inherited.items():
+            attributes[key] = {**attributes.get(key, {}), **value} if key in MAPS else value
+    for key, value in body.items():
+        if key in ("inherits", "matrix"):
+            continue
+        if key not in KNOWN:
+            raise UsageError(f"bake: target {name}: unknown attribute {key!r}")
+        plain_value = value_of(value, scope)
+        if key in MAPS:
+            plain_value = {k: ("" if v is None else str(v)) for k, v in (plain_value or {}).items()}
+            attributes[key] = {**attributes.get(key, {}), **plain_value}
+        elif key in LISTS:
+            attributes[key] = [str(item) for item in plain_value or []]
+        else:
+            attributes[key] = plain_value
+    attributes.setdefault("context", ".")
+    attributes.setdefault("dockerfile", "Dockerfile")
+    if not matrix:
+        resolved[name] = dict(attributes)
+    return attributes
