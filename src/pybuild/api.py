@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from .dockerfile.lower import lower
 from .dockerfile.parser import normalise_text, parse_dockerfile
 from .errors import DockerfileSyntaxError, Location, PybuildError, UsageError
 from .events import QUIET, Reporter
-from .oci.blobstore import BlobStore, default_cache_path
+from .oci.blobstore import BlobStore, Pruned, default_cache_path
 from .oci.layer import Layer
 from .oci.model import MEDIA_OCI_LAYER, Image, LayerBlob, WrittenImage
 from .oci.platform import host_platform, parse_platforms
@@ -294,6 +295,7 @@ def build(
         )
     warnings = tuple(str(warning) for warning in lint) + evaluation.warnings
     names = tuple(ref.full for ref in [parse_reference(name) for name in output.names] or refs)
+    _capped(store)
     if output.named_by_id:
         output = replace(output, dest=untagged_name(written.image_id))
     summary = None
@@ -427,6 +429,42 @@ def _write_caches(
             make_blob=make_blob,
             reporter=reporter,
         )
+
+
+SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2}
+SIZE_UNITS |= {"mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "t": 1000**4}
+SIZE_UNITS |= {"tb": 1000**4, "tib": 1024**4}
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_size(text: str, what: str) -> int:
+    """`10GB`, `500MiB`, `1.5g`, or bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if match is None or match.group(2).lower() not in SIZE_UNITS:
+        raise UsageError(f"{what} {text!r}: expected a size such as 10GB, 500MiB or 1000000")
+    return int(float(match.group(1)) * SIZE_UNITS[match.group(2).lower()])
+
+
+def parse_duration(text: str, what: str) -> float:
+    """`24h`, `90m`, `7d`, `1h30m` (Go's spelling, as `docker builder prune` reads it)."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhdw])", text)
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        raise UsageError(f"{what} {text!r}: expected a duration such as 24h, 90m or 7d")
+    return sum(float(number) * DURATION_UNITS[unit] for number, unit in parts)
+
+
+def prune(cache_dir: Path, *, keep_storage: str | None = None, until: str | None = None) -> Pruned:
+    """`pybuild prune`: the cache's least recently used files go first (BlobStore.prune)."""
+    keep = parse_size(keep_storage, "--keep-storage") if keep_storage is not None else None
+    unused = parse_duration(until, "--filter until=") if until is not None else None
+    return BlobStore(cache_dir).prune(keep_bytes=keep, unused_for=unused)
+
+
+def _capped(store: BlobStore) -> None:
+    """PYBUILD_CACHE_MAX (a size): after a build, the cache is pruned back under it."""
+    cap = os.environ.get("PYBUILD_CACHE_MAX")
+    if cap and store.root is not None:
+        store.prune(keep_bytes=parse_size(cap, "PYBUILD_CACHE_MAX"))
 
 
 def _now() -> str:

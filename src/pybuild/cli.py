@@ -604,6 +604,43 @@ def bake(
             click.echo(f"  {command}", err=True)
 
 
+@main.command("prune")
+@click.option(
+    "--keep-storage", metavar="SIZE", help="Delete until the cache holds at most SIZE (10GB)."
+)
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="until=DURATION",
+    help="Delete what was not used for DURATION (24h, 7d), as docker builder prune.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The cache (default: $XDG_CACHE_HOME/pybuild or ~/.cache/pybuild).",
+)
+def prune_command(
+    keep_storage: str | None, filters: tuple[str, ...], cache_dir: Path | None
+) -> None:
+    """Shrink the layer cache and blob store, least recently used first; with no option,
+    empty it. Safe while builds run: what was used in the last minute stays, and a build
+    that finds a blob gone builds its layer again. PYBUILD_CACHE_MAX=SIZE caps the cache
+    after every build."""
+    from .filestat import default_cache_dir
+
+    unknown = [item for item in filters if not item.startswith("until=")]
+    if unknown:
+        run(lambda: _refuse(f"--filter {unknown[0]}: pybuild knows until=DURATION"))
+    until = filters[-1].removeprefix("until=") if filters else None
+    where = cache_dir or Path(default_cache_dir())
+    done = run(lambda: api.prune(where, keep_storage=keep_storage, until=until))
+    click.echo(
+        f"removed {done.removed} files, {done.freed / 1e6:.1f} MB; {where} holds "
+        f"{done.kept / 1e6:.1f} MB"
+    )
+
+
 @main.command()
 @click.argument("first", metavar="A")
 @click.argument("second", metavar="B")

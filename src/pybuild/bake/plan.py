@@ -129,9 +129,9 @@ def read_plan(files: list[Path], overrides: dict[str, str] | None = None) -> Pla
         scope = Scope(variables.get, f"group {name}")
         members = value_of(body.get("targets", []), scope)
         plan.groups.setdefault(name, []).extend(str(member) for member in members)
-    resolved: dict[str, dict[str, Any]] = {}
+    targets = _Targets(raw_targets, variables)
     for name in raw_targets:
-        for instance, attributes in _instances(name, raw_targets, variables, resolved):
+        for instance, attributes in targets.instances(name):
             plan.targets[instance] = attributes
             if instance != name:
                 plan.groups.setdefault(name, []).append(instance)
@@ -270,70 +270,69 @@ def _typed(text: str, like: Any) -> Any:
     return text
 
 
-def _instances(
-    name: str,
-    raw: dict[str, dict[str, Any]],
-    variables: _Variables,
-    resolved: dict[str, dict[str, Any]],
-) -> list[tuple[str, dict[str, Any]]]:
-    """The target's instances: one, or one per combination of its matrix."""
-    body = raw[name]
-    scope = Scope(variables.get, f"target {name}")
-    matrix = value_of(body.get("matrix"), scope) if "matrix" in body else None
-    if not matrix:
-        return [(name, _resolved(name, raw, variables, resolved, {}))]
-    keys = sorted(matrix)
-    found = []
-    for combination in itertools.product(*(matrix[key] for key in keys)):
-        values = dict(zip(keys, combination, strict=True))
-        attributes = _resolved(name, raw, variables, resolved, values)
-        instance = str(attributes.pop("name", None) or name + "-" + "-".join(map(str, combination)))
-        found.append((instance.replace(".", "_"), attributes))
-    return found
+class _Targets:
+    """The file's target blocks, resolved on demand (a parent once, however many inherit)."""
 
+    def __init__(self, raw: dict[str, dict[str, Any]], variables: _Variables):
+        self.raw, self.variables = raw, variables
+        self.resolved: dict[str, dict[str, Any]] = {}
 
-def _resolved(
-    name: str,
-    raw: dict[str, dict[str, Any]],
-    variables: _Variables,
-    resolved: dict[str, dict[str, Any]],
-    matrix: dict[str, Any],
-    seen: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """A target's attributes: its parents' (in `inherits` order), then its own on top; maps
-    (args, labels) merge key by key."""
-    if name in seen:
-        raise UsageError(f"bake: target {name} inherits from itself ({' -> '.join((*seen, name))})")
-    if not matrix and name in resolved:
-        return dict(resolved[name])
-    body = raw.get(name)
-    if body is None:
-        raise UsageError(f"bake: target {seen[-1]} inherits from {name!r}, which is not a target")
+    def instances(self, name: str) -> list[tuple[str, dict[str, Any]]]:
+        """The target's instances: one, or one per combination of its matrix."""
+        body = self.raw[name]
+        scope = Scope(self.variables.get, f"target {name}")
+        matrix = value_of(body.get("matrix"), scope) if "matrix" in body else None
+        if not matrix:
+            return [(name, self.attributes(name, {}))]
+        keys = sorted(matrix)
+        found = []
+        for combination in itertools.product(*(matrix[key] for key in keys)):
+            attributes = self.attributes(name, dict(zip(keys, combination, strict=True)))
+            default = name + "-" + "-".join(map(str, combination))
+            instance = str(attributes.pop("name", None) or default)
+            found.append((instance.replace(".", "_"), attributes))
+        return found
 
-    def lookup(key: str) -> Any:
-        return matrix[key] if key in matrix else variables.get(key)
+    def attributes(
+        self, name: str, matrix: dict[str, Any], seen: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """A target's attributes: its parents' (in `inherits` order), then its own on top;
+        maps (args, labels) merge key by key."""
+        if name in seen:
+            chain = " -> ".join((*seen, name))
+            raise UsageError(f"bake: target {name} inherits from itself ({chain})")
+        if not matrix and name in self.resolved:
+            return dict(self.resolved[name])
+        body = self.raw.get(name)
+        if body is None:
+            raise UsageError(
+                f"bake: target {seen[-1]} inherits from {name!r}, which is not a target"
+            )
 
-    scope = Scope(lookup, f"target {name}")
-    attributes: dict[str, Any] = {}
-    for parent in value_of(body.get("inherits", []), scope):
-        inherited = _resolved(str(parent), raw, variables, resolved, {}, (*seen, name))
-        for key, value in inherited.items():
-            attributes[key] = {**attributes.get(key, {}), **value} if key in MAPS else value
-    for key, value in body.items():
-        if key in ("inherits", "matrix"):
-            continue
-        if key not in KNOWN:
-            raise UsageError(f"bake: target {name}: unknown attribute {key!r}")
-        plain_value = value_of(value, scope)
-        if key in MAPS:
-            plain_value = {k: ("" if v is None else str(v)) for k, v in (plain_value or {}).items()}
-            attributes[key] = {**attributes.get(key, {}), **plain_value}
-        elif key in LISTS:
-            attributes[key] = [str(item) for item in plain_value or []]
-        else:
-            attributes[key] = plain_value
-    attributes.setdefault("context", ".")
-    attributes.setdefault("dockerfile", "Dockerfile")
-    if not matrix:
-        resolved[name] = dict(attributes)
-    return attributes
+        def lookup(key: str) -> Any:
+            return matrix[key] if key in matrix else self.variables.get(key)
+
+        scope = Scope(lookup, f"target {name}")
+        attributes: dict[str, Any] = {}
+        for parent in value_of(body.get("inherits", []), scope):
+            inherited = self.attributes(str(parent), {}, (*seen, name))
+            for key, value in inherited.items():
+                attributes[key] = {**attributes.get(key, {}), **value} if key in MAPS else value
+        for key, value in body.items():
+            if key in ("inherits", "matrix"):
+                continue
+            if key not in KNOWN:
+                raise UsageError(f"bake: target {name}: unknown attribute {key!r}")
+            plain_value = value_of(value, scope)
+            if key in MAPS:
+                given = {k: ("" if v is None else str(v)) for k, v in (plain_value or {}).items()}
+                attributes[key] = {**attributes.get(key, {}), **given}
+            elif key in LISTS:
+                attributes[key] = [str(item) for item in plain_value or []]
+            else:
+                attributes[key] = plain_value
+        attributes.setdefault("context", ".")
+        attributes.setdefault("dockerfile", "Dockerfile")
+        if not matrix:
+            self.resolved[name] = dict(attributes)
+        return attributes

@@ -18,9 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO
 
@@ -42,6 +45,22 @@ STAMPS = 100_000  # files a layer's stamps name at most (see layer_key)
 
 def default_cache_path() -> Path:
     return Path(default_cache_dir())
+
+
+def _used(path: Path) -> None:
+    """Mark a cache file as just used: pruning removes the least recently used first, by
+    mtime (access times are not kept on most mounts)."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+@dataclass(frozen=True)
+class Pruned:
+    removed: int  # files deleted
+    freed: int  # bytes
+    kept: int  # bytes the store still holds
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -112,10 +131,55 @@ class BlobStore:
         if self.root is None or key is None:
             return None
         try:
-            record = json.loads((self.root / "layers" / f"{key}.json").read_text())
+            path = self.root / "layers" / f"{key}.json"
+            record = json.loads(path.read_text())
+            _used(path)
             return LayerBlob(record["diff_id"], record["digest"], record["size"])
         except (OSError, ValueError, KeyError):
             return None
+
+    def prune(
+        self,
+        *,
+        keep_bytes: int | None = None,
+        unused_for: float | None = None,
+        grace: float = 60.0,
+        now: float | None = None,
+    ) -> Pruned:
+        """Delete cache files least recently used first: every one unused for more than
+        `unused_for` seconds, then more until the store holds at most `keep_bytes` (neither:
+        all). Files used in the last `grace` seconds stay: a build under way may be about to
+        read one, and a build that finds a blob gone builds its layer (the cache is an aid),
+        so pruning is safe while builds run."""
+        if self.root is None or not self.root.is_dir():
+            return Pruned(0, 0, 0)
+        moment = time.time() if now is None else now
+        files = []
+        for path in self.root.rglob("*"):
+            try:
+                info = path.lstat()
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                files.append((info.st_mtime, info.st_size, path))
+        files.sort()
+        total = sum(size for _, size, _ in files)
+        removed = freed = 0
+        everything = keep_bytes is None and unused_for is None
+        for mtime, size, path in files:
+            age = moment - mtime
+            if age < grace:
+                continue
+            old = unused_for is not None and age > unused_for
+            over = keep_bytes is not None and total > keep_bytes
+            if not (everything or old or over):
+                continue
+            try:
+                path.unlink()
+            except OSError:
+                continue
+            total, removed, freed = total - size, removed + 1, freed + size
+        return Pruned(removed, freed, total)
 
     def remember(self, key: str | None, blob: LayerBlob) -> None:
         if self.root is None or key is None:
@@ -133,6 +197,7 @@ class BlobStore:
         if path is None or not path.is_file():
             return None
         if sha256_file(path) == digest:
+            _used(path)
             return path
         path.unlink(missing_ok=True)
         return None
@@ -211,6 +276,7 @@ class BlobStore:
             return None
         start = sink.tell()
         if self.copy_verified(cached, sink, hit):
+            _used(cached)
             return hit
         sink.seek(start)
         sink.truncate()
