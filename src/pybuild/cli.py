@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from functools import partial
 from pathlib import Path
 
 import click
@@ -541,6 +542,11 @@ def inspect(
 )
 @click.option("--jobs", type=int, default=2, show_default=True, help="Targets built at once.")
 @click.option(
+    "--join",
+    is_flag=True,
+    help="After every --shard pushed: join each tag's per-platform images into its index.",
+)
+@click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Layer cache (default: $XDG_CACHE_HOME/pybuild or ~/.cache/pybuild).",
@@ -561,6 +567,7 @@ def bake(
     push: bool,
     shard: str | None,
     jobs: int,
+    join: bool,
     cache_dir: Path | None,
     no_cache: bool,
     progress: str,
@@ -578,6 +585,15 @@ def bake(
     share = run(lambda: planning.shard(pairs, shard)) if shard else pairs
     if show:
         click.echo(json.dumps(plan.printed(selected, share), indent=2))
+        return
+    if join:
+        reporter = make_progress(progress)
+        for tag, sources in running.joins(plan.targets, selected):
+            joining = partial(
+                api.create_index, tag, sources, access=RegistryAccess(), reporter=reporter
+            )
+            digest = run(joining)
+            click.echo(f"{tag}@{digest}")
         return
     base = api.BuildOptions(
         context=Path("."),
@@ -599,9 +615,9 @@ def bake(
         where = " ".join(result.names) if push else result.dest or ""
         click.echo(f"{result.target}\t{result.image_id}\t{where}")
     if shard and push:
-        click.echo("when every shard is done, join the platforms:", err=True)
-        for command in running.joins(plan.targets, sorted({name for name, _ in share})):
-            click.echo(f"  {command}", err=True)
+        click.echo("when every shard is done, join the platforms (pybuild bake --join):", err=True)
+        for tag, sources in running.joins(plan.targets, sorted({name for name, _ in share})):
+            click.echo(f"  pybuild index create -t {tag} {' '.join(sources)}", err=True)
 
 
 @main.command("prune")

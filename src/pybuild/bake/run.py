@@ -100,13 +100,14 @@ def bake(
         return list(pool.map(one, platforms))
 
 
-def joins(plan_targets: dict[str, dict[str, Any]], names: list[str]) -> list[str]:
-    """The `pybuild index create` commands that join a sharded bake's per-platform images."""
-    commands = []
+def joins(
+    plan_targets: dict[str, dict[str, Any]], names: list[str]
+) -> list[tuple[str, tuple[str, ...]]]:
+    """What joins a sharded bake's per-platform images: (tag, its per-platform tags)."""
+    found = []
     for name in names:
         platforms = plan_targets[name].get("platforms") or []
         for tag in plan_targets[name].get("tags", []):
-            sources = " ".join(platform_tag(tag, platform) for platform in platforms)
-            if sources:
-                commands.append(f"pybuild index create -t {tag} {sources}")
-    return commands
+            if platforms:
+                found.append((tag, tuple(platform_tag(tag, p) for p in platforms)))
+    return found
