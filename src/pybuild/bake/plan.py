@@ -48,6 +48,10 @@ class Plan:
         found: list[str] = []
 
         def add(name: str, seen: tuple[str, ...]) -> None:
+            if name in seen and name in self.targets:  # group foo may list target foo
+                if name not in found:
+                    found.append(name)
+                return
             if name in seen:
                 raise UsageError(f"bake: group {name} contains itself")
             if name in self.groups:
@@ -122,16 +126,21 @@ def read_plan(files: list[Path], overrides: dict[str, str] | None = None) -> Pla
         {name: body for name, body in blocks["variable"]}, overrides or dict(os.environ)
     )
     raw_targets: dict[str, dict[str, Any]] = {}
-    for name, body in blocks["target"]:
-        raw_targets.setdefault(name, {}).update(body)
+    labels: dict[str, str] = {}  # a block's key in raw_targets -> its label
+    for number, (name, body) in enumerate(blocks["target"]):
+        # Blocks of one label merge, except those with a matrix: each names its own targets.
+        key = f"{name}\0{number}" if "matrix" in body else name
+        raw_targets.setdefault(key, {}).update(body)
+        labels[key] = name
     plan = Plan()
     for name, body in blocks["group"]:
         scope = Scope(variables.get, f"group {name}")
         members = value_of(body.get("targets", []), scope)
         plan.groups.setdefault(name, []).extend(str(member) for member in members)
     targets = _Targets(raw_targets, variables)
-    for name in raw_targets:
-        for instance, attributes in targets.instances(name):
+    for key in raw_targets:
+        name = labels[key]
+        for instance, attributes in targets.instances(key):
             plan.targets[instance] = attributes
             if instance != name:
                 plan.groups.setdefault(name, []).append(instance)
@@ -249,9 +258,9 @@ class _Variables:
             raise UsageError(f"bake: variable {name} depends on itself")
         self.resolving.append(name)
         try:
-            default = value_of(
-                self.blocks[name].get("default"), Scope(self.get, f"variable {name}")
-            )
+            block = self.blocks[name]
+            scope = Scope(self.get, f"variable {name}")
+            default = value_of(block["default"], scope) if "default" in block else ""
         finally:
             self.resolving.pop()
         value = self.environment.get(name)
@@ -259,14 +268,28 @@ class _Variables:
         return self.values[name]
 
 
+def _text(value: Any) -> str:
+    """A value where bake wants a string: booleans as HCL writes them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _typed(text: str, like: Any) -> Any:
+    """An environment value in the default's type, as buildx reads it (`0`/`false` is false;
+    a number default takes `5.1`); a value that does not convert is an error naming it."""
     if isinstance(like, bool):
-        return text.lower() in ("1", "true", "yes")
-    if isinstance(like, int):
+        if text.lower() not in ("1", "0", "true", "false", "t", "f"):
+            raise UsageError(f"bake: {text!r} is not a bool (the variable's default is)")
+        return text.lower() in ("1", "true", "t")
+    if isinstance(like, (int, float)):
         try:
-            return int(text)
+            number = float(text)
         except ValueError:
-            return text
+            raise UsageError(
+                f"bake: {text!r} is not a number (the variable's default is)"
+            ) from None
+        return int(number) if number.is_integer() and "." not in text else number
     return text
 
 
@@ -282,13 +305,15 @@ class _Targets:
         body = self.raw[name]
         scope = Scope(self.variables.get, f"target {name}")
         matrix = value_of(body.get("matrix"), scope) if "matrix" in body else None
+        label = name.split("\0")[0]
         if not matrix:
-            return [(name, self.attributes(name, {}))]
+            attributes = self.attributes(name, {})
+            return [(str(attributes.pop("name", None) or label), attributes)]
         keys = sorted(matrix)
         found = []
         for combination in itertools.product(*(matrix[key] for key in keys)):
             attributes = self.attributes(name, dict(zip(keys, combination, strict=True)))
-            default = name + "-" + "-".join(map(str, combination))
+            default = label + "-" + "-".join(map(str, combination))
             instance = str(attributes.pop("name", None) or default)
             found.append((instance.replace(".", "_"), attributes))
         return found
@@ -312,7 +337,8 @@ class _Targets:
         def lookup(key: str) -> Any:
             return matrix[key] if key in matrix else self.variables.get(key)
 
-        scope = Scope(lookup, f"target {name}")
+        label = name.split("\0")[0]  # (a block with a matrix is keyed apart from its label)
+        scope = Scope(lookup, f"target {label}")
         attributes: dict[str, Any] = {}
         for parent in value_of(body.get("inherits", []), scope):
             inherited = self.attributes(str(parent), {}, (*seen, name))
@@ -322,17 +348,19 @@ class _Targets:
             if key in ("inherits", "matrix"):
                 continue
             if key not in KNOWN:
-                raise UsageError(f"bake: target {name}: unknown attribute {key!r}")
+                raise UsageError(f"bake: target {label}: unknown attribute {key!r}")
             plain_value = value_of(value, scope)
-            if key in MAPS:
-                given = {k: ("" if v is None else str(v)) for k, v in (plain_value or {}).items()}
+            if key in MAPS:  # a null value leaves the key out, as buildx does
+                given = {k: _text(v) for k, v in (plain_value or {}).items() if v is not None}
                 attributes[key] = {**attributes.get(key, {}), **given}
-            elif key in LISTS:
-                attributes[key] = [str(item) for item in plain_value or []]
+            elif key in LISTS:  # `output = [""]` is no output
+                items = plain_value or []
+                attributes[key] = [_text(item) for item in items if item not in ("", None)]
             else:
                 attributes[key] = plain_value
-        attributes.setdefault("context", ".")
-        attributes.setdefault("dockerfile", "Dockerfile")
+        for key, default in (("context", "."), ("dockerfile", "Dockerfile")):
+            if not attributes.get(key):
+                attributes[key] = default
         if not matrix:
             self.resolved[name] = dict(attributes)
         return attributes
