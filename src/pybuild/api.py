@@ -217,6 +217,8 @@ def build(
         raise UsageError(
             "attestations need an OCI image index and OCI manifests: drop oci-mediatypes=false"
         )
+    if os.environ.get("PYBUILD_CACHE_MAX"):  # a bad cap is said before any work
+        parse_size(os.environ["PYBUILD_CACHE_MAX"], "PYBUILD_CACHE_MAX")
     if options.cache_from or options.cache_to:  # a misspelt cache is said before any work
         from .oci.layercache import parse_cache
 
@@ -303,7 +305,13 @@ def build(
         summary = _summarise(evaluation, written, build_args=build_args, timestamps=timestamps)
         if options.keep_summary:
             _keep_summary(
-                summary, store, context=context_dir, dockerfile=dockerfile, reporter=reporter
+                summary,
+                store,
+                context=context_dir,
+                dockerfile=dockerfile,
+                target=options.target or "",
+                platforms=options.platform or "",
+                reporter=reporter,
             )
     return BuildResult(
         evaluation,
@@ -335,13 +343,15 @@ def _keep_summary(
     *,
     context: Path,
     dockerfile: Path,
+    target: str,
+    platforms: str,
     reporter: Reporter,
 ) -> None:
     """Say which layers differ from the last build's and why, then replace its summary."""
     from .reports import why
 
     assert store.root is not None
-    path = why.record_path(store.root, context, dockerfile)
+    path = why.record_path(store.root, context, dockerfile, target=target, platforms=platforms)
     for reason in why.miss_reasons(why.load(path), summary):
         reporter.note(reason)
     why.save(path, summary)
@@ -421,7 +431,6 @@ def _write_caches(
         layercache.write_cache(
             layercache.parse_cache(text, "--cache-to"),
             images,
-            written,
             compression=output.compression,
             store=store,
             access=options.registry,
@@ -528,7 +537,15 @@ def explain(
     if why:
         if options.cache_dir is None:
             raise UsageError("--why compares with the build recorded in the cache: drop --no-cache")
-        last = whys.load(whys.record_path(options.cache_dir, Path(options.context), dockerfile))
+        last = whys.load(
+            whys.record_path(
+                options.cache_dir,
+                Path(options.context),
+                dockerfile,
+                target=options.target or "",
+                platforms=options.platform or "",
+            )
+        )
     with tempfile.TemporaryDirectory(prefix="pybuild-explain-") as scratch:
         fresh = Path(scratch) / "image.tar"
         if wanted:

@@ -388,7 +388,7 @@ def _dockerfile_argument(path: Path | None) -> tuple[Path | None, str | None]:
 )
 @click.option(
     "--against",
-    type=click.Path(path_type=Path),
+    type=click.Path(exists=True, path_type=Path),
     metavar="IMAGE",
     help="Say how the image differs from IMAGE (an archive or layout), line by line.",
 )

@@ -136,7 +136,7 @@ def test_compose_build_sections_are_targets(tmp_path):
     path.write_text(
         "services:\n"
         "  web:\n"
-        "    image: reg.test/web:1\n"
+        "    image: reg.test/web:${WEB_TAG:-1}\n"
         "    build:\n"
         "      context: ./web\n"
         "      args:\n"
@@ -150,7 +150,9 @@ def test_compose_build_sections_are_targets(tmp_path):
     plan = read_plan([path], {})
     assert sorted(plan.targets) == ["api", "web"]
     assert plan.targets["web"]["tags"] == ["reg.test/web:1"]
-    assert plan.targets["web"]["args"] == {"A": "1"} and plan.targets["api"]["context"] == "./api"
+    assert plan.targets["web"]["args"] == {"A": "1"}
+    assert plan.targets["api"]["context"] == str(tmp_path / "api")  # beside the compose file
+    assert plan.select([]) == ["web", "api"]  # every service with a build section
 
 
 def test_templates_keep_types_and_escape_dollar_braces():
@@ -159,3 +161,19 @@ def test_templates_keep_types_and_escape_dollar_braces():
     assert template("${L}", scope) == ["x", "y"]
     assert template("n=${N + 1}, $${literal}", scope) == "n=4, ${literal}"
     assert template('${N > 2 ? "big" : "small"}', scope) == "big"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('["${[1][3]}"]', "cannot evaluate"),
+        ('["${1 + "a"}"]', "cannot evaluate"),
+        ('["${10 / 0}"]', "cannot evaluate"),
+        ('"r/y:1.0"', "must be a list"),
+    ],
+)
+def test_bad_values_are_one_clear_error(tmp_path, value, message):
+    path = tmp_path / "docker-bake.hcl"
+    path.write_text(f'target "a" {{\n  tags = {value}\n}}\n')
+    with pytest.raises(UsageError, match=message):
+        read_plan([path], {})

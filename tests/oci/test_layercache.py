@@ -220,3 +220,38 @@ def test_the_command_line_refuses_a_misspelt_cache_before_building(context, tmp_
     )
     assert answer.returncode == 1 and len(answer.stderr.splitlines()) == 1
     assert "--cache-from type=s3" in answer.stderr and not (tmp_path / "x.tar").exists()
+
+
+def test_every_platforms_layers_go_to_the_cache(context, tmp_path):
+    """--cache-to of a multi-platform build keeps each platform's layers (a layer built per
+    architecture is two entries), uncompressed ones included."""
+    (context / "amd64").write_text("a\n")
+    (context / "arm64").write_text("b\n")
+    (context / "Dockerfile").write_text("FROM scratch\nARG TARGETARCH\nCOPY $TARGETARCH /arch\n")
+    directory = tmp_path / "cache"
+    build(
+        context,
+        tmp_path / "m1",
+        f"type=oci,dest={tmp_path / 'x.tar'},compression=uncompressed",
+        cache_to=(f"type=local,dest={directory}",),
+        platform="linux/amd64,linux/arm64",
+    )
+    index = json.loads((directory / "index.json").read_text())
+    digest = index["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads((directory / "blobs" / "sha256" / digest).read_bytes())
+    assert len(manifest["layers"]) == 2
+
+
+def test_a_directory_cache_that_is_not_one_is_a_warning(context, tmp_path):
+    directory = tmp_path / "cache"
+    directory.mkdir()
+    (directory / "index.json").write_text('{"manifests": []}')
+    notes = Notes()
+    build(
+        context,
+        tmp_path / "m",
+        f"type=oci,dest={tmp_path / 'x.tar'}",
+        cache_from=(f"type=local,src={directory}",),
+        notes=notes,
+    )
+    assert any(n.startswith("warning: --cache-from") for n in notes.notes)

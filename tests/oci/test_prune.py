@@ -17,13 +17,13 @@ from pybuild.oci.blobstore import BlobStore
 from pybuild.outputs.spec import parse_output
 
 
-def files(root: Path, count: int, size: int, *, age: float) -> list[Path]:
+def files(root: Path, count: int, size: int, *, age: float, first: int = 0) -> list[Path]:
     made = []
-    for number in range(count):
+    for number in range(first, first + count):
         path = root / "blobs" / "sha256" / f"{number:064x}"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x" * size)
-        moment = time.time() - age - number  # higher numbers: used longer ago
+        moment = time.time() - age - (number - first)  # higher numbers: used longer ago
         os.utime(path, (moment, moment))
         made.append(path)
     return made
@@ -37,8 +37,8 @@ def test_least_recently_used_go_first_down_to_the_size_asked(tmp_path):
 
 
 def test_age_and_the_grace_of_files_in_use(tmp_path):
-    old = files(tmp_path / "a", 2, 10, age=3 * 86400)
-    recent = files(tmp_path / "b", 1, 10, age=5)  # used seconds ago: a build may need it
+    old = files(tmp_path, 2, 10, age=3 * 86400)
+    recent = files(tmp_path, 1, 10, age=5, first=10)  # used seconds ago: a build may need it
     store = BlobStore(tmp_path)
     store.prune(unused_for=86400)
     assert not any(path.exists() for path in old) and recent[0].exists()
@@ -106,3 +106,29 @@ def test_sizes_durations_and_the_command_line(tmp_path):
         text=True,
     )
     assert wrong.returncode == 1 and "until=DURATION" in wrong.stderr
+
+
+def test_prune_leaves_what_pybuild_did_not_write(tmp_path):
+    """Pointed at a directory that holds other things (~/.cache by mistake), prune deletes
+    only the store's own folders."""
+    files(tmp_path, 2, 100, age=3600)
+    theirs = tmp_path / "notes.txt"
+    theirs.write_text("mine")
+    other_app = tmp_path / "other-app" / "cache.db"
+    other_app.parent.mkdir()
+    other_app.write_text("theirs")
+    for path in (theirs, other_app):
+        os.utime(path, (time.time() - 86400 * 30,) * 2)
+    done = BlobStore(tmp_path).prune()
+    assert done.removed == 2 and theirs.exists() and other_app.exists()
+
+
+def test_a_bad_cache_cap_is_said_before_the_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYBUILD_CACHE_MAX", "lots")
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM scratch\n")
+    out = tmp_path / "o.tar"
+    with pytest.raises(UsageError, match="PYBUILD_CACHE_MAX"):
+        api.build(api.BuildOptions(context=context, tags=("c:1",), output=parse_output(str(out))))
+    assert not out.exists()

@@ -142,3 +142,13 @@ def test_an_image_in_a_registry_against_an_archive(open_registry, pair, tmp_path
     assert same["identical"]
     other = diff_images(read_image_facts(ref), read_image_facts(str(pair[1])))
     assert "/hello" in other["filesystem"]["removed"]
+
+
+def test_a_file_over_a_directory_hides_what_was_below_it():
+    from pybuild.reports.diff import LayerFacts, _layer_files
+
+    lower = _layer_files(io.BytesIO(_layer(("d", None), ("d/x", b"1"), ("k", b"1"))))
+    # the upper layer puts a file where directory d was, and whites out k
+    upper = _layer_files(io.BytesIO(_layer(("d", b"now a file"), (".wh.k", b""))))
+    files = union([LayerFacts(None, None, lower), LayerFacts(None, None, upper)])
+    assert sorted(files) == ["/d"] and files["/d"].type == "file"

@@ -160,7 +160,10 @@ def _unescaped(text: str) -> str:
 
 def expression(text: str, scope: Scope) -> Any:
     parser = _Parser(text, scope)
-    value = parser.conditional()
+    try:
+        value = parser.conditional()
+    except (ArithmeticError, TypeError, IndexError, KeyError, ValueError) as error:
+        raise scope.error(f"cannot evaluate {text!r}: {type(error).__name__}") from None
     if parser.peek() is not None:
         raise scope.error(f"cannot read the expression {text!r} (at {parser.peek()!r})")
     return value

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,7 @@ def _blocks(path: Path) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     except OSError as error:
         raise UsageError(f"bake: cannot read {path}: {error.strerror}") from None
     if path.suffix in (".yaml", ".yml"):
-        return _compose(path, text)
+        return _compose(path, _substituted(text, path))
     if path.suffix == ".json":
         try:
             document = json.loads(text)
@@ -198,8 +199,11 @@ def _compose(path: Path, text: str) -> dict[str, list[tuple[str, dict[str, Any]]
             continue
         if isinstance(build, str):
             build = {"context": build}
+        context = build.get("context", ".")
+        if not (context.startswith(("/", "http://", "https://", "git@"))):
+            context = os.path.normpath(os.path.join(path.parent, context))
         body: dict[str, Any] = {
-            "context": build.get("context", "."),
+            "context": context,
             "dockerfile": build.get("dockerfile", "Dockerfile"),
         }
         args = build.get("args") or {}
@@ -222,7 +226,24 @@ def _compose(path: Path, text: str) -> dict[str, list[tuple[str, dict[str, Any]]
             _json_quoted(body["dockerfile"]),
         )
         targets.append((str(name), body))
-    return {"target": targets}
+    group = {"targets": _json_quoted([name for name, _ in targets])}
+    return {"target": targets, "group": [("default", group)]}
+
+
+def _substituted(text: str, path: Path) -> str:
+    """compose's own variables, `${VAR}`, `${VAR:-default}`, `${VAR-default}` and `$$`, from
+    the environment, as compose reads them (before bake sees the values)."""
+
+    def value(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, how, default = match.group(1), match.group(2) or "", match.group(3) or ""
+        found = os.environ.get(name)
+        if found is None or (how == ":-" and found == ""):
+            return default
+        return found
+
+    return re.sub(r"\$\$|\$\{(\w+)(?:(:?-)([^}]*))?\}", value, text)
 
 
 def first_line(error: BaseException) -> str:
@@ -355,6 +376,8 @@ class _Targets:
                 attributes[key] = {**attributes.get(key, {}), **given}
             elif key in LISTS:  # `output = [""]` is no output
                 items = plain_value or []
+                if not isinstance(items, list):
+                    raise UsageError(f"bake: target {label}: {key} must be a list of strings")
                 attributes[key] = [_text(item) for item in items if item not in ("", None)]
             else:
                 attributes[key] = plain_value

@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import api
+from ..errors import UsageError
 from ..events import QUIET, Reporter
 from ..oci.reference import parse_reference
 from ..oci.registry import RegistryAccess
 from ..outputs.spec import parse_output
+
+UNSUPPORTED = ("attest", "secret", "ssh")  # accepted by the reader, refused when building
 
 
 @dataclass(frozen=True)
@@ -50,14 +53,20 @@ def options_for(
     tags = tuple(attributes.get("tags", []))
     if sharded and push:
         tags = tuple(platform_tag(tag, platform) for tag in tags for platform in platforms)
+    unsupported = [key for key in UNSUPPORTED if attributes.get(key)]
+    if unsupported:
+        raise UsageError(f"bake: {', '.join(unsupported)}: not supported by pybuild yet")
     outputs = attributes.get("output") or []
+    if len(outputs) > 1:
+        raise UsageError(f"bake: output {outputs}: pybuild writes one output per target")
     output = (
         parse_output(None, push=True) if push else parse_output(outputs[0] if outputs else None)
     )
     access = base.registry  # each build closes its connections when done: one each
+    pull = "always" if attributes.get("pull") else access.pull
     return replace(
         base,
-        registry=RegistryAccess(access.creds, access.insecure, access.mirrors, access.pull),
+        registry=RegistryAccess(access.creds, access.insecure, access.mirrors, pull),
         context=context,
         dockerfile=dockerfile if dockerfile.is_absolute() else context / dockerfile,
         tags=tags,
@@ -68,6 +77,9 @@ def options_for(
         target=attributes.get("target"),
         cache_from=tuple(attributes.get("cache-from", [])),
         cache_to=tuple(attributes.get("cache-to", [])),
+        build_contexts=tuple(f"{k}={v}" for k, v in (attributes.get("contexts") or {}).items()),
+        annotations=tuple(f"{k}={v}" for k, v in attributes.get("annotations", {}).items()),
+        cache_dir=None if attributes.get("no-cache") else base.cache_dir,
     )
 
 
@@ -82,22 +94,23 @@ def bake(
     reporter: Reporter = QUIET,
 ) -> list[BakeResult]:
     """Build every target of `share` (its platforms in the share), `jobs` at a time."""
-    platforms: dict[str, list[str]] = {}
+    builds: dict[tuple[str, str], list[str]] = {}  # (target, platform or "") -> platforms
     for name, platform in share:
-        platforms.setdefault(name, [])
+        # A sharded push builds each platform apart: each goes under its own tag to be joined.
+        key = (name, platform if sharded and push else "")
+        builds.setdefault(key, [])
         if platform:
-            platforms[name].append(platform)
+            builds[key].append(platform)
 
-    def one(name: str) -> BakeResult:
-        options = options_for(
-            plan_targets[name], platforms[name], base=base, push=push, sharded=sharded
-        )
+    def one(key: tuple[str, str]) -> BakeResult:
+        name, platforms = key[0], builds[key]
+        options = options_for(plan_targets[name], platforms, base=base, push=push, sharded=sharded)
         result = api.build(options, reporter=reporter)
         reporter.note(f"{name}: {result.image_id} {' '.join(result.names) or result.dest or ''}")
-        return BakeResult(name, tuple(platforms[name]), result.image_id, result.names, result.dest)
+        return BakeResult(name, tuple(platforms), result.image_id, result.names, result.dest)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(one, platforms))
+        return list(pool.map(one, builds))
 
 
 def joins(

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 # even writes (compression.py), so gzip blobs cached by version 1 hold other bytes.
 FORMAT = 2
 STAMPS = 100_000  # files a layer's stamps name at most (see layer_key)
+# What pybuild writes in a cache directory, and so all that prune may delete: blobs, layer
+# records, tag resolutions, output records, up-to-date records (recording.py) and build
+# summaries (reports/why.py). Anything else there is not pybuild's and stays.
+STORE_FOLDERS = ("blobs", "layers", "resolved", "outputs", "builds", "summaries")
 
 
 def default_cache_path() -> Path:
@@ -146,7 +150,7 @@ class BlobStore:
         grace: float = 60.0,
         now: float | None = None,
     ) -> Pruned:
-        """Delete cache files least recently used first: every one unused for more than
+        """Delete cache files (only in STORE_FOLDERS) least recently used first: every one unused for more than
         `unused_for` seconds, then more until the store holds at most `keep_bytes` (neither:
         all). Files used in the last `grace` seconds stay: a build under way may be about to
         read one, and a build that finds a blob gone builds its layer (the cache is an aid),
@@ -155,7 +159,8 @@ class BlobStore:
             return Pruned(0, 0, 0)
         moment = time.time() if now is None else now
         files = []
-        for path in self.root.rglob("*"):
+        owned = (self.root / name for name in STORE_FOLDERS)
+        for path in (found for folder in owned for found in folder.rglob("*")):
             try:
                 info = path.lstat()
             except OSError:

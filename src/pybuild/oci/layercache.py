@@ -17,7 +17,6 @@ with other bytes is skipped with a warning, and the layer is built as if there w
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -41,7 +40,6 @@ from .model import (
     InvalidDocument,
     LayerBlob,
     Manifest,
-    WrittenImage,
     sha256_digest,
 )
 from .reference import Reference, parse_reference
@@ -109,7 +107,7 @@ def read_caches(
     for spec in specs:
         try:
             manifest = _read_manifest(spec, access)
-        except (RegistryError, InvalidDocument, OSError, ValueError) as error:
+        except (RegistryError, InvalidDocument, OSError, ValueError, KeyError, TypeError) as error:
             reporter.note(f"warning: --cache-from {spec}: not used ({error})")
             continue
         if manifest is None:
@@ -130,8 +128,10 @@ def _read_manifest(spec: CacheSpec, access: RegistryAccess) -> Manifest | None:
         index = spec.path / "index.json"
         if not index.is_file():
             return None
-        top = json.loads(index.read_text())["manifests"][0]["digest"]
-        return Manifest.from_json((spec.path / blob_path(top)).read_bytes())
+        entries = Index.from_json(index.read_bytes()).manifests
+        if not entries:
+            raise InvalidDocument("its index.json lists no manifest")
+        return Manifest.from_json((spec.path / blob_path(entries[0].digest)).read_bytes())
     assert spec.ref is not None
     client = access.client(spec.ref.domain)
     scope = f"repository:{spec.ref.path}:pull"
@@ -271,7 +271,6 @@ def _download(
 def write_cache(
     spec: CacheSpec,
     images: list[Image],
-    written: WrittenImage,
     *,
     compression: Compression,
     store: BlobStore,
@@ -280,61 +279,83 @@ def write_cache(
     make_blob: Callable[[Layer, Path], LayerBlob],
     reporter: Reporter = QUIET,
 ) -> None:
-    """--cache-to: the image's layers and their keys, as one artifact at `spec`. Blobs the
-    image's push left in the same registry are mounted; others come from the local blob store,
-    or are made again (`make_blob`, which writes a layer's blob to a file)."""
-    layers = images[0].layers
-    blobs = written.layers
-    descriptors = [
-        Descriptor(
-            MEDIA_OCI_LAYER + compression.media_suffix,
-            blob.digest,
-            blob.size,
-            {KEY: content_key(blob.diff_id, compression)},
-        )
-        for blob in blobs
-    ]
-    manifest = Manifest(EMPTY, tuple(descriptors), artifact_type=ARTIFACT_TYPE).to_json()
+    """--cache-to: the layers of every image (each platform's) and their keys, as one artifact
+    at `spec`. Blobs the image's push left in the same registry are mounted; others come from
+    the local blob store, or are made again (`make_blob` writes a layer's blob to a file). A
+    layer whose blob cannot be had as recorded is left out, with a warning."""
+    entries: dict[str, tuple[Layer, LayerBlob]] = {}
+    for image in images:
+        for layer in image.layers:
+            blob = layer.known_blob(compression, store)
+            if blob is not None:
+                entries.setdefault(blob.digest, (layer, blob))
     with tempfile.TemporaryDirectory(prefix="pybuild-cache-to-") as scratch:
 
-        def blob_file(index: int) -> Path:
-            kept = store.verified_blob(blobs[index].digest)
+        def blob_file(layer: Layer, blob: LayerBlob) -> Path | None:
+            kept = store.verified_blob(blob.digest)
             if kept is not None:
                 return kept
-            path = Path(scratch) / f"{index}"
-            made = make_blob(layers[index], path)
-            if made.digest != blobs[index].digest:
-                raise RegistryError(
-                    f"--cache-to {spec}: layer {index + 1} came out with another digest when "
-                    "made again; the cache is not written"
+            path = Path(scratch) / blob.digest.replace(":", "-")
+            made = make_blob(layer, path)
+            if made.digest != blob.digest:
+                reporter.note(
+                    f"warning: --cache-to {spec}: a layer came out as {made.digest} when made "
+                    f"again, not {blob.digest}; it is left out of the cache"
                 )
+                return None
             return path
 
+        pairs = list(entries.values())
         if spec.type == "local":
-            _write_local(spec, manifest, blobs, blob_file=blob_file)
+            kept = _write_local(spec, pairs, blob_file=blob_file)
         else:
-            _write_registry(
-                spec, manifest, blobs, access=access, pushed_to=pushed_to, blob_file=blob_file
+            kept = _write_registry(
+                spec, pairs, access=access, pushed_to=pushed_to, blob_file=blob_file
             )
-    reporter.note(f"--cache-to {spec}: {len(blobs)} layers")
+        descriptors = tuple(
+            Descriptor(
+                MEDIA_OCI_LAYER + compression.media_suffix,
+                blob.digest,
+                blob.size,
+                {KEY: content_key(blob.diff_id, compression)},
+            )
+            for blob in kept
+        )
+        manifest = Manifest(EMPTY, descriptors, artifact_type=ARTIFACT_TYPE).to_json()
+        if spec.type == "local":
+            _close_local(spec, manifest)
+        else:
+            _close_registry(spec, manifest, access=access)
+    reporter.note(f"--cache-to {spec}: {len(descriptors)} layers")
+
+
+BlobFile = Callable[[Layer, LayerBlob], "Path | None"]
 
 
 def _write_local(
-    spec: CacheSpec,
-    manifest: bytes,
-    blobs: tuple[LayerBlob, ...],
-    *,
-    blob_file: Callable[[int], Path],
-) -> None:
-    """The cache as an OCI layout directory: its blobs, the empty config, the manifest."""
+    spec: CacheSpec, pairs: list[tuple[Layer, LayerBlob]], *, blob_file: BlobFile
+) -> list[LayerBlob]:
+    """The cache's blobs in a directory (an OCI layout); returns those it holds."""
+    assert spec.path is not None
+    kept = []
+    for layer, blob in pairs:
+        target = spec.path / blob_path(blob.digest)
+        if not target.exists():
+            source = blob_file(layer, blob)
+            if source is None:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        kept.append(blob)
+    return kept
+
+
+def _close_local(spec: CacheSpec, manifest: bytes) -> None:
+    """The empty config, the manifest and index.json naming it."""
     from .layout import DirLayout
 
     assert spec.path is not None
     layout = DirLayout(spec.path)
-    for index, blob in enumerate(blobs):
-        target = spec.path / blob_path(blob.digest)
-        if not target.exists():
-            shutil.copyfile(blob_file(index), target)
     layout.blob(EMPTY_JSON)
     digest = layout.blob(manifest)
     entry = Descriptor(MEDIA_OCI_MANIFEST, digest, len(manifest), artifact_type=ARTIFACT_TYPE)
@@ -344,24 +365,38 @@ def _write_local(
 
 def _write_registry(
     spec: CacheSpec,
-    manifest: bytes,
-    blobs: tuple[LayerBlob, ...],
+    pairs: list[tuple[Layer, LayerBlob]],
     *,
     access: RegistryAccess,
     pushed_to: Reference | None,
-    blob_file: Callable[[int], Path],
-) -> None:
+    blob_file: BlobFile,
+) -> list[LayerBlob]:
+    """The cache's blobs in its repository: there already, mounted from the repository the
+    image was pushed to, or uploaded; returns those it holds."""
     assert spec.ref is not None
     ref = spec.ref
     client: RegistryClient = access.client(ref.domain, pushing=True)
     source = pushed_to.path if pushed_to is not None and pushed_to.domain == ref.domain else None
     scope = f"repository:{ref.path}:pull,push" + (f" repository:{source}:pull" if source else "")
-    for index, blob in enumerate(blobs):
-        if client.has_blob(ref.path, blob.digest, scope):
-            continue
-        if source and client.mount_blob(ref.path, blob.digest, source, scope=scope):
-            continue
-        client.upload_blob(ref.path, blob.digest, blob.size, path=blob_file(index), scope=scope)
+    kept = []
+    for layer, blob in pairs:
+        if not client.has_blob(ref.path, blob.digest, scope) and not (
+            source and client.mount_blob(ref.path, blob.digest, source, scope=scope)
+        ):
+            path = blob_file(layer, blob)
+            if path is None:
+                continue
+            client.upload_blob(ref.path, blob.digest, blob.size, path=path, scope=scope)
+        kept.append(blob)
+    return kept
+
+
+def _close_registry(spec: CacheSpec, manifest: bytes, *, access: RegistryAccess) -> None:
+    """The empty config and the manifest, under the cache's tag."""
+    assert spec.ref is not None
+    ref = spec.ref
+    client = access.client(ref.domain, pushing=True)
+    scope = f"repository:{ref.path}:pull,push"
     if not client.has_blob(ref.path, EMPTY.digest, scope):
         with tempfile.NamedTemporaryFile() as empty:
             empty.write(EMPTY_JSON)

@@ -808,7 +808,14 @@ class PushingLayout(DirLayout):
             return False
         self.sent.add(blob.digest)
         self.reporter.note(f"{blob.digest}: mounted from the layer cache in {source}")
+        self.reporter.layer_finished(blob.diff_id, blob.digest, blob.size, cached=True)
         return True
+
+    def abort(self) -> None:
+        """The image will not be pushed (a later layer failed, or Ctrl-C): stop every upload."""
+        uploads, self.uploads = self.uploads, []
+        for _, upload in uploads:
+            upload.cancel()
 
     def close(self) -> None:
         """Wait for every upload under way."""

@@ -38,15 +38,19 @@ def export(
                 if host == first.domain
             },
         )
-        written = write_images(
-            images,
-            targets,
-            streaming,
-            compression=spec.compression,
-            cache=using.cache,
-            reporter=using.reporter,
-            annotations=spec.annotations,
-        )
+        try:
+            written = write_images(
+                images,
+                targets,
+                streaming,
+                compression=spec.compression,
+                cache=using.cache,
+                reporter=using.reporter,
+                annotations=spec.annotations,
+            )
+        except BaseException:
+            streaming.abort()
+            raise
         digest = written.manifest_digest
         pushed: dict[str, str] = {}  # registry -> a repository there that has every blob now
         for ref in targets:

@@ -215,7 +215,9 @@ def _field_values(old: FileFacts, new: FileFacts, fields: list[str]) -> dict[str
 
 
 def union(layers: list[LayerFacts]) -> dict[str, FileFacts]:
-    """The file system the layers make, whiteouts applied."""
+    """The file system the layers make, as a runtime applies them: a layer's whiteouts and
+    opaque directories hide what lower layers hold (not what the layer itself adds), and an
+    entry that is not a directory replaces a directory of lower layers with all below it."""
     files: dict[str, FileFacts] = {}
     for layer in layers:
         for path, facts in layer.files.items():
@@ -223,8 +225,13 @@ def union(layers: list[LayerFacts]) -> dict[str, FileFacts]:
                 _remove(files, path)
             elif facts.type == "opaque":
                 _remove(files, path.rstrip("/"), keep_self=True)
-            else:
-                files[path] = facts
+        for path, facts in layer.files.items():
+            if facts.type in ("whiteout", "opaque"):
+                continue
+            lower = files.get(path)
+            if lower is not None and lower.type == "dir" and facts.type != "dir":
+                _remove(files, path, keep_self=True)
+            files[path] = facts
     return files
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..build.evaluator import Evaluation, Step
 from ..build.timestamps import Timestamps
+from ..oci.blobstore import STAMPS
 from ..oci.layer import BuiltLayer
 from ..oci.model import WrittenImage
 from .diff import config_changes
@@ -30,10 +31,13 @@ SUMMARY_KEYS = {"image_id", "created", "time_source", "build_args", "bases", "st
 STEP_KEYS = {"line", "text", "in_image", "scope", "sets", "diff_id", "files", "has_layer"}
 
 
-def record_path(cache_dir: Path, context: Path, dockerfile: Path) -> Path:
-    """Where the last build of this context and Dockerfile is summarised."""
-    name = f"{Path(context).resolve()}\0{Path(dockerfile).resolve()}"
-    return cache_dir / "builds" / f"{hashlib.sha256(name.encode()).hexdigest()[:32]}.json"
+def record_path(
+    cache_dir: Path, context: Path, dockerfile: Path, *, target: str = "", platforms: str = ""
+) -> Path:
+    """Where the last build of this context, Dockerfile, target and platforms is summarised
+    (another target or platform is another image, not a change of this one)."""
+    name = f"{Path(context).resolve()}\0{Path(dockerfile).resolve()}\0{target}\0{platforms}"
+    return cache_dir / "summaries" / f"{hashlib.sha256(name.encode()).hexdigest()[:32]}.json"
 
 
 def summary(
@@ -69,9 +73,16 @@ def _step(step: Step, written: WrittenImage) -> dict[str, Any]:
             for change in config_changes(step.config_before.to_json(), step.config_after.to_json())
         },
         "diff_id": written.layers[number - 1].diff_id if number else None,
-        "files": dict(layer.stamps) if isinstance(layer, BuiltLayer) and layer.stamps else None,
+        "files": _stamps(layer),
         "has_layer": layer is not None,
     }
+
+
+def _stamps(layer: object) -> dict[str, int] | None:
+    """The layer's file stamps; None when it has none, or more files than they name."""
+    if not isinstance(layer, BuiltLayer) or not layer.stamps or len(layer.stamps) >= STAMPS:
+        return None
+    return dict(layer.stamps)
 
 
 def load(path: Path) -> dict[str, Any] | None:
