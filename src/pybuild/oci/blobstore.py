@@ -30,7 +30,7 @@ from typing import IO, TYPE_CHECKING, BinaryIO
 from ..errors import PybuildError
 from ..filestat import default_cache_dir, file_stat
 from .compression import Compression
-from .layout import blob_path
+from .layout import BLOBS, blob_path
 from .model import LayerBlob, sha256_digest, sha256_file
 from .sinks import CHUNK, Sink, Tee
 
@@ -44,7 +44,7 @@ STAMPS = 100_000  # files a layer's stamps name at most (see layer_key)
 # What pybuild writes in a cache directory, and so all that prune may delete: blobs, layer
 # records, tag resolutions, output records, up-to-date records (recording.py) and build
 # summaries (reports/why.py). Anything else there is not pybuild's and stays.
-STORE_FOLDERS = ("blobs", "layers", "resolved", "outputs", "builds", "summaries")
+STORE_FOLDERS = (BLOBS, "layers", "resolved", "outputs", "builds", "summaries")
 
 
 def default_cache_path() -> Path:
