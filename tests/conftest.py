@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
@@ -13,22 +14,28 @@ sys.path.insert(0, str(Path(__file__).parent))
 import servers  # noqa: E402
 from engine import EngineUnavailable, find_or_start_engine  # noqa: E402
 
+
+def _scratch(prefix: str) -> str:
+    """A temporary directory for this test session, removed when it ends."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 # Hypothesis's own files (its example database) go to a temporary directory, not ./.hypothesis.
-os.environ.setdefault(
-    "HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="pybuild-hypothesis-")
-)
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", _scratch("pybuild-hypothesis-"))
 # The layer cache of every build in the tests lives in a fresh directory, not the user's.
-os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="pybuild-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _scratch("pybuild-test-cache-")
 
 REPO = Path(__file__).resolve().parents[1]
 # The samples are built from a copy: the web server sample's busybox is copied in by make, and
 # a test run leaves the checkout as it found it.
-SAMPLES = Path(tempfile.mkdtemp(prefix="pybuild-test-samples-")) / "samples"
+SAMPLES = Path(_scratch("pybuild-test-samples-")) / "samples"
 shutil.copytree(REPO / "samples", SAMPLES, ignore=shutil.ignore_patterns("busybox"))
 if Path("/bin/busybox").exists():  # Debian's busybox-static; tests that need it say so
     shutil.copy2("/bin/busybox", SAMPLES / "webserver" / "busybox")
 # Screenshots and other things worth a look after a run; outside the checkout unless asked.
-ARTIFACTS = Path(os.environ.get("PYBUILD_TEST_ARTIFACTS") or tempfile.mkdtemp(prefix="pybuild-"))
+ARTIFACTS = Path(os.environ.get("PYBUILD_TEST_ARTIFACTS") or _scratch("pybuild-artifacts-"))
 # BuildKit's parser and shell fixtures and the tables made from upstream tests, vendored with
 # their licence (tests/data/conformance/README.md says where each came from).
 CONFORMANCE = Path(os.environ.get("PYBUILD_CONFORMANCE", REPO / "tests" / "data" / "conformance"))
