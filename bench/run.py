@@ -21,6 +21,9 @@ Cases (contexts are generated once under --work, deterministic content):
              build (empty cache) of the same context, which is the floor of this row
   push       the mixed image to a local registry (docker-registry on 127.0.0.1, started
              here), --no-cache; floor: skopeo copy of the same archive to another repository
+  cache      a second machine (a fresh cache directory) pushing the mixed image with
+             --cache-from the registry cache the first left; floor: that first, cold build
+             with --cache-to (issue 18: no layer uploaded, several times faster)
 Peers, for the build cases (mixed, small20k, small200k, big) when present:
   buildah    buildah bud + buildah push docker-archive: (vfs storage under --work)
   docker     DOCKER_BUILDKIT=0 docker build --no-cache + docker save (needs DOCKER_HOST)
@@ -30,6 +33,7 @@ Peers, for the build cases (mixed, small20k, small200k, big) when present:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -39,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +58,7 @@ TARGETS = {  # issue 16: pybuild's wall time as a multiple of the floor's
     "zstd": 1.2,
     "rebuild": 0.2,
     "push": 1.0,
+    "cache": 0.5,  # issue 18: a second machine with --cache-from, against the cold build
 }
 RSS_TARGETS = {"small200k": 64.0}  # MiB
 
@@ -240,18 +246,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def push_case(work: Path, runs: int) -> dict[str, Timing]:
-    """pybuild --push against skopeo copy of the same image as an archive, to a registry
-    started here whose storage is emptied before every run."""
-    root = context(work, "mixed")
-    warm(root)
+@contextlib.contextmanager
+def registry(work: Path) -> Iterator[tuple[Path, int]]:
+    """docker-registry on 127.0.0.1, its storage under `work` (emptied by the cases)."""
     storage, port = work / "registry", free_port()
     config = work / "registry.yml"
     config.write_text(
         f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {storage}\n"
         f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n"
     )
-    registry = subprocess.Popen(
+    server = subprocess.Popen(
         ["docker-registry", "serve", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -263,6 +267,18 @@ def push_case(work: Path, runs: int) -> dict[str, Timing]:
                 break
             except OSError:
                 time.sleep(0.1)
+        yield storage, port
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait()
+
+
+def push_case(work: Path, runs: int) -> dict[str, Timing]:
+    """pybuild --push against skopeo copy of the same image as an archive, to a registry
+    started here whose storage is emptied before every run."""
+    root = context(work, "mixed")
+    warm(root)
+    with registry(work) as (storage, port):
         archive = work / "push.tar"
         subprocess.run(
             f"{PYBUILD} --no-cache -q -t bench:1 -o {archive} {root}", shell=True, check=True
@@ -282,9 +298,34 @@ def push_case(work: Path, runs: int) -> dict[str, Timing]:
             },
             runs,
         )
-    finally:
-        registry.send_signal(signal.SIGTERM)
-        registry.wait()
+
+
+def cache_case(work: Path, runs: int) -> dict[str, Timing]:
+    """Issue 18's second machine: a build of the mixed context with --cache-from the registry
+    cache a first machine left (a fresh cache directory, pushing to a new repository), against
+    that first machine's cold build with --cache-to (also a fresh cache directory)."""
+    root = context(work, "mixed")
+    warm(root)
+    with registry(work) as (storage, port):
+        reg = f"127.0.0.1:{port}"
+        machines = work / "machines"
+        fresh = f"rm -rf {machines}; mkdir -p {machines}"
+        cold = (
+            f"{PYBUILD} -q --cache-dir {machines}/one --cache-to type=registry,ref={reg}/c/cache:1 "
+            f"-t {reg}/c/app:1 --push {root}"
+        )
+        warm_build = (
+            f"{PYBUILD} -q --cache-dir {machines}/two --cache-from type=registry,ref={reg}/c/cache:1 "
+            f"-t {reg}/c/app-$RANDOM:1 --push {root}"
+        )
+        subprocess.run(["bash", "-c", f"{fresh}; {cold}"], check=True, stdout=subprocess.DEVNULL)
+        return alternate(
+            {
+                "floor": (f"rm -rf {storage}; {fresh}", cold),
+                "pybuild": (f"rm -rf {storage}; {fresh}; {cold}", warm_build),
+            },
+            runs,
+        )
 
 
 def table(results: dict[str, dict[str, Timing]]) -> str:
@@ -327,6 +368,8 @@ def main() -> None:
             results[case] = rebuild_case(args.work, args.runs)
         elif case == "push":
             results[case] = push_case(args.work, args.runs)
+        elif case == "cache":
+            results[case] = cache_case(args.work, args.runs)
         elif case in TARGETS:
             results[case] = build_case(case, args.work, args.runs, skip)
         else:
