@@ -20,6 +20,12 @@ from .outputs.spec import STDOUT, parse_output
 from .progress import make_progress
 
 CHECK_ONLY = "\0check-only"  # what a bare --check gives (no setting can be spelt so)
+PROGRESS_MODES = ["auto", "plain", "tty", "quiet", "json"]
+CACHE_DIR = click.option(  # build, bake and prune: the same cache, spelt the same way
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Layer cache (default: $XDG_CACHE_HOME/pybuild or ~/.cache/pybuild).",
+)
 
 
 class DefaultToBuild(click.Group):
@@ -154,15 +160,11 @@ def main() -> None:
     metavar="type=registry,ref=REF|type=local,dest=DIR",
     help="Leave this build's layers and their content keys as a cache there.",
 )
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Layer cache (default: $XDG_CACHE_HOME/pybuild or ~/.cache/pybuild).",
-)
+@CACHE_DIR
 @click.option("--no-cache", is_flag=True, help="Build every layer from its sources; no cache.")
 @click.option(
     "--progress",
-    type=click.Choice(["auto", "plain", "tty", "quiet", "json"]),
+    type=click.Choice(PROGRESS_MODES),
     default="auto",
     show_default=True,
     help="Layer progress on stderr: tty redraws a line, plain prints one per layer.",
@@ -546,15 +548,11 @@ def inspect(
     is_flag=True,
     help="After every --shard pushed: join each tag's per-platform images into its index.",
 )
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Layer cache (default: $XDG_CACHE_HOME/pybuild or ~/.cache/pybuild).",
-)
+@CACHE_DIR
 @click.option("--no-cache", is_flag=True, help="Use no layer cache.")
 @click.option(
     "--progress",
-    type=click.Choice(["auto", "plain", "tty", "quiet", "json"]),
+    type=click.Choice(PROGRESS_MODES),
     default="quiet",
     show_default=True,
     help="How builds report (quiet: notes only; builds run side by side).",
@@ -631,11 +629,7 @@ def bake(
     metavar="until=DURATION",
     help="Delete what was not used for DURATION (24h, 7d), as docker builder prune.",
 )
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The cache (default: $XDG_CACHE_HOME/pybuild or ~/.cache/pybuild).",
-)
+@CACHE_DIR
 def prune_command(
     keep_storage: str | None, filters: tuple[str, ...], cache_dir: Path | None
 ) -> None:

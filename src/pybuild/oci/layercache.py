@@ -135,19 +135,8 @@ def _read_manifest(spec: CacheSpec, access: RegistryAccess) -> Manifest | None:
     assert spec.ref is not None
     client = access.client(spec.ref.domain)
     scope = f"repository:{spec.ref.path}:pull"
-    answer = client.request(
-        "GET",
-        f"/v2/{spec.ref.path}/manifests/{spec.ref.tag}",
-        scope,
-        headers={"Accept": MEDIA_OCI_MANIFEST},
-        expect=(200, 404),
-    )
-    try:
-        if answer.status_code == 404:
-            return None
-        return Manifest.from_json(answer.read())
-    finally:
-        answer.close()
+    found = client.find_manifest(spec.ref.path, spec.ref.tag, scope, accept=MEDIA_OCI_MANIFEST)
+    return Manifest.from_json(found) if found is not None else None
 
 
 def diff_id_of(layer: Layer, compression: Compression, store: BlobStore) -> str:

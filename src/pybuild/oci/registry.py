@@ -615,6 +615,25 @@ class RegistryClient:
         answer.close()
         return bool(answer.headers.get("OCI-Subject"))
 
+    def find_manifest(
+        self, repository: str, reference: str, scope: str, *, accept: str
+    ) -> bytes | None:
+        """A manifest that may not be there: its bytes (at most MANIFEST_LIMIT + 1, so that a
+        caller can tell one too big), or None when the registry has no such manifest."""
+        response = self.request(
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            scope,
+            headers={"Accept": accept},
+            expect=(200, 404),
+        )
+        try:
+            if response.status_code == 404:
+                return None
+            return _read_at_most(response, MANIFEST_LIMIT + 1)
+        finally:
+            response.close()
+
     def add_referrer(
         self, repository: str, subject: str, referrer: Descriptor, *, scope: str
     ) -> None:
@@ -622,19 +641,7 @@ class RegistryClient:
         tagged `sha256-HEX` (HEX the subject's) lists every manifest that refers to it; add
         `referrer` to it (replacing an entry with its digest) and PUT it again."""
         tag = subject.replace(":", "-")
-        response = self.request(
-            "GET",
-            f"/v2/{repository}/manifests/{tag}",
-            scope,
-            headers={"Accept": MEDIA_OCI_INDEX},
-            expect=(200, 404),
-        )
-        try:
-            found = (
-                _read_at_most(response, MANIFEST_LIMIT + 1) if response.status_code == 200 else b""
-            )
-        finally:
-            response.close()
+        found = self.find_manifest(repository, tag, scope, accept=MEDIA_OCI_INDEX) or b""
         # Other tools' entries are kept exactly as they are (pybuild need not understand
         # them); only an entry for the same digest is replaced.
         document: dict[str, Any] = {"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX}
